@@ -1,0 +1,54 @@
+"""The `gauntlet` command line.
+
+Each command is a few lines that parse arguments and call the layers below.
+Command groups live in sibling modules and register themselves on `app`;
+heavy imports happen inside the commands so `gauntlet --help` stays instant.
+Domain errors become one line on stderr and exit code 2 here, and only here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gauntlet.errors import GauntletError
+
+app = typer.Typer(
+    name="gauntlet",
+    help="Run a sovereign-AI foundation-model challenge: intake, benchmarks, "
+    "independence audit, arena and expert ratings, rounds, and a public record.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    """Print one line to stderr and return an Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _register_groups() -> None:
+    # Sibling modules add their commands to `app` on import.
+    from gauntlet.cli import core  # noqa: F401
+
+    for name in ("audit", "ratings", "evaluate", "rounds"):
+        try:
+            __import__(f"gauntlet.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"gauntlet.cli.{name}":
+                raise
+
+
+_register_groups()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except GauntletError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
