@@ -8,13 +8,25 @@ Domain errors become one line on stderr and exit code 2 here, and only here.
 
 from __future__ import annotations
 
-import sys
-
 import typer
+from typer.core import TyperGroup
 
 from gauntlet.errors import GauntletError
 
+
+class _GauntletGroup(TyperGroup):
+    """Turns domain errors into one line on stderr and exit code 2, for every subcommand."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GauntletError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_GauntletGroup,
     name="gauntlet",
     help="Run a sovereign-AI foundation-model challenge: intake, benchmarks, "
     "independence audit, arena and expert ratings, rounds, and a public record.",
@@ -23,12 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-
-
-def fail(message: str, code: int = 2) -> "typer.Exit":
-    """Print one line to stderr and return an Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _register_groups() -> None:
@@ -47,8 +53,4 @@ _register_groups()
 
 
 def main() -> None:
-    try:
-        app(standalone_mode=True)
-    except GauntletError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    app()

@@ -1,1 +1,70 @@
 """Top-level commands: demo, serve, intake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gauntlet.cli import app
+
+DB_HELP = "SQLAlchemy database URL (default: $GAUNTLET_DB, else a SQLite file in the working folder)."
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path("gauntlet-demo"), help="Folder for models, store, report and record."),
+    scale: float = typer.Option(1.0, min=0.05, max=4.0, help="Size of models and data; 1.0 is the full demo."),
+    seed: int = typer.Option(2026, help="Seed for every generated world, model and simulated voter."),
+) -> None:
+    """Play a whole first round of a challenge modelled on Korea's 2026 programme.
+
+    Builds a foreign reference model and five team models (four trained from
+    scratch, one fine-tuned from the reference), then runs intake, the
+    independence audit, lm-eval benchmarks, a simulated arena and expert panel,
+    decides the round and writes an HTML report.
+    """
+    from gauntlet.demo import run_demo
+
+    run_demo(workdir, scale=scale, seed=seed)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Serve the public leaderboard (/), /healthz and the API (/openapi.json)."""
+    import uvicorn
+
+    from gauntlet.store.db import default_url
+    from gauntlet.web.app import create_app
+
+    uvicorn.run(create_app(db or default_url()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def intake(
+    model: Path = typer.Argument(..., help="Model folder: config.json + *.safetensors (+ tokenizer.json)."),
+    store: Path = typer.Option(Path("gauntlet-store"), help="Content store folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Validate a model folder and store it immutably under its content hash.
+
+    Refuses pickle-based weights, symlinks leaving the folder and invalid
+    safetensors headers before anything is copied.
+    """
+    import json
+
+    from gauntlet.artifacts.content_store import ContentStore
+    from gauntlet.artifacts.intake import intake as run_intake
+
+    stored = run_intake(model, ContentStore(store))
+    if json_out:
+        files = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in stored.manifest.files]
+        typer.echo(json.dumps({"id": stored.id, "path": str(stored.path), "files": files}, indent=2))
+    else:
+        typer.echo(f"stored {model} as {stored.id} ({stored.manifest.total_bytes:,} bytes, "
+                   f"{len(stored.manifest.files)} files) at {stored.path}")

@@ -1,0 +1,162 @@
+"""The store's verbs: what the rounds and the web app read and write.
+
+Published rows are never updated in place: a submission, an audit finding or a
+decision, once recorded, can only be superseded by a new record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gauntlet.errors import StoreError
+from gauntlet.store.db import open_database
+from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, SubmissionFile, Team
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.sessions: sessionmaker[Session] = open_database(url)
+
+    # -- challenge and teams -------------------------------------------------
+    def _challenge(self, session: Session, slug: str) -> Challenge:
+        challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
+        if challenge is None:
+            raise StoreError(f"no challenge {slug!r} in the store")
+        return challenge
+
+    def _team(self, session: Session, slug: str, key: str) -> Team:
+        challenge = self._challenge(session, slug)
+        team = session.scalar(select(Team).where(Team.challenge_id == challenge.id, Team.key == key))
+        if team is None:
+            raise StoreError(f"no team {key!r} in challenge {slug!r}")
+        return team
+
+    def register_challenge(self, slug: str, name: str, spec_toml: str) -> None:
+        """Create the challenge, or check that the stored spec is the same one."""
+        digest = hashlib.sha256(spec_toml.encode()).hexdigest()
+        with self.sessions.begin() as session:
+            existing = session.scalar(select(Challenge).where(Challenge.slug == slug))
+            if existing is None:
+                session.add(Challenge(slug=slug, name=name, spec_sha256=digest, spec_toml=spec_toml, created_at=_now()))
+            elif existing.spec_sha256 != digest:
+                raise StoreError(f"challenge {slug!r} is already stored with a different spec")
+
+    def register_team(self, slug: str, key: str, name: str, organisation: str, country: str) -> None:
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            exists = session.scalar(select(Team).where(Team.challenge_id == challenge.id, Team.key == key))
+            if exists is None:
+                session.add(Team(challenge_id=challenge.id, key=key, name=name, organisation=organisation, country=country))
+
+    # -- submissions ---------------------------------------------------------
+    def record_submission(self, slug: str, team_key: str, round_key: str, stored: Any) -> int:
+        """Lock a stored model (gauntlet.artifacts.content_store.StoredModel) as the team's
+        submission for a round. Re-submitting the same bytes is a no-op; different bytes are refused."""
+        with self.sessions.begin() as session:
+            team = self._team(session, slug, team_key)
+            existing = session.scalar(
+                select(Submission).where(Submission.team_id == team.id, Submission.round_key == round_key)
+            )
+            if existing is not None:
+                if existing.manifest_sha256 != stored.id:
+                    raise StoreError(
+                        f"team {team_key!r} already has a locked submission for round {round_key!r} "
+                        f"({existing.manifest_sha256[:12]})"
+                    )
+                return existing.id
+            submission = Submission(
+                team_id=team.id,
+                round_key=round_key,
+                manifest_sha256=stored.id,
+                total_bytes=stored.manifest.total_bytes,
+                stored_path=str(stored.path),
+                submitted_at=_now(),
+                files=[SubmissionFile(path=f.path, sha256=f.sha256, size=f.size) for f in stored.manifest.files],
+            )
+            session.add(submission)
+            session.flush()
+            return submission.id
+
+    def submission_id(self, slug: str, team_key: str, round_key: str) -> int:
+        with self.sessions() as session:
+            team = self._team(session, slug, team_key)
+            sub = session.scalar(select(Submission).where(Submission.team_id == team.id, Submission.round_key == round_key))
+            if sub is None:
+                raise StoreError(f"team {team_key!r} has no submission for round {round_key!r}")
+            return sub.id
+
+    # -- results -------------------------------------------------------------
+    def record_component(self, submission_id: int, component: str, value: float, lower: float, upper: float,
+                         detail: dict | None = None) -> None:
+        with self.sessions.begin() as session:
+            exists = session.scalar(select(ComponentResult).where(
+                ComponentResult.submission_id == submission_id, ComponentResult.component == component))
+            if exists is not None:
+                raise StoreError(f"component {component!r} is already recorded for submission {submission_id}")
+            session.add(ComponentResult(submission_id=submission_id, component=component, value=value,
+                                        lower=lower, upper=upper, detail=detail or {}))
+
+    def record_audit(self, submission_id: int, reference: str, verdict: str, p_value: float, report: dict) -> None:
+        with self.sessions.begin() as session:
+            session.add(AuditFinding(submission_id=submission_id, reference=reference, verdict=verdict,
+                                     p_value=p_value, report=report))
+
+    def record_decision(self, slug: str, round_key: str, inputs: dict, outputs: dict, record_hash: str) -> int:
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            last = session.scalar(select(Decision.sequence).where(Decision.challenge_id == challenge.id)
+                                  .order_by(Decision.sequence.desc()).limit(1))
+            sequence = (last or 0) + 1
+            session.add(Decision(challenge_id=challenge.id, sequence=sequence, round_key=round_key, inputs=inputs,
+                                 outputs=outputs, record_hash=record_hash, created_at=_now()))
+            return sequence
+
+    # -- reading -------------------------------------------------------------
+    def challenges(self) -> list[dict]:
+        with self.sessions() as session:
+            return [{"slug": c.slug, "name": c.name, "spec_sha256": c.spec_sha256}
+                    for c in session.scalars(select(Challenge).order_by(Challenge.id))]
+
+    def leaderboard(self, slug: str | None = None) -> dict | None:
+        """The latest decision of a challenge (the first one if none named), joined with team details."""
+        with self.sessions() as session:
+            if slug is None:
+                challenge = session.scalar(select(Challenge).order_by(Challenge.id).limit(1))
+                if challenge is None:
+                    return None
+            else:
+                challenge = self._challenge(session, slug)
+            decision = session.scalar(select(Decision).where(Decision.challenge_id == challenge.id)
+                                      .order_by(Decision.sequence.desc()).limit(1))
+            teams = {t.key: {"name": t.name, "organisation": t.organisation, "country": t.country}
+                     for t in challenge.teams}
+            components: dict[str, dict] = {}
+            audits: dict[str, list] = {}
+            if decision is not None:
+                subs = session.scalars(select(Submission).join(Team).where(
+                    Team.challenge_id == challenge.id, Submission.round_key == decision.round_key))
+                for sub in subs:
+                    components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
+                                                for c in sub.components}
+                    audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
+                                            for a in sub.audits]
+            return {
+                "challenge": {"slug": challenge.slug, "name": challenge.name},
+                "teams": teams,
+                "decision": None if decision is None else {
+                    "round": decision.round_key, "sequence": decision.sequence, "record_hash": decision.record_hash,
+                    "created_at": decision.created_at.isoformat(), "outputs": decision.outputs,
+                },
+                "components": components,
+                "audits": audits,
+            }
