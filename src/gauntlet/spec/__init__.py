@@ -1,0 +1,66 @@
+"""Challenge specs: a TOML file validated into frozen, typed objects.
+
+    from gauntlet import spec
+    challenge = spec.load("examples/k-sovereign-2026.toml")
+    challenge.scoring.weights        # {"benchmark": 40.0, "expert": 35.0, "user": 25.0}
+    challenge.round("first").policy  # RoundPolicy(eliminate_lowest=1, ...)
+
+Every problem raises `SpecError` with one line naming the key path, e.g.
+``spec examples/x.toml: teams[2].country: expected a string, got an integer (42)``.
+See `examples/k-sovereign-2026.toml` for every key, with comments.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from gauntlet.domain.validation import InvalidDocument
+from gauntlet.errors import SpecError
+from gauntlet.spec.model import (  # noqa: F401  (re-exported)
+    Arena,
+    BenchmarkTask,
+    ChallengeSpec,
+    Criterion,
+    Dataset,
+    Eligibility,
+    Expert,
+    ExpertPanel,
+    IndependencePolicy,
+    Localized,
+    OriginRule,
+    ReferenceModel,
+    Resources,
+    Round,
+    RoundPolicy,
+    Scoring,
+    ScoringComponent,
+    Team,
+)
+from gauntlet.spec.parse import parse_document
+
+
+def loads(text: str, *, source: str = "spec") -> ChallengeSpec:
+    """Validate a spec given as TOML text."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: invalid TOML: {exc}") from None
+    try:
+        return parse_document(document)
+    except InvalidDocument as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+def load(path: str | Path) -> ChallengeSpec:
+    """Validate a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec {path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec {path}: is a directory, expected a TOML file") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec {path}: not UTF-8 text") from None
+    return loads(text, source=f"spec {path}")

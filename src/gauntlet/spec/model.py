@@ -1,0 +1,255 @@
+"""The challenge spec as frozen, typed objects (read by `gauntlet.spec.parse`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from gauntlet.domain.canonical import sha256_hex
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    organisation: str
+    country: str
+    joins_at_round: str | None = None  # None: takes part from the first round
+    allotment: dict[str, int] = field(default_factory=dict)  # an entrant's own GPUs on joining
+
+
+@dataclass(frozen=True)
+class RoundPolicy:
+    """Performance cuts, applied together among teams not disqualified."""
+
+    eliminate_lowest: int = 0
+    min_total: float | None = None
+    advance_at_most: int | None = None
+    winners: int | None = None  # final round only
+
+    def as_inputs(self) -> dict:
+        """The cut keys of a decision input document."""
+        out: dict[str, Any] = {"eliminate_lowest": self.eliminate_lowest}
+        for key in ("min_total", "advance_at_most", "winners"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        if self.eliminate_lowest:
+            parts.append(f"cut the lowest {self.eliminate_lowest}")
+        if self.min_total is not None:
+            parts.append(f"cut totals below {self.min_total:g}")
+        if self.advance_at_most is not None:
+            parts.append(f"at most {self.advance_at_most} advance")
+        if self.winners is not None:
+            parts.append(f"name {self.winners} winner(s)")
+        return ", ".join(parts) or "no performance cut"
+
+
+@dataclass(frozen=True)
+class Round:
+    id: str
+    name: str
+    submission_deadline: dt.datetime
+    decision_date: dt.datetime
+    appeal_window_days: int
+    policy: RoundPolicy
+    pool: dict[str, int] = field(default_factory=dict)  # GPUs this decision allocates for the next period
+
+    @property
+    def final(self) -> bool:
+        return self.policy.winners is not None
+
+
+@dataclass(frozen=True)
+class ScoringComponent:
+    name: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Scoring:
+    components: tuple[ScoringComponent, ...]
+    user_score_conversion: str
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {c.name: c.weight for c in self.components}
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """Plain data for the evaluation engine: what to run and how it counts."""
+
+    id: str
+    group: str
+    metric: str
+    weight: float
+    target_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Localized:
+    ko: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    name: Localized
+    instructions: Localized
+    scale_min: int
+    scale_max: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class Expert:
+    id: str
+    name: str
+    affiliations: tuple[str, ...]
+    conflicts: tuple[str, ...]  # team ids this expert may not review
+
+
+@dataclass(frozen=True)
+class ExpertPanel:
+    criteria: tuple[Criterion, ...]
+    experts: tuple[Expert, ...]
+    reviews_per_submission: int
+
+
+@dataclass(frozen=True)
+class Arena:
+    votes_per_round: int
+    daily_cap_per_voter: int
+
+
+@dataclass(frozen=True)
+class OriginRule:
+    countries: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    licences: tuple[str, ...] = ()
+
+    def as_inputs(self) -> dict:
+        return {k: list(v) for k, v in dataclasses.asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """A known model whose weights a submission might reuse, with its origin."""
+
+    id: str
+    name: str
+    organisation: str
+    country: str
+    licence: str
+
+
+@dataclass(frozen=True)
+class IndependencePolicy:
+    disqualifying_modules: tuple[str, ...]
+    disqualifying_origins: OriginRule
+    exempt_origins: OriginRule
+    exempt_own_organisation: bool
+    on_inconclusive: str
+    references: tuple[ReferenceModel, ...] = ()
+
+    def as_inputs(self) -> dict:
+        return {
+            "disqualifying_modules": sorted(self.disqualifying_modules),
+            "disqualifying_origins": self.disqualifying_origins.as_inputs(),
+            "exempt_origins": self.exempt_origins.as_inputs(),
+            "exempt_own_organisation": self.exempt_own_organisation,
+            "on_inconclusive": self.on_inconclusive,
+        }
+
+    def reference(self, ref_id: str) -> ReferenceModel | None:
+        return next((r for r in self.references if r.id == ref_id), None)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    licences: tuple[str, ...]  # allowed open-weight licences (SPDX ids, lower case)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    name: str
+    provider: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    allocation: str  # equal | score_weighted | tiered
+    tier_weights: tuple[float, ...]
+    opening: dict[str, int]  # split equally among the teams of the first round
+    datasets: tuple[Dataset, ...]
+
+    def allocation_policy(self) -> Any:
+        if self.allocation == "tiered":
+            return {"policy": "tiered", "tier_weights": list(self.tier_weights)}
+        return self.allocation
+
+
+@dataclass(frozen=True)
+class ChallengeSpec:
+    id: str
+    name: str
+    organiser: str
+    teams: tuple[Team, ...]
+    rounds: tuple[Round, ...]
+    scoring: Scoring
+    benchmarks: tuple[BenchmarkTask, ...]
+    expert_panel: ExpertPanel | None
+    arena: Arena | None
+    independence: IndependencePolicy
+    eligibility: Eligibility | None
+    resources: Resources
+
+    def team(self, team_id: str) -> Team:
+        for team in self.teams:
+            if team.id == team_id:
+                return team
+        raise KeyError(team_id)
+
+    def round(self, round_id: str) -> Round:
+        for r in self.rounds:
+            if r.id == round_id:
+                return r
+        raise KeyError(round_id)
+
+    def round_index(self, round_id: str) -> int:
+        return [r.id for r in self.rounds].index(round_id)
+
+    def starting_teams(self) -> tuple[Team, ...]:
+        return tuple(t for t in self.teams if t.joins_at_round is None)
+
+    def entrants(self, round_id: str) -> tuple[Team, ...]:
+        return tuple(t for t in self.teams if t.joins_at_round == round_id)
+
+    def to_document(self) -> dict:
+        """A JSON-ready rendering (date-times in ISO-8601)."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 of the canonical JSON of the validated spec: formatting and
+        comments of the TOML file do not change it, any value does."""
+        return sha256_hex(self.to_document())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
