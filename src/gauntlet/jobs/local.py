@@ -1,0 +1,167 @@
+"""Executors that run on this machine: in-process, and a local process pool."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from gauntlet.jobs import base
+from gauntlet.jobs.base import Executor, Job, JobState, describe_error
+
+
+class InlineExecutor(Executor):
+    """Runs jobs one after another in this process (debugging, single small jobs)."""
+
+    def _execute(self, jobs: Sequence[Job]) -> None:
+        previous = base._reporter
+        base._set_reporter(self._progress)
+        try:
+            for job in jobs:
+                for attempt in range(1, job.retries + 2):
+                    self._update(job.key, state=JobState.RUNNING, attempts=attempt, error=None)
+                    try:
+                        result = base._call_job(job.key, job.fn, job.args, job.kwargs)
+                    except Exception as exc:  # a job's failure is data, not a crash of the batch
+                        final = attempt > job.retries
+                        self._update(job.key, state=JobState.FAILED if final else JobState.QUEUED, error=describe_error(exc))
+                        if final:
+                            break
+                    else:
+                        self._update(job.key, state=JobState.DONE, result=result)
+                        break
+        finally:
+            base._set_reporter(previous)
+
+
+class LocalProcessExecutor(Executor):
+    """Runs jobs in a pool of worker processes on this machine.
+
+    Workers are started with `spawn` by default: a forked copy of a parent that has
+    already started torch's thread pools can deadlock. `threads_per_worker` caps
+    each worker's math threads so N workers do not oversubscribe the cores. A
+    worker that dies (out of memory, killed) breaks the pool: every job then in
+    flight counts one failed attempt and is retried in a fresh pool.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        mp_context: str = "spawn",
+        threads_per_worker: int | None = None,
+        state_path: str | Path | None = None,
+    ):
+        super().__init__(state_path=state_path)
+        self.max_workers = max_workers or max(1, (os.cpu_count() or 2) // 2)
+        self.mp_context = mp_context
+        self.threads_per_worker = threads_per_worker
+
+    def _execute(self, jobs: Sequence[Job]) -> None:
+        ctx = multiprocessing.get_context(self.mp_context)
+        events = ctx.Queue()
+        attempts = {job.key: 0 for job in jobs}
+        listener = threading.Thread(target=self._listen, args=(events, attempts), daemon=True)
+        listener.start()
+        pool = self._pool(ctx, events, len(jobs))
+        pending: dict[Future, Job] = {}
+
+        def submit(job: Job) -> None:
+            attempts[job.key] += 1
+            self._update(job.key, state=JobState.QUEUED, attempts=attempts[job.key])
+            future = pool.submit(_worker_call, job.key, attempts[job.key], job.fn, job.args, dict(job.kwargs))
+            pending[future] = job
+
+        try:
+            for job in jobs:
+                submit(job)
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                broken = False
+                retry: list[Job] = []
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BaseException as exc:  # noqa: BLE001 - recorded as the job's failure
+                        broken = broken or isinstance(exc, BrokenProcessPool)
+                        error = "worker process died" if isinstance(exc, BrokenProcessPool) else describe_error(exc)
+                        if attempts[job.key] <= job.retries:
+                            self._update(job.key, error=error)
+                            retry.append(job)
+                        else:
+                            self._update(job.key, state=JobState.FAILED, error=error)
+                    else:
+                        self._update(job.key, state=JobState.DONE, result=result, error=None)
+                if broken:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = self._pool(ctx, events, len(jobs))
+                for job in retry:
+                    submit(job)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)
+        finally:
+            events.put(None)
+            listener.join(timeout=5)
+            events.close()
+
+    def _pool(self, ctx, events, n_jobs: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=min(self.max_workers, max(1, n_jobs)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(events, self.threads_per_worker),
+        )
+
+    def _listen(self, events, attempts: dict[str, int]) -> None:
+        while True:
+            try:
+                event = events.get()
+            except (EOFError, OSError):
+                return
+            if event is None:
+                return
+            kind, key, attempt, *rest = event
+            status = self.statuses.get(key)
+            # Events can arrive after the parent has already seen the job finish.
+            if status is None or attempt != attempts.get(key) or status.state in (JobState.DONE, JobState.FAILED):
+                continue
+            if kind == "running":
+                self._update(key, state=JobState.RUNNING, note="")
+            elif kind == "progress":
+                completed, total, note = rest
+                self._progress(key, completed, total, note)
+
+
+# ---------------------------------------------------------------- worker side
+
+_events = None
+_attempt: dict[str, int] = {}
+
+
+def _init_worker(events, threads: int | None) -> None:
+    global _events
+    _events = events
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    base._set_reporter(_send_progress)
+
+
+def _send_progress(key: str, completed: int, total: int | None, note: str) -> None:
+    if _events is not None:
+        _events.put(("progress", key, _attempt.get(key, 0), completed, total, note))
+
+
+def _worker_call(key: str, attempt: int, fn, args: tuple, kwargs: dict):
+    _attempt[key] = attempt
+    if _events is not None:
+        _events.put(("running", key, attempt))
+    return base._call_job(key, fn, args, kwargs)
