@@ -231,7 +231,7 @@ _FP8 = {
 
 def decode(raw: np.ndarray | bytes | memoryview, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
     """Decode little-endian raw bytes of a safetensors dtype into a flat float32 array."""
-    buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8)
+    buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.reshape(-1).view(np.uint8)
     n = buf.size // DTYPE_SIZES[dtype]
     if out is None:
         out = np.empty(n, dtype=np.float32)
