@@ -172,8 +172,9 @@ def fit_log_strengths(
         return loss, grad
 
     x0 = np.zeros(n_models) if start is None else np.asarray(start, dtype=np.float64)
-    result = minimize(objective, x0, jac=True, method="L-BFGS-B",
-                      options={"gtol": _GTOL, "ftol": _FTOL, "maxiter": _MAXITER})
+    with single_threaded_blas():
+        result = minimize(objective, x0, jac=True, method="L-BFGS-B",
+                          options={"gtol": _GTOL, "ftol": _FTOL, "maxiter": _MAXITER})
     theta = result.x
     return theta - theta.mean()
 
@@ -219,6 +220,9 @@ def bootstrap_counts(votes: PairwiseVotes, n_resamples: int, seed: int) -> np.nd
     return rng.multinomial(n=votes.n_votes, pvals=weights / weights.sum(), size=n_resamples)
 
 
+_blas_controller = None
+
+
 @contextmanager
 def single_threaded_blas():
     """Run tiny linear algebra on one BLAS thread.
@@ -226,13 +230,20 @@ def single_threaded_blas():
     L-BFGS on a hundred parameters makes thousands of tiny BLAS calls; with
     OpenBLAS's default thread pool on a busy two-core machine each call waits
     for idle threads, which made the bootstrap four times slower in our
-    measurements (benchmarks/bench_ratings_fit.py)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it we keep the library default
+    measurements (benchmarks/bench_ratings_fit.py).  The controller (which
+    scans the loaded libraries) is built once; entering the limit is cheap."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional: without it we keep the library default
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController()
+    if not _blas_controller:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller.limit(limits=1, user_api="blas"):
         yield
 
 
