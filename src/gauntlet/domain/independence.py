@@ -10,7 +10,9 @@ the policy does not list.
 
 Rules, in order:
 1. With module findings: the team is disqualified when some finding is
-   `derived`, its module kind is in `disqualifying_modules`, its reference's
+   `derived`, its module kind is in `disqualifying_modules` (or is not a kind
+   in `MODULE_KINDS` at all: what the policy cannot name it cannot permit),
+   its reference's
    origin matches `disqualifying_origins` and is not exempt (`exempt_origins`,
    or the team's own organisation when `exempt_own_organisation`). Derived
    findings that the policy permits are flagged, not punished.
@@ -126,7 +128,9 @@ def rule_on(
 
 
 def _disqualifies(policy: IndependencePolicy, finding: ModuleFinding, organisation: str | None) -> bool:
-    if finding.module not in policy.disqualifying_modules:
+    # A kind the policy cannot name (e.g. "weights", "layers.3") cannot be
+    # exempted by it: only known kinds left off the list are permitted.
+    if finding.module in MODULE_KINDS and finding.module not in policy.disqualifying_modules:
         return False
     if not policy.disqualifying_origins.matches(finding.origin):
         return False
