@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import importlib.util
 import logging
 import os
@@ -77,20 +78,21 @@ def lm_eval() -> ModuleType:
 
 @contextlib.contextmanager
 def quiet_harness():
-    """lm-eval prints to stdout and draws tqdm bars; keep stdout for Gauntlet's --json
-    output and let Gauntlet's own progress bars be the only ones on stderr."""
-    previous = {k: os.environ.get(k) for k in ("DISABLE_MULTIPROC",)}
+    """Swallow what lm-eval writes while it runs: it prints to stdout (which must stay
+    clean for `--json`) and draws tqdm bars it does not let callers switch off.
+    Failures still surface as exceptions, which Gauntlet turns into one line."""
+    previous = os.environ.get("DISABLE_MULTIPROC")
     # lm-eval's stderr bootstrap would otherwise fork a process pool per metric.
     os.environ["DISABLE_MULTIPROC"] = "1"
+    sink = io.StringIO()
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             yield
     finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        if previous is None:
+            os.environ.pop("DISABLE_MULTIPROC", None)
+        else:
+            os.environ["DISABLE_MULTIPROC"] = previous
 
 
 def harness_version() -> str:

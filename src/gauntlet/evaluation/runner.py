@@ -227,16 +227,26 @@ class _TaskManagers:
                 self._local = TaskManager(include_defaults=False)
             return self._local
         if task.name not in self._builtin:
-            import lm_eval.tasks as tasks_pkg
-
-            folder = Path(tasks_pkg.__file__).parent / task.name
-            manager = TaskManager(include_defaults=False, include_path=str(folder)) if folder.is_dir() else None
-            if manager is None or task.name not in manager.all_tasks:
-                manager = TaskManager()
-            if task.name not in manager.all_tasks:
-                raise InputError(f"unknown lm-eval task {task.name!r} (not a task file, folder, or built-in task name)")
-            self._builtin[task.name] = manager
+            self._builtin[task.name] = self._builtin_manager(task.name, TaskManager)
         return self._builtin[task.name]
+
+    @staticmethod
+    def _builtin_manager(name: str, task_manager_cls):
+        import lm_eval.tasks as tasks_pkg
+
+        root = Path(tasks_pkg.__file__).parent
+        parts = name.split("_")
+        # "kobest_boolq" lives in tasks/kobest/, "haerae" in tasks/haerae/: try the
+        # name and its underscore prefixes as folders before scanning everything.
+        for folder in [root / "_".join(parts[:k]) for k in range(len(parts), 0, -1)]:
+            if folder.is_dir():
+                manager = task_manager_cls(include_defaults=False, include_path=str(folder))
+                if name in manager.all_tasks:
+                    return manager
+        manager = task_manager_cls()
+        if name not in manager.all_tasks:
+            raise InputError(f"unknown lm-eval task {name!r} (not a task file, folder, or built-in task name)")
+        return manager
 
 
 def _run_lm_eval(lm, task: PlannedTask, manager, seeds: Mapping[str, int]) -> dict:
