@@ -21,8 +21,8 @@ def llama(seed: int, *, d: int = 48, h: int = 96, layers: int = 2, vocab: int = 
     """A randomly initialised Llama-shaped model (same init scheme for every seed)."""
     rng = np.random.default_rng(seed)
 
-    def w(*shape):
-        return (rng.standard_normal(shape) * std).astype(np.float32)
+    def w(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * std * scale).astype(np.float32)
 
     def norm(n):
         if norms == "ones":
@@ -36,11 +36,12 @@ def llama(seed: int, *, d: int = 48, h: int = 96, layers: int = 2, vocab: int = 
         t[p + "self_attn.q_proj.weight"] = w(d, d)
         t[p + "self_attn.k_proj.weight"] = w(d, d)
         t[p + "self_attn.v_proj.weight"] = w(d, d)
-        t[p + "self_attn.o_proj.weight"] = w(d, d)
+        # GPT-2-style depth-scaled output projections: every seed shares this std profile
+        t[p + "self_attn.o_proj.weight"] = w(d, d, scale=1 / np.sqrt(2 * (i + 1)))
         t[p + "post_attention_layernorm.weight"] = norm(d)
         t[p + "mlp.gate_proj.weight"] = w(h, d)
         t[p + "mlp.up_proj.weight"] = w(h, d)
-        t[p + "mlp.down_proj.weight"] = w(d, h)
+        t[p + "mlp.down_proj.weight"] = w(d, h, scale=1 / np.sqrt(2 * (i + 1)))
     t["model.norm.weight"] = norm(d)
     t["lm_head.weight"] = w(vocab, d)
     if vision:

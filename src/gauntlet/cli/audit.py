@@ -1,0 +1,67 @@
+"""`gauntlet fingerprint` and `gauntlet audit`: the independence audit from the core install."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from gauntlet.cli import app
+
+
+@app.command("fingerprint")
+def fingerprint_command(
+    model: Path = typer.Argument(..., help="Model folder (config.json + *.safetensors)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Fingerprint file to write."),
+    name: Optional[str] = typer.Option(None, help="Name to record (default: folder name)."),
+    organisation: Optional[str] = typer.Option(None, help="Origin: who released the model."),
+    country: Optional[str] = typer.Option(None, help="Origin: country of the organisation."),
+    licence: Optional[str] = typer.Option(None, help="Origin: licence of the weights."),
+    release_date: Optional[str] = typer.Option(None, help="Origin: release date (YYYY-MM-DD)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Fingerprint a model in one streaming pass (small file, records every shard's sha256)."""
+    from gauntlet.provenance import fingerprint_model
+
+    origin = {k: v for k, v in {"organisation": organisation, "country": country, "licence": licence,
+                                "release_date": release_date}.items() if v}
+    fp = fingerprint_model(model, name=name, origin=origin, progress=not quiet)
+    fp.save(output)
+    size = output.stat().st_size
+    typer.echo(f"{output}  ({size:,} bytes, {100 * size / max(1, fp.model_bytes):.3f}% of the model's {fp.model_bytes:,} bytes)")
+
+
+@app.command("audit")
+def audit_command(
+    candidate: Path = typer.Argument(..., help="Candidate: model folder or fingerprint file."),
+    against: List[Path] = typer.Option([], "--against", help="Reference model folder or fingerprint (repeatable)."),
+    library: Optional[Path] = typer.Option(None, "--library", help="Folder of reference fingerprints with origin metadata."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON report on stdout."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a readable HTML report here."),
+) -> None:
+    """Test whether CANDIDATE's weights were derived from any reference (null: independent training)."""
+    from gauntlet.cli import fail
+    from gauntlet.provenance import DEFAULT_ALPHA, Library, audit
+
+    refs: list = list(against)
+    if library is not None:
+        refs += Library.load(library).entries
+    if not refs:
+        raise fail("give at least one --against REF or a --library DIR")
+    if alpha is not None and not 0 < alpha < 1:
+        raise fail(f"--alpha must be between 0 and 1, got {alpha}")
+    report = audit(candidate, refs, alpha=alpha if alpha is not None else DEFAULT_ALPHA)
+    if html is not None:
+        report.write_html(html)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(f"{report.candidate}: {report.verdict}")
+    for ref in report.references:
+        typer.echo(f"  vs {ref.reference}: {ref.verdict} (p = {ref.p_value:.2e})")
+        for m in ref.modules:
+            if m.verdict != "independent":
+                typer.echo(f"    {m.name} [{m.kind}] -> {m.counterpart}: {m.verdict} (p = {m.p_value:.2e})")

@@ -1,0 +1,79 @@
+"""Audit report as HTML a journalist can read (Jinja2 + an inline matplotlib SVG)."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+from jinja2 import Environment, select_autoescape
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Independence audit: {{ r.candidate }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}
+.derived{color:#b00020;font-weight:bold}.independent{color:#1b5e20}.inconclusive{color:#e65100;font-weight:bold}
+.box{background:#f6f6f6;padding:.8rem 1rem;border-radius:6px}</style></head><body>
+<h1>Independence audit of <em>{{ r.candidate }}</em></h1>
+<p class="box">Overall verdict: <span class="{{ r.verdict }}">{{ r.verdict }}</span>.
+A model is called <b>derived</b> when the chance that independently trained weights would match this well
+is below {{ "%.0e"|format(r.alpha) }} (after correcting for every comparison made); <b>independent</b> when that chance is
+at least {{ independent_above }}; <b>inconclusive</b> in between.</p>
+{% for ref in r.references %}
+<h2>Against {{ ref.reference }}: <span class="{{ ref.verdict }}">{{ ref.verdict }}</span></h2>
+<p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
+{% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
+{{ plots[loop.index0]|safe }}
+<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>z</th><th>p-value</th><th>Verdict</th></tr>
+{% for m in ref.modules %}<tr><td>{{ m.name }}</td><td>{{ m.kind }}</td><td>{{ m.counterpart or "—" }}</td><td>{{ m.test }}</td>
+<td>{{ "%.1f"|format(m.statistic or 0) }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
+<h3>Tokenizer evidence (separate from the weights)</h3>
+{% if ref.tokenizer %}<p>Vocabulary sizes {{ ref.tokenizer.vocab_sizes[0] }} and {{ ref.tokenizer.vocab_sizes[1] }};
+Jaccard overlap {{ ref.tokenizer.jaccard }}; {{ ref.tokenizer.same_id }} tokens at the same id;
+{{ ref.tokenizer.merges_shared }} of the first {{ ref.tokenizer.merges_compared }} merges shared
+({{ ref.tokenizer.merges_same_rank }} at the same rank). {{ ref.tokenizer.note }}</p>
+{% else %}<p>No tokenizer.json on one side; nothing to compare.</p>{% endif %}
+{% endfor %}
+<h2>What this test assumes</h2><ul>{% for a in assumptions %}<li>{{ a }}</li>{% endfor %}</ul>
+<h2>What it cannot see</h2><ul>{% for a in blind %}<li>{{ a }}</li>{% endfor %}</ul>
+</body></html>"""
+
+
+def _plot(ref, alpha: float) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [m.name for m in ref.modules]
+    heights = [min(300.0, -math.log10(max(m.p_value, 1e-300))) for m in ref.modules]
+    colours = {"derived": "#b00020", "inconclusive": "#e65100", "independent": "#1b5e20"}
+    fig, ax = plt.subplots(figsize=(8, 0.25 * len(names) + 1.2))
+    ax.barh(range(len(names)), heights, color=[colours[m.verdict] for m in ref.modules])
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(-math.log10(alpha), color="k", ls="--", lw=1)
+    ax.set_xlabel("evidence of reuse, -log10(p)  (dashed: 'derived' threshold)")
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.find("<svg"):]
+
+
+def write_html(report, path) -> Path:
+    from gauntlet.provenance.audit import ASSUMPTIONS, BLIND_SPOTS, INDEPENDENT_ABOVE
+
+    env = Environment(autoescape=select_autoescape(default=True))
+    html = env.from_string(TEMPLATE).render(
+        r=report,
+        plots=[_plot(ref, report.alpha) for ref in report.references],
+        assumptions=ASSUMPTIONS,
+        blind=BLIND_SPOTS,
+        independent_above=INDEPENDENT_ABOVE,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
