@@ -113,8 +113,8 @@ class Challenge:
     def decide(self, round_id: str, results: Iterable[TeamResult], at: dt.datetime, *, seed: int = 0, draws: int = 4000) -> dict:
         """Decide a round from the teams' results, record it, return the outputs."""
         inputs = self.decision_inputs(round_id, results, seed=seed, draws=draws)
+        apply(self.state, RoundDecided(round_id, inputs, {}, "", at))  # the rules first: they ignore outputs
         outputs = decide(inputs)
-        apply(self.state, RoundDecided(round_id, inputs, outputs, "", at))
         record = self.ledger.append(
             kind="decision", inputs=inputs, outputs=outputs, round_id=round_id,
             spec_hash=self.spec.spec_hash, recorded_at=at.isoformat(),
@@ -152,8 +152,8 @@ class Challenge:
         the new record references it and the appeal's answer."""
         state = self.state
         inputs = self.decision_inputs(round_id, results, seed=seed, draws=draws)
+        apply(state, RoundRedecided(round_id, appeal_id, inputs, {}, "", at))
         outputs = decide(inputs)
-        apply(state, RoundRedecided(round_id, appeal_id, inputs, outputs, "", at))
         original = state.decision(round_id)
         appeal = state.appeals[appeal_id]
         references = [h for h in (original.record, appeal.answer_record) if h]

@@ -243,16 +243,16 @@ def _team_joined(state: ChallengeState, e: TeamJoined) -> ChallengeState:
 def _submission_made(state: ChallengeState, e: SubmissionMade) -> ChallengeState:
     rnd = _round(state, e.round_id)
     _require_current(state, rnd, "submit")
-    if rnd.id in state.locked or e.at > rnd.submission_deadline:
-        raise LifecycleError(
-            f"team {e.team!r}: round {rnd.id!r} submissions closed at {rnd.submission_deadline.isoformat()} and are locked"
-        )
     if e.team not in state.contestants(rnd.id):
         standing = state.standing(e.team) if e.team in {t.id for t in state.spec.teams} else None
         why = "is not in the spec" if standing is None else (
             f"is out (round {standing.round_id}: {standing.reason})" if standing.status == "out" else "has not joined"
         )
         raise LifecycleError(f"team {e.team!r} cannot submit to round {rnd.id!r}: it {why}")
+    if rnd.id in state.locked or e.at > rnd.submission_deadline:
+        raise LifecycleError(
+            f"team {e.team!r}: round {rnd.id!r} submissions closed at {rnd.submission_deadline.isoformat()} and are locked"
+        )
     if not e.artifact.strip():
         raise LifecycleError("a submission must name its artifact (content hash)")
     submission = Submission(e.team, rnd.id, e.artifact, e.at)
@@ -327,15 +327,15 @@ def _round_redecided(state: ChallengeState, e: RoundRedecided) -> ChallengeState
     appeal = state.appeals.get(e.appeal_id)
     if appeal is None or appeal.round_id != rnd.id:
         raise LifecycleError(f"no appeal {e.appeal_id!r} against round {rnd.id!r}")
-    if not appeal.upheld:
-        raise LifecycleError(f"appeal {e.appeal_id!r} was not upheld; the decision stands")
-    if appeal.redecided:
-        raise LifecycleError(f"appeal {e.appeal_id!r} has already led to a re-decision")
     i = state.spec.round_index(rnd.id)
     if i + 1 < len(state.spec.rounds) and state.spec.rounds[i + 1].id in state.locked:
         raise LifecycleError(
             f"round {state.spec.rounds[i + 1].id!r} is already locked; round {rnd.id!r} can no longer be re-decided"
         )
+    if not appeal.upheld:
+        raise LifecycleError(f"appeal {e.appeal_id!r} was not upheld; the decision stands")
+    if appeal.redecided:
+        raise LifecycleError(f"appeal {e.appeal_id!r} has already led to a re-decision")
     _check_decision_teams(state, rnd, e.inputs)
     decision = Decision(rnd.id, e.inputs, e.outputs, e.record, e.at, appeal_id=e.appeal_id)
     return dataclasses.replace(
