@@ -147,6 +147,9 @@ class Executor(ABC):
         self.statuses = {j.key: JobStatus(key=j.key, description=j.description or j.key) for j in jobs}
         self._on_change = on_change
         self._write_state()
+        if on_change is not None:
+            for status in self.statuses.values():
+                on_change(status)
         if progress and jobs:
             from gauntlet.jobs.board import JobBoard
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -63,15 +62,19 @@ class LocalProcessExecutor(Executor):
 
     def _execute(self, jobs: Sequence[Job]) -> None:
         ctx = multiprocessing.get_context(self.mp_context)
-        events = ctx.Queue()
+        # A SimpleQueue writes synchronously, so a job's "running" event is in the pipe
+        # before the job can crash its worker: that is how a broken pool tells the job
+        # that killed it (charged an attempt) from jobs that were only waiting (not charged).
+        events = ctx.SimpleQueue()
         attempts = {job.key: 0 for job in jobs}
-        listener = threading.Thread(target=self._listen, args=(events, attempts), daemon=True)
-        listener.start()
+        started: set[tuple[str, int]] = set()
         pool = self._pool(ctx, events, len(jobs))
         pending: dict[Future, Job] = {}
+        breaks = 0
 
-        def submit(job: Job) -> None:
-            attempts[job.key] += 1
+        def submit(job: Job, *, charge: bool = True) -> None:
+            if charge:
+                attempts[job.key] += 1
             self._update(job.key, state=JobState.QUEUED, attempts=attempts[job.key])
             future = pool.submit(_worker_call, job.key, attempts[job.key], job.fn, job.args, dict(job.kwargs))
             pending[future] = job
@@ -80,36 +83,49 @@ class LocalProcessExecutor(Executor):
             for job in jobs:
                 submit(job)
             while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+                self._drain(events, attempts, started)
                 broken = False
-                retry: list[Job] = []
+                retry: list[tuple[Job, bool]] = []
                 for future in done:
                     job = pending.pop(future)
                     try:
                         result = future.result()
-                    except BaseException as exc:  # noqa: BLE001 - recorded as the job's failure
-                        broken = broken or isinstance(exc, BrokenProcessPool)
-                        error = "worker process died" if isinstance(exc, BrokenProcessPool) else describe_error(exc)
-                        if attempts[job.key] <= job.retries:
-                            self._update(job.key, error=error)
-                            retry.append(job)
+                    except BrokenProcessPool:
+                        broken = True
+                        # A pool that keeps breaking before anything starts (a worker
+                        # that cannot even import) must not be retried for ever.
+                        if (job.key, attempts[job.key]) not in started and breaks <= len(jobs):
+                            retry.append((job, False))  # never ran: not its fault
+                        elif attempts[job.key] <= job.retries:
+                            self._update(job.key, error="worker process died")
+                            retry.append((job, True))
                         else:
-                            self._update(job.key, state=JobState.FAILED, error=error)
+                            self._update(job.key, state=JobState.FAILED, error="worker process died")
+                    except Exception as exc:  # a job's failure is data, not a crash of the batch
+                        if attempts[job.key] <= job.retries:
+                            self._update(job.key, error=describe_error(exc))
+                            retry.append((job, True))
+                        else:
+                            self._update(job.key, state=JobState.FAILED, error=describe_error(exc))
                     else:
-                        self._update(job.key, state=JobState.DONE, result=result, error=None)
+                        value, last = result
+                        # The job's last progress report rides with its result, so the
+                        # final count is exact even if its events were not read yet.
+                        extra = dict(zip(("completed", "total", "note"), last)) if last else {}
+                        self._update(job.key, state=JobState.DONE, result=value, error=None, **extra)
                 if broken:
+                    breaks += 1
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = self._pool(ctx, events, len(jobs))
-                for job in retry:
-                    submit(job)
+                for job, charge in retry:
+                    submit(job, charge=charge)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         else:
             pool.shutdown(wait=True)
         finally:
-            events.put(None)
-            listener.join(timeout=5)
             events.close()
 
     def _pool(self, ctx, events, n_jobs: int) -> ProcessPoolExecutor:
@@ -120,17 +136,12 @@ class LocalProcessExecutor(Executor):
             initargs=(events, self.threads_per_worker),
         )
 
-    def _listen(self, events, attempts: dict[str, int]) -> None:
-        while True:
-            try:
-                event = events.get()
-            except (EOFError, OSError):
-                return
-            if event is None:
-                return
-            kind, key, attempt, *rest = event
+    def _drain(self, events, attempts: dict[str, int], started: set[tuple[str, int]]) -> None:
+        while not events.empty():
+            kind, key, attempt, *rest = events.get()
+            if kind == "running":
+                started.add((key, attempt))
             status = self.statuses.get(key)
-            # Events can arrive after the parent has already seen the job finish.
             if status is None or attempt != attempts.get(key) or status.state in (JobState.DONE, JobState.FAILED):
                 continue
             if kind == "running":
@@ -144,6 +155,7 @@ class LocalProcessExecutor(Executor):
 
 _events = None
 _attempt: dict[str, int] = {}
+_last_progress: dict[str, tuple] = {}
 
 
 def _init_worker(events, threads: int | None) -> None:
@@ -156,6 +168,7 @@ def _init_worker(events, threads: int | None) -> None:
 
 
 def _send_progress(key: str, completed: int, total: int | None, note: str) -> None:
+    _last_progress[key] = (completed, total, note)
     if _events is not None:
         _events.put(("progress", key, _attempt.get(key, 0), completed, total, note))
 
@@ -164,4 +177,6 @@ def _worker_call(key: str, attempt: int, fn, args: tuple, kwargs: dict):
     _attempt[key] = attempt
     if _events is not None:
         _events.put(("running", key, attempt))
-    return base._call_job(key, fn, args, kwargs)
+    _last_progress.pop(key, None)
+    value = base._call_job(key, fn, args, kwargs)
+    return value, _last_progress.pop(key, None)
