@@ -92,53 +92,71 @@ def _outcome(vote: Vote) -> tuple[tuple[str, str], int]:
 
 
 def find_anomalous_voters(votes: Sequence[Vote], policy: VotePolicy = VotePolicy()) -> dict[str, VoterAnomaly]:
-    """Voters whose choices depart from everybody else's (see module docstring)."""
-    totals: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
+    """Voters whose choices depart from everybody else's (see module docstring).
+
+    The reference distribution is re-estimated without the voters flagged so
+    far until the flagged set stops changing: otherwise a few brigading or
+    lazy voters skew "everybody else" enough that a very active honest voter
+    looks out of line with it."""
     by_voter: dict[str, list[Vote]] = defaultdict(list)
     for v in votes:
-        pair, outcome = _outcome(v)
-        totals[pair][outcome] += 1
         by_voter[v.voter_id].append(v)
+    flagged: dict[str, VoterAnomaly] = {}
+    for _ in range(10):
+        totals: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
+        for voter, own in by_voter.items():
+            if voter not in flagged:
+                for v in own:
+                    pair, outcome = _outcome(v)
+                    totals[pair][outcome] += 1
+        found = {}
+        for voter, own in by_voter.items():
+            anomaly = _test_voter(voter, own, totals, subtract_own=voter not in flagged, policy=policy)
+            if anomaly is not None:
+                found[voter] = anomaly
+        if found.keys() == flagged.keys():
+            return found
+        flagged = found
+    return flagged
+
+
+def _test_voter(voter, own, totals, *, subtract_own: bool, policy: VotePolicy) -> VoterAnomaly | None:
     looks = 2 * (len(policy.checkpoints) + 1)
     level = policy.anomaly_alpha / looks
     profile_bound = -2.0 * math.log(level)  # chi-square(2) tail is exp(-x/2)
     position_bound = NormalDist().inv_cdf(1.0 - level / 2.0)
-    flagged: dict[str, VoterAnomaly] = {}
-    for voter, own in by_voter.items():
-        own = sorted(own, key=lambda v: v.sequence)
-        mine: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
+    own = sorted(own, key=lambda v: v.sequence)
+    mine: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
+    if subtract_own:
         for v in own:
             pair, outcome = _outcome(v)
             mine[pair][outcome] += 1
-        checkpoints = {c for c in policy.checkpoints if c <= len(own)}
-        if len(own) >= min(policy.checkpoints):
-            checkpoints.add(len(own))  # and once more on everything the voter did
-        observed = np.zeros(3)
-        expected = np.zeros(3)
-        a_wins = decisive = 0
-        for j, v in enumerate(own, start=1):
-            pair, outcome = _outcome(v)
-            others = totals[pair] - mine[pair] + 0.5
-            p = others / others.sum()
-            first_favoured = p[0] >= p[1]
-            fav, other = (0, 1) if first_favoured else (1, 0)
-            expected += (p[fav], p[other], p[2] + p[3])
-            observed[{fav: 0, other: 1}.get(outcome, 2)] += 1
-            if v.choice in ("a", "b"):
-                decisive += 1
-                a_wins += v.choice == "a"
-            if j not in checkpoints:
-                continue
-            chi2 = float(((observed - expected) ** 2 / expected).sum())
-            if chi2 > profile_bound:
-                flagged[voter] = VoterAnomaly(voter, "outcome_profile", chi2, j)
-                break
-            if decisive:
-                z = (a_wins - 0.5 * decisive) / math.sqrt(0.25 * decisive)
-                if abs(z) > position_bound:
-                    flagged[voter] = VoterAnomaly(voter, "position", z, j)
-                    break
-    return flagged
+    checkpoints = {c for c in policy.checkpoints if c <= len(own)}
+    if len(own) >= min(policy.checkpoints):
+        checkpoints.add(len(own))  # and once more on everything the voter did
+    observed = np.zeros(3)
+    expected = np.zeros(3)
+    a_wins = decisive = 0
+    for j, v in enumerate(own, start=1):
+        pair, outcome = _outcome(v)
+        others = totals[pair] - mine[pair] + 0.5
+        p = others / others.sum()
+        fav, other = (0, 1) if p[0] >= p[1] else (1, 0)
+        expected += (p[fav], p[other], p[2] + p[3])
+        observed[{fav: 0, other: 1}.get(outcome, 2)] += 1
+        if v.choice in ("a", "b"):
+            decisive += 1
+            a_wins += v.choice == "a"
+        if j not in checkpoints:
+            continue
+        chi2 = float(((observed - expected) ** 2 / expected).sum())
+        if chi2 > profile_bound:
+            return VoterAnomaly(voter, "outcome_profile", chi2, j)
+        if decisive:
+            z = (a_wins - 0.5 * decisive) / math.sqrt(0.25 * decisive)
+            if abs(z) > position_bound:
+                return VoterAnomaly(voter, "position", z, j)
+    return None
 
 
 def filter_votes(
