@@ -85,3 +85,24 @@ def test_decision_inputs_carry_the_spec_policy_and_decide():
 def test_exact_scores_stay_plain_numbers():
     assert component_document(ComponentScore.exact(70)) == 70.0
     assert component_document(ComponentScore(70, 65, 75)) == {"value": 70.0, "lower": 65.0, "upper": 75.0}
+
+
+def test_licence_is_read_from_the_model_card_then_the_licence_file(tmp_path):
+    from gauntlet.rounds.licences import detect_licence
+
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "README.md").write_text("---\nlanguage: ko\nlicense: Apache-2.0\n---\n# Model\n")
+    (card / "LICENSE").write_text("MIT License\n\nPermission is hereby granted, free of charge, ...")
+    assert detect_licence(card) == "apache-2.0"  # the card's metadata wins
+
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "README.md").write_text("# no front matter here\nlicense: mit\n")
+    (text / "LICENSE").write_text("Attribution-NonCommercial 4.0 International\n\nCreative Commons ...")
+    assert detect_licence(text) == "cc-by-nc-4.0"
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "LICENSE").write_text("All rights reserved.")
+    assert detect_licence(empty) is None

@@ -101,8 +101,9 @@ def test_two_rounds_with_entrant_appeal_and_winners(tmp_path, two_round_spec, ma
     again = Challenge(two_round_spec, tmp_path / "challenge").state
     assert again.winners == state.winners and again.decisions == state.decisions
     records = c.ledger.records()
-    assert [r["kind"] for r in records] == ["decision", "appeal", "appeal-answer", "re-decision", "decision"]
-    original, appeal, answer, re_decision = records[:4]
+    assert [r["kind"] for r in records] == ["spec", "decision", "appeal", "appeal-answer", "re-decision", "decision"]
+    assert records[0]["inputs"] == two_round_spec.to_document()
+    original, appeal, answer, re_decision = records[1:5]
     assert appeal["references"] == [original["hash"]] and answer["references"] == [appeal["hash"]]
     assert re_decision["references"] == [original["hash"], answer["hash"]]
     assert all(r["spec_hash"] == two_round_spec.spec_hash for r in records)

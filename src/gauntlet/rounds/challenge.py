@@ -89,6 +89,19 @@ class Challenge:
         self.journal.append(event)
         return state
 
+    def _record_spec(self, at: dt.datetime) -> None:
+        """Put the spec itself on the record before the first entry made under it
+        (and again whenever it changes), so the ledger alone explains every rule."""
+        records = self.ledger.records()
+        spec_hash = self.spec.spec_hash
+        if any(r["kind"] == "spec" and r["spec_hash"] == spec_hash for r in records):
+            return
+        earlier = [r["hash"] for r in records if r["kind"] == "spec"][-1:]
+        self.ledger.append(
+            kind="spec", inputs=self.spec.to_document(), spec_hash=spec_hash, recorded_at=at.isoformat(),
+            references=earlier, note=f"challenge spec {self.spec.id}" + (" (amended)" if earlier else ""),
+        )
+
     # -- verbs ------------------------------------------------------------
     def join(self, team: str, at: dt.datetime) -> ChallengeState:
         entrant = next((t for t in self.spec.teams if t.id == team and t.joins_at_round), None)
@@ -115,6 +128,7 @@ class Challenge:
         inputs = self.decision_inputs(round_id, results, seed=seed, draws=draws)
         apply(self.state, RoundDecided(round_id, inputs, {}, "", at))  # the rules first: they ignore outputs
         outputs = decide(inputs)
+        self._record_spec(at)
         record = self.ledger.append(
             kind="decision", inputs=inputs, outputs=outputs, round_id=round_id,
             spec_hash=self.spec.spec_hash, recorded_at=at.isoformat(),
@@ -125,6 +139,7 @@ class Challenge:
     def appeal(self, appeal_id: str, round_id: str, team: str, grounds: str, at: dt.datetime) -> dict:
         apply(self.state, AppealFiled(appeal_id, round_id, team, grounds, at))
         original = self.state.decision(round_id)
+        self._record_spec(at)
         record = self.ledger.append(
             kind="appeal", round_id=round_id, spec_hash=self.spec.spec_hash, recorded_at=at.isoformat(),
             references=[original.record] if original and original.record else [],
@@ -136,6 +151,7 @@ class Challenge:
     def answer(self, appeal_id: str, upheld: bool, answer: str, at: dt.datetime) -> dict:
         apply(self.state, AppealAnswered(appeal_id, upheld, answer, at))
         appeal = self.state.appeals[appeal_id]
+        self._record_spec(at)
         record = self.ledger.append(
             kind="appeal-answer", round_id=appeal.round_id, spec_hash=self.spec.spec_hash,
             recorded_at=at.isoformat(), references=[appeal.record] if appeal.record else [],
@@ -157,6 +173,7 @@ class Challenge:
         original = state.decision(round_id)
         appeal = state.appeals[appeal_id]
         references = [h for h in (original.record, appeal.answer_record) if h]
+        self._record_spec(at)
         record = self.ledger.append(
             kind="re-decision", inputs=inputs, outputs=outputs, round_id=round_id, spec_hash=self.spec.spec_hash,
             recorded_at=at.isoformat(), references=references, note=f"after upheld appeal {appeal_id}",
