@@ -11,7 +11,7 @@ from gauntlet.provenance import generators as gen
 
 @lru_cache(maxsize=1)
 def _heavy_cached(key):
-    return gen.train(_HEAVY_SRC[key], 6, steps=2000, decay=0.05)
+    return gen.train(_HEAVY_SRC[key], 6, steps=600, decay=0.3)
 
 
 _HEAVY_SRC = {}
@@ -64,7 +64,7 @@ def test_disguise_is_derived(case, reference_model, reference_fp, fingerprint):
 
 
 def test_heavy_training_really_drifted(reference_model):
-    assert gen.correlation(reference_model, DISGUISES["heavy-continued-pretraining"](reference_model)) < 0.2
+    assert gen.correlation(reference_model, DISGUISES["heavy-continued-pretraining"](reference_model)) < 0.15
 
 
 @pytest.mark.parametrize("donor_prefix, renamed", [("vision_tower.", "visual.encoder."), ("model.embed_tokens", None)])

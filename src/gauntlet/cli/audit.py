@@ -43,16 +43,16 @@ def audit_command(
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a readable HTML report here."),
 ) -> None:
     """Test whether CANDIDATE's weights were derived from any reference (null: independent training)."""
-    from gauntlet.cli import fail
+    from gauntlet.errors import InputError
     from gauntlet.provenance import DEFAULT_ALPHA, Library, audit
 
     refs: list = list(against)
     if library is not None:
         refs += Library.load(library).entries
     if not refs:
-        raise fail("give at least one --against REF or a --library DIR")
+        raise InputError("give at least one --against REF or a --library DIR")
     if alpha is not None and not 0 < alpha < 1:
-        raise fail(f"--alpha must be between 0 and 1, got {alpha}")
+        raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
     report = audit(candidate, refs, alpha=alpha if alpha is not None else DEFAULT_ALPHA)
     if html is not None:
         report.write_html(html)

@@ -272,12 +272,17 @@ def write_folder(path, tensors: dict[str, np.ndarray], *, dtype: str = "F32", sh
 
 
 def _retag_bf16(file: Path) -> None:
-    """safetensors.numpy wrote the bf16 bits as U16; relabel them (same size, same offsets)."""
-    raw = bytearray(file.read_bytes())
+    """safetensors.numpy wrote the bf16 bits as U16; relabel them (data offsets are relative
+    to the data section, so only the header is rewritten)."""
+    raw = file.read_bytes()
     n = int.from_bytes(raw[:8], "little")
-    header = raw[8 : 8 + n].decode().replace('"dtype":"U16"', '"dtype":"BF16"')
-    raw[8 : 8 + n] = header.encode()
-    file.write_bytes(bytes(raw))
+    header = json.loads(raw[8 : 8 + n])
+    for key, entry in header.items():
+        if key != "__metadata__":
+            entry["dtype"] = "BF16"
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    file.write_bytes(len(blob).to_bytes(8, "little") + blob + raw[8 + n :])
 
 
 def bpe_tokenizer(words: list[str], merges: list[str]) -> dict:
