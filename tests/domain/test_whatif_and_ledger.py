@@ -126,3 +126,23 @@ def test_references_must_point_to_earlier_records():
 @pytest.mark.parametrize("junk", ["text", {"seq": 0}, {**build_chain(1)[0], "extra": 1}])
 def test_malformed_lines_are_reported(junk):
     assert chain.verify_chain([junk])[0].kind in ("malformed",)
+
+
+def test_sensitivity_finds_the_weight_where_the_cut_flips(make_team):
+    from gauntlet.domain.whatif import sensitivity
+
+    doc = {
+        "weights": {"benchmark": 40, "expert": 35, "user": 25},
+        "eliminate_lowest": 1,
+        "teams": [
+            make_team("top", 95),
+            make_team("x", 90, 60, 60),
+            make_team("y", {"value": 60, "lower": 50, "upper": 70}, 82, 80),
+        ],
+    }
+    rows = {row["component"]: row for row in sensitivity(doc)}
+    # x overtakes y once 30 b > 1270, i.e. benchmark weight above 42.33: first grid point 43.
+    assert rows["benchmark"]["flips_at_or_above"] == 43.0 and rows["benchmark"]["teams_above"] == ["x", "y"]
+    assert rows["benchmark"]["flips_at_or_below"] is None
+    # more weight on expert or user only helps y: no change upwards.
+    assert rows["expert"]["flips_at_or_above"] is None and rows["user"]["flips_at_or_above"] is None

@@ -82,13 +82,20 @@ def what_if_command(
     advance_at_most: Optional[int] = typer.Option(None, "--advance-at-most", min=0, help="Let at most N advance."),
     winners: Optional[int] = typer.Option(None, "--winners", min=1, help="Name the top N winners (final round)."),
     allocation: Optional[str] = typer.Option(None, "--allocation", help="equal or score_weighted."),
+    sweep: bool = typer.Option(
+        False, "--sensitivity", help="Also sweep each weight (others fixed) and show where outcomes first change."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Re-decide under other weights or cuts and show which outcomes change."""
-    from gauntlet.rounds.views import show_what_if
+    """Re-decide under other weights or cuts and show which outcomes change.
+
+    With --sensitivity, also report for each component how far its weight can
+    move before any team's outcome changes.
+    """
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.errors import InputError
-    from gauntlet.rounds.decisions import what_if
+    from gauntlet.rounds.decisions import sensitivity, what_if
+    from gauntlet.rounds.views import show_sensitivity, show_what_if
 
     scenario: dict = {}
     if weights is not None:
@@ -99,13 +106,22 @@ def what_if_command(
     ):
         if value is not None:
             scenario[key] = value
-    if not scenario:
-        raise InputError("what-if: name at least one change (--weights, --eliminate-lowest, ...)")
-    result = what_if(_inputs_document(inputs), scenario, source=str(inputs))
+    if not scenario and not sweep:
+        raise InputError("what-if: name at least one change (--weights, --eliminate-lowest, ...) or --sensitivity")
+    document = _inputs_document(inputs)
+    report: dict = {}
+    if scenario:
+        result = what_if(document, scenario, source=str(inputs))
+        report.update({k: result[k] for k in ("scenario", "changes", "outcomes_changed")})
+    if sweep:
+        report["sensitivity"] = sensitivity(document, source=str(inputs))
     if as_json:
-        typer.echo(canonical_json({k: result[k] for k in ("scenario", "changes", "outcomes_changed")}))
-    else:
+        typer.echo(canonical_json(report))
+        return
+    if scenario:
         show_what_if(result)
+    if sweep:
+        show_sensitivity(report["sensitivity"])
 
 
 @round_app.command("replay")

@@ -80,3 +80,54 @@ def what_if(document: Any, scenario: dict[str, Any]) -> dict:
         "changes": changes,
         "outcomes_changed": sum(1 for row in changes if row["outcome_changed"]),
     }
+
+
+def _point_values(document: dict) -> dict:
+    """The document with every component reduced to its point value: a sweep
+    asks which weights flip the published outcome, not how noisy it is."""
+    plain = copy.deepcopy(document)
+    weights = plain.get("weights", {})
+    for team in plain.get("teams", ()):
+        if isinstance(team, dict):
+            for name in weights:
+                if isinstance(team.get(name), dict) and "value" in team[name]:
+                    team[name] = team[name]["value"]
+    return plain
+
+
+def _fates(outputs: dict) -> dict[str, str]:
+    return {row["team"]: outcome_of(outputs, row["team"]) for row in outputs["ranking"]}
+
+
+def sensitivity(document: Any, steps: int = 100) -> list[dict]:
+    """For each component: holding the other weights fixed, the nearest weights
+    below and above the current one (scanned over 0..sum of all weights in
+    `steps` steps) at which some team's outcome changes, and which teams."""
+    decide(document)  # validate once, with the real error messages
+    plain = _point_values(document)
+    weights = plain["weights"]
+    span = float(sum(weights.values()))
+    published = _fates(decide(plain))
+    rows = []
+    for name in sorted(weights, key=lambda n: (-weights[n], n)):
+        current = float(weights[name])
+        grid = sorted({round(span * i / steps, 6) for i in range(steps + 1)} | {current})
+        flips: dict[float, list[str]] = {}
+        for w in grid:
+            if w == current or (w == 0 and sum(v for k, v in weights.items() if k != name) == 0):
+                continue
+            fates = _fates(decide({**plain, "weights": {**weights, name: w}}))
+            changed = sorted(t for t in published if fates[t] != published[t])
+            if changed:
+                flips[w] = changed
+        below = max((w for w in flips if w < current), default=None)
+        above = min((w for w in flips if w > current), default=None)
+        rows.append({
+            "component": name,
+            "weight": current,
+            "flips_at_or_below": below,
+            "teams_below": flips.get(below, []) if below is not None else [],
+            "flips_at_or_above": above,
+            "teams_above": flips.get(above, []) if above is not None else [],
+        })
+    return rows

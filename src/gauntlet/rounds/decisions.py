@@ -44,6 +44,13 @@ def what_if(document: Any, scenario: dict, *, source: str = "inputs") -> dict:
         raise InputError(f"{source} (scenario {canonical_json(scenario)}): {exc}") from None
 
 
+def sensitivity(document: Any, *, source: str = "inputs") -> list[dict]:
+    try:
+        return _whatif.sensitivity(document)
+    except InvalidDocument as exc:
+        raise InputError(f"{source}: {exc}") from None
+
+
 def read_json(path: str | Path) -> Any:
     """A JSON document from a file, refusing what is not JSON in one line."""
     path = Path(path)

@@ -68,7 +68,12 @@ def show_decision(outputs: dict) -> None:
 
 def show_what_if(result: dict) -> None:
     changes = result["changes"]
-    scenario = ", ".join(f"{k}={v}" for k, v in sorted(result["scenario"].items()))
+    def setting(key, value):
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in value.items())
+        return f"{key}={value}"
+
+    scenario = "; ".join(setting(k, v) for k, v in sorted(result["scenario"].items()))
     if not changes:
         console.print(f"No outcome, rank or allocation changes under: {scenario}")
         return
@@ -94,6 +99,22 @@ def show_what_if(result: dict) -> None:
         table.add_row(*cells)
     console.print(table)
     console.print(f"{result['outcomes_changed']} outcome(s) change.")
+
+
+def show_sensitivity(rows: list[dict]) -> None:
+    table = Table(title="Sensitivity: each weight moved alone, the others fixed", title_justify="left")
+    for name in ("Component", "Weight", "First change going down", "First change going up"):
+        table.add_column(name)
+
+    def side(weight, teams):
+        return "none in range" if weight is None else f"at {weight:g}: {', '.join(teams)}"
+
+    for row in rows:
+        table.add_row(
+            row["component"], f"{row['weight']:g}",
+            side(row["flips_at_or_below"], row["teams_below"]), side(row["flips_at_or_above"], row["teams_above"]),
+        )
+    console.print(table)
 
 
 def show_ledger_report(path: Path, report) -> None:
