@@ -95,24 +95,12 @@ if __name__ == "__main__":
 '''
 
 
-def generate_votes(path: Path, n_votes: int, n_models: int, seed: int = 7) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    names = np.array([f"model-{k:03d}" for k in range(n_models)])
-    strength = rng.normal(0.0, 1.0, n_models)
-    a = rng.integers(0, n_models, n_votes)
-    b = (a + rng.integers(1, n_models, n_votes)) % n_models
-    p_a = 1.0 / (1.0 + np.exp(-(strength[a] - strength[b])))
-    tie = rng.random(n_votes) < 0.15
-    winner = np.where(
-        tie,
-        np.where(rng.random(n_votes) < 0.5, "tie", "tie (bothbad)"),
-        np.where(rng.random(n_votes) < p_a, "model_a", "model_b"),
-    )
-    with open(path, "w") as f:
-        f.write("model_a,model_b,winner\n")
-        f.write("\n".join(f"{x},{y},{z}" for x, y, z in zip(names[a], names[b], winner)))
-        f.write("\n")
-    return dict(zip(names.tolist(), strength.tolist()))
+def generate_votes(path: Path, n_votes: int, n_models: int, seed: int = 7) -> None:
+    from gauntlet.ratings.synthetic import generate_votes as draw, write_vote_csv
+
+    strength = np.random.default_rng(seed).normal(0.0, 1.0, n_models)
+    names = [f"model-{k:03d}" for k in range(n_models)]
+    write_vote_csv(path, *draw(strength, n_votes, seed=seed + 1, tie_rate=0.15, names=names))
 
 
 def timed(cmd: list[str], env: dict[str, str], repeat: int) -> tuple[float, str]:

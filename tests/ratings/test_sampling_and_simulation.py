@@ -46,3 +46,27 @@ def test_simulated_arena_end_to_end():
     scores = user_component_scores(outcome.leaderboard)
     assert scores["lg"].value > scores["nc"].value
     assert len(scores["lg"].samples) == 30
+
+
+def test_published_counted_votes_reproduce_the_leaderboard(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gauntlet.cli import app
+    from gauntlet.ratings.votes import read_votes
+
+    models = ["a", "b", "c"]
+    answers = {m: {f"p{k}": "text" for k in range(10)} for m in models}
+    outcome = simulate_arena(models, answers, {"a": 0.8, "b": 0.0, "c": -0.8}, n_votes=900, seed=9,
+                             bootstrap=20, policy="uniform")
+    outcome.write_counted_votes(tmp_path / "counted.csv")
+    outcome.write_vote_log(tmp_path / "log.jsonl")
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 900
+    assert read_votes(tmp_path / "counted.csv").n_votes == len(outcome.accepted)
+    result = CliRunner().invoke(app, ["ratings", "fit", str(tmp_path / "counted.csv"), "--bootstrap", "20",
+                                      "--seed", "9", "--json"])
+    published = {r["model"]: r for r in json.loads(result.stdout)["ratings"]}
+    for entry in outcome.leaderboard.entries():
+        assert published[entry.model]["rating"] == entry.rating
+        assert published[entry.model]["lower"] == entry.lower and published[entry.model]["rank"] == entry.rank

@@ -48,6 +48,27 @@ class ArenaOutcome:
     filter_result: VoteFilterResult
     policy: str
 
+    seed: int = 0
+
+    def write_counted_votes(self, path) -> None:
+        """The counted votes as a FastChat CSV: `gauntlet ratings fit PATH --seed SEED`
+        reproduces `leaderboard` exactly (same model order, same bootstrap draws)."""
+        from pathlib import Path
+
+        from gauntlet.ratings.synthetic import write_vote_csv
+
+        write_vote_csv(Path(path), [v.model_a for v in self.accepted], [v.model_b for v in self.accepted],
+                       [v.winner for v in self.accepted])
+
+    def write_vote_log(self, path) -> None:
+        """Every submitted vote, counted or not, as JSONL with `excluded_reason`."""
+        import json
+        from pathlib import Path
+
+        with open(Path(path), "w", encoding="utf-8") as f:
+            for row in self.vote_rows():
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
     def vote_rows(self) -> list[dict]:
         """Every vote as a FastChat-style row with `excluded_reason` (None when counted)."""
         reasons = {e.vote.sequence: e.reason for e in self.excluded_votes}
@@ -145,4 +166,5 @@ def simulate_arena(
         voters=crowd,
         filter_result=result,
         policy=policy,
+        seed=seed,
     )
