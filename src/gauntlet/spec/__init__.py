@@ -19,7 +19,7 @@ from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import SpecError
 from gauntlet.spec.model import (  # noqa: F401  (re-exported)
     Arena,
-    BenchmarkTask,
+    BenchmarkSuiteEntry,
     ChallengeSpec,
     Criterion,
     Dataset,

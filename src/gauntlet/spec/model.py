@@ -83,8 +83,9 @@ class Scoring:
 
 
 @dataclass(frozen=True)
-class BenchmarkTask:
-    """Plain data for the evaluation engine: what to run and how it counts."""
+class BenchmarkSuiteEntry:
+    """One task of the spec's benchmark suite: plain data for the evaluation engine
+    (which turns it into `gauntlet.evaluation.items.BenchmarkTask` items to run)."""
 
     id: str
     group: str
@@ -206,7 +207,7 @@ class ChallengeSpec:
     teams: tuple[Team, ...]
     rounds: tuple[Round, ...]
     scoring: Scoring
-    benchmarks: tuple[BenchmarkTask, ...]
+    benchmarks: tuple[BenchmarkSuiteEntry, ...]
     expert_panel: ExpertPanel | None
     arena: Arena | None
     independence: IndependencePolicy

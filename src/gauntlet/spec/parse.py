@@ -11,7 +11,7 @@ from gauntlet.domain.independence import MODULE_KINDS
 from gauntlet.domain.validation import InvalidDocument, Node, unique_ids
 from gauntlet.spec.model import (
     Arena,
-    BenchmarkTask,
+    BenchmarkSuiteEntry,
     ChallengeSpec,
     Criterion,
     Dataset,
@@ -166,7 +166,7 @@ def _scoring(node: Node) -> Scoring:
     return Scoring(components, conversion)
 
 
-def _benchmarks(node: Node) -> tuple[BenchmarkTask, ...]:
+def _benchmarks(node: Node) -> tuple[BenchmarkSuiteEntry, ...]:
     f = node.table(allowed=("tasks",), required=("tasks",))
     items = f["tasks"].items()
     unique_ids(items)
@@ -174,7 +174,7 @@ def _benchmarks(node: Node) -> tuple[BenchmarkTask, ...]:
     for item in items:
         t = item.table(allowed=("id", "group", "metric", "weight", "target_model"), required=("id", "group", "metric", "weight"))
         tasks.append(
-            BenchmarkTask(
+            BenchmarkSuiteEntry(
                 id=_identifier(t["id"]),
                 group=t["group"].string(),
                 metric=t["metric"].string(),
