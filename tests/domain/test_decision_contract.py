@@ -160,6 +160,8 @@ def finding(module, origin=FOREIGN, verdict="derived"):
         ([finding("mlp", {"organisation": "Naver Cloud", "country": "KR"})], {"exempt_own_organisation": True}, False),
         ([finding("mlp")], {"exempt_origins": {"licences": ["apache-2.0"]}}, False),
         ([finding("vision_encoder")], {"disqualifying_modules": ["mlp"]}, False),
+        ([finding("transformer_layer")], {"disqualifying_modules": ["mlp"]}, True),  # a whole layer holds an mlp
+        ([finding("transformer_layer")], {"disqualifying_modules": ["vision_encoder"]}, False),
     ],
 )
 def test_module_findings_are_judged_by_the_independence_policy(skeleton, findings, policy, disqualified):

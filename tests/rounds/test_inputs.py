@@ -24,7 +24,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "k-sovereign-2026.t
         ("audio_tower.layers.1", "audio_encoder"),
         ("model.layers.2.block_sparse_moe.gate", "router"),
         ("model.layers.2.input_layernorm", "norm"),
-        ("layers.7", "layers.7"),  # unknown: kept, and never exempt
+        ("model.layers.7", "transformer_layer"),
+        ("shared.adapter", "shared.adapter"),  # unknown: kept, and never exempt
     ],
 )
 def test_module_names_map_to_policy_kinds(name, kind):
@@ -38,7 +39,8 @@ def test_audit_reports_become_findings_with_origins_from_the_spec():
         "references": [
             {"reference": "qwen2.5-vl", "verdict": "derived", "p_value": 1e-40,
              "modules": [{"name": "visual.merger", "verdict": "derived", "p_value": 1e-40},
-                         {"name": "model.layers.0.mlp", "verdict": "independent", "p_value": 0.4}]},
+                         {"name": "model.layers.0.mlp", "verdict": "independent", "p_value": 0.4},
+                         {"name": "model.layers.1", "kind": "transformer layer", "verdict": "derived", "p_value": 1e-9}]},
             {"reference": "mystery", "verdict": "derived", "p_value": 1e-9,
              "origin": {"country": "US", "organisation": "Somebody"}},
             {"reference": "glm-4.5-air", "verdict": "independent", "p_value": 0.6, "modules": []},
@@ -48,6 +50,7 @@ def test_audit_reports_become_findings_with_origins_from_the_spec():
     assert verdict == "derived"
     assert [(f.module, f.reference, f.origin.country) for f in findings] == [
         ("vision_encoder", "qwen2.5-vl", "CN"),
+        ("transformer_layer", "qwen2.5-vl", "CN"),
         ("weights", "mystery", "US"),
     ]
     with pytest.raises(InputError, match="verdict must be"):

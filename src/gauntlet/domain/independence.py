@@ -29,7 +29,12 @@ from dataclasses import dataclass, field
 WILDCARD = "*"
 MODULE_KINDS = (
     "embedding", "attention", "mlp", "norm", "vision_encoder", "audio_encoder", "lm_head", "router", "architecture",
+    "transformer_layer", "moe_layer",
 )
+# An audit that compares whole layers reports them as one module; such a
+# finding counts as derived weights of each part, so it disqualifies when any
+# part's kind does.
+COMPOSITE_KINDS = {"transformer_layer": ("attention", "mlp", "norm"), "moe_layer": ("mlp", "router")}
 DEFAULT_DISQUALIFYING_MODULES = frozenset(
     {"embedding", "attention", "mlp", "vision_encoder", "audio_encoder", "lm_head", "router"}
 )
@@ -130,7 +135,8 @@ def rule_on(
 def _disqualifies(policy: IndependencePolicy, finding: ModuleFinding, organisation: str | None) -> bool:
     # A kind the policy cannot name (e.g. "weights", "layers.3") cannot be
     # exempted by it: only known kinds left off the list are permitted.
-    if finding.module in MODULE_KINDS and finding.module not in policy.disqualifying_modules:
+    parts = COMPOSITE_KINDS.get(finding.module, (finding.module,))
+    if all(p in MODULE_KINDS and p not in policy.disqualifying_modules for p in parts):
         return False
     if not policy.disqualifying_origins.matches(finding.origin):
         return False

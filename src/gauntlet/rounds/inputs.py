@@ -69,8 +69,20 @@ _KIND_PATTERNS = (
     ("attention", r"attn|attention|q_proj|k_proj|v_proj|o_proj|qkv"),
     ("mlp", r"mlp|ffn|feed_forward|up_proj|down_proj|gate_proj|experts"),
     ("norm", r"norm|\bln"),
+    ("transformer_layer", r"(layers|blocks|\bh)\.\d+$"),
     ("architecture", r"architecture|config"),
 )
+
+
+# The audit's own module kinds (gauntlet.provenance.audit.module_kind) -> policy kinds.
+AUDIT_KINDS = {
+    "vision encoder": "vision_encoder",
+    "audio encoder": "audio_encoder",
+    "embeddings": "embedding",
+    "output head": "lm_head",
+    "mixture-of-experts layer": "moe_layer",
+    "transformer layer": "transformer_layer",
+}
 
 
 def module_kind(name: str) -> str:
@@ -104,9 +116,8 @@ def findings_from_audit(report: Mapping, spec: ChallengeSpec | None = None) -> t
         modules = ref.get("modules") or ()
         for module in modules:
             if module.get("verdict") in ("derived", "inconclusive"):
-                findings.append(
-                    ModuleFinding(module_kind(str(module.get("name", "weights"))), module["verdict"], name, origin, _p(module))
-                )
+                kind = AUDIT_KINDS.get(str(module.get("kind"))) or module_kind(str(module.get("name", "weights")))
+                findings.append(ModuleFinding(kind, module["verdict"], name, origin, _p(module)))
         if not modules and ref.get("verdict") in ("derived", "inconclusive"):
             findings.append(ModuleFinding("weights", ref["verdict"], name, origin, _p(ref)))
     return verdict, tuple(findings)
