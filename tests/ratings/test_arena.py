@@ -89,3 +89,11 @@ def test_voters_see_anonymous_answers_and_learn_identities_only_after_voting():
         session.submit(blind.battle_id, "voter-2", "b", "2026-01-05")
     with pytest.raises(InputError, match="vote must be one of"):
         session.submit(session.serve("voter-1").battle_id, "voter-1", "left", "2026-01-05")
+
+
+def test_demo_prompt_set_is_bilingual():
+    from gauntlet.ratings.prompts import demo_prompt_set
+
+    prompts = demo_prompt_set("round-1")
+    assert len(prompts.in_language("ko")) == len(prompts.in_language("en")) == 6
+    assert prompts.by_id()["ko-1"].language == "ko"

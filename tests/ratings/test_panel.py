@@ -144,3 +144,12 @@ def test_rubric_from_spec_table():
         rubric_from_dict({"criteria": [{"key": "x", "name": {"ko": "a", "en": "b"}}]})
     with pytest.raises(SpecError, match="unique"):
         Rubric(rubric.criteria * 2)
+
+
+def test_review_materials_are_blinded_to_the_team():
+    experts = [Expert(f"e{i}", f"E{i}") for i in range(3)]
+    assignment = assign_experts(TEAMS[:2], experts, k=2, seed=0)
+    text = assignment.blind("lg", "Model card: trained by LG AI Research (team lg) on 2T tokens.")
+    code = assignment.codes["lg"]
+    assert "LG" not in text and "lg" not in text.replace(code, "")
+    assert text.count(code) == 2

@@ -164,6 +164,15 @@ class PanelAssignment:
                 return team
         raise InputError(f"unknown submission code {code!r}")
 
+    def blind(self, team: str, text: str) -> str:
+        """Review material with the team's and organisation's names replaced by its code."""
+        from gauntlet.ratings.identity import redact
+
+        submission = next((s for s in self.submissions if s.team == team), None)
+        if submission is None:
+            raise InputError(f"unknown team {team!r}")
+        return redact(text, submission.identity_terms, self.codes[team])
+
     def assignments_of(self, expert_id: str) -> tuple[str, ...]:
         return tuple(code for code, ids in self.reviewers.items() if expert_id in ids)
 
