@@ -101,3 +101,24 @@ def test_style_control_needs_style_columns(vote_csv):
     path, _ = vote_csv
     result = runner.invoke(app, ["ratings", "fit", str(path), "--style-control"])
     assert result.exit_code == 2 and "sum_assistant_a_tokens" in result.stderr
+
+
+def test_style_control_reads_fastchat_conv_metadata(tmp_path):
+    rng = np.random.default_rng(1)
+    battles = []
+    for _ in range(600):
+        a, b = rng.choice(["long", "short", "mid"], size=2, replace=False)
+        tokens = {"long": 500, "short": 50, "mid": 200}
+        winner = "model_a" if rng.random() < (0.8 if tokens[a] > tokens[b] else 0.2) else "model_b"
+        battles.append({"model_a": str(a), "model_b": str(b), "winner": winner, "conv_metadata": {
+            "sum_assistant_a_tokens": tokens[a], "sum_assistant_b_tokens": tokens[b],
+            "header_count_a": {"h1": 1, "h2": 0}, "header_count_b": {"h1": 0, "h2": 0},
+            "list_count_a": {"ordered": 0, "unordered": 2}, "list_count_b": {"ordered": 0, "unordered": 0},
+            "bold_count_a": {"**": 1, "__": 0}, "bold_count_b": {"**": 0, "__": 0}}})
+    path = tmp_path / "battles.json"
+    path.write_text(json.dumps(battles))
+    result = runner.invoke(app, ["ratings", "fit", str(path), "--style-control", "--bootstrap", "5", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["style_coefficients"]) == {"sum_assistant_tokens", "header_count", "list_count", "bold_count"}
+    assert doc["style_coefficients"]["sum_assistant_tokens"] > 0

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gauntlet.errors import InputError
-from gauntlet.ratings.votes import STYLE_FEATURES, PairwiseVotes
+from gauntlet.ratings.votes import PairwiseVotes
 
 ELO_PER_UNIT = 400.0 / math.log(10.0)
 ELO_CENTRE = 1000.0
@@ -320,6 +320,6 @@ def win_probability(rating_i: float | np.ndarray, rating_j: float | np.ndarray):
 
 __all__ = [
     "DEFAULT_BOOTSTRAP", "ELO_CENTRE", "ELO_PER_UNIT", "Leaderboard", "RatingEntry",
-    "STYLE_FEATURES", "bootstrap_counts", "check_ratings_exist", "fit_leaderboard",
+    "bootstrap_counts", "check_ratings_exist", "fit_leaderboard",
     "fit_log_strengths", "ranks_from_intervals", "win_probability",
 ]
