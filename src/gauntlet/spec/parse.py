@@ -154,6 +154,10 @@ def _gpu_counts(node: Node) -> dict[str, int]:
     return {name: child.integer(minimum=0) for name, child in node.table().items()}
 
 
+# The arena-to-0-100 conversions `gauntlet.ratings.user_component` implements (a test keeps them in step).
+USER_SCORE_CONVERSIONS = ("win_rate", "relative_to_best")
+
+
 def _scoring(node: Node) -> Scoring:
     f = node.table(allowed=("weights", "user_score_conversion"), required=("weights",))
     weights = f["weights"].table()
@@ -162,7 +166,8 @@ def _scoring(node: Node) -> Scoring:
     components = tuple(ScoringComponent(name, child.number(minimum=0)) for name, child in weights.items())
     if sum(c.weight for c in components) <= 0:
         raise f["weights"].fail("weights must not all be zero")
-    conversion = f["user_score_conversion"].string() if "user_score_conversion" in f else "percentile_of_best"
+    conversion = (f["user_score_conversion"].string(choices=USER_SCORE_CONVERSIONS)
+                  if "user_score_conversion" in f else USER_SCORE_CONVERSIONS[0])
     return Scoring(components, conversion)
 
 
