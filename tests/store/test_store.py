@@ -28,7 +28,7 @@ def test_migrations_create_every_table_and_record_the_revision(store, tmp_path):
         table_names(engine)
     )
     with engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
         assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
 
 

@@ -14,15 +14,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gauntlet.errors import StoreError
+from gauntlet.store.access import AccessVerbs
+from gauntlet.store.arena_records import ArenaVerbs
 from gauntlet.store.db import open_database
 from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, SubmissionFile, Team
+from gauntlet.store.panel_records import PanelVerbs
+from gauntlet.store.team_records import TeamVerbs
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Store:
+class Store(AccessVerbs, ArenaVerbs, PanelVerbs, TeamVerbs):
+    """Every verb of the store; the arena, panel, team and access verbs live in their own modules."""
+
     def __init__(self, url: str):
         self.url = url
         self.sessions: sessionmaker[Session] = open_database(url)

@@ -1,48 +1,119 @@
-"""The public web application: leaderboard for everyone, JSON for machines.
+"""The web application: the public record and arena for everyone, and pages for
+teams, experts and organisers behind role tokens.
 
-`create_app(url)` opens (and migrates) the store once; pages only read it.
+`create_app(url)` opens (and migrates) the store once.  Routes live in
+`public`, `arena`, `accounts`, `teams`, `experts` and `organisers`; this
+module wires them, the visitor cookie, and the error pages: every error a user
+can cause is answered with its one-line message (JSON under /api, a page
+elsewhere) and the right status, never a traceback.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from datetime import datetime
+from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gauntlet import __version__
 from gauntlet.errors import GauntletError, StoreError
+from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
+from gauntlet.web import accounts, arena, experts, organisers, public, teams
+from gauntlet.web.arena import ArenaDesk, DailyCapReached
+from gauntlet.web.common import make_templates, utc_now
+from gauntlet.web.security import VISITOR_COOKIE, VISITOR_MAX_AGE, NotSignedIn, Signer, new_visitor_id
 
-TEMPLATES = Path(__file__).parent / "templates"
-COMPONENTS = ("benchmark", "expert", "user")
+log = logging.getLogger("gauntlet.web")
 
 
-def create_app(url: str) -> FastAPI:
+def _status(exc: Exception) -> int:
+    if isinstance(exc, NotSignedIn):
+        return 401
+    if isinstance(exc, AccessDenied):
+        return 403
+    if isinstance(exc, DailyCapReached):
+        return 429
+    if isinstance(exc, StoreError):
+        return 404
+    return 400
+
+
+def _wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_seed: int | None = None,
+               daily_cap: int | None = None, sampling: str = "active") -> FastAPI:
+    """The app over the store at `url`.  `clock` (UTC-aware `datetime` factory), `arena_seed`
+    (battle draws), `daily_cap` (votes per voter per day; default: the spec's, else 50) and
+    `sampling` ("active" or "uniform" pair sampling) are for tests and organisers."""
     store = Store(url)
-    templates = Jinja2Templates(directory=str(TEMPLATES))
     app = FastAPI(title="Gauntlet", version=__version__,
-                  description="Public record of a sovereign-AI foundation-model challenge.")
+                  description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
+                              "with their inputs, a blind arena, and pages for teams, experts and organisers.")
+    app.state.store = store
+    app.state.templates = make_templates()
+    app.state.signer = Signer(store.web_secret())
+    app.state.clock = clock or utc_now
+    app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling)
+
+    @app.middleware("http")
+    async def visitor_cookie(request: Request, call_next) -> Response:
+        signer: Signer = request.app.state.signer
+        visitor = signer.unsign("visitor", request.cookies.get(VISITOR_COOKIE))
+        request.state.new_visitor = visitor is None
+        request.state.visitor = visitor or new_visitor_id()
+        response = await call_next(request)
+        if request.state.new_visitor:
+            response.set_cookie(VISITOR_COOKIE, signer.sign("visitor", request.state.visitor),
+                                max_age=VISITOR_MAX_AGE, httponly=True, samesite="lax",
+                                secure=request.url.scheme == "https")
+        return response
+
+    def error_response(request: Request, status: int, message: str) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": message}, status_code=status)
+        from gauntlet.web.common import render
+
+        try:
+            return render(request, "error.html", {"status": status, "message": message}, status)
+        except Exception:  # the error page itself must never fail into a traceback
+            return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
 
     @app.exception_handler(GauntletError)
-    def gauntlet_error(_request: Request, exc: GauntletError) -> JSONResponse:
-        status = 404 if isinstance(exc, StoreError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+    def gauntlet_error(request: Request, exc: GauntletError) -> Response:
+        return error_response(request, _status(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return error_response(request, 400, f"{where or 'request'}: {first.get('msg', 'invalid input')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no page at {request.url.path}"
+        return error_response(request, exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    def bug(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(request, 500, "internal error; the organisers have the details in the server log")
 
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
-    @app.get("/api/leaderboard")
-    def api_leaderboard(challenge: str | None = None) -> JSONResponse:
-        return JSONResponse(store.leaderboard(challenge))
-
-    @app.get("/", response_class=HTMLResponse)
-    def leaderboard(request: Request, challenge: str | None = None) -> HTMLResponse:
-        board = store.leaderboard(challenge)
-        return templates.TemplateResponse(
-            request, "leaderboard.html", {"board": board, "component_names": COMPONENTS}
-        )
-
+    for module in (public, arena, accounts, teams, experts, organisers):
+        app.include_router(module.router)
     return app

@@ -1,0 +1,283 @@
+"""What teams follow between decisions: their jobs' states (with retry
+requests), their appeals, and the public per-team and per-round views.
+
+Appeals follow the same rules as the round lifecycle
+(`gauntlet.rounds.lifecycle`): only against a decided round, only by a team
+that took part in it, only within the round's appeal window counted from the
+decision in force; an answer is given once and never edited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import select
+
+from gauntlet.errors import InputError, StoreError
+from gauntlet.store.access import AccessDenied
+from gauntlet.store.models import Decision, Submission, Team
+from gauntlet.store.models_activity import AppealRecord, JobRecord
+from gauntlet.store.spec_view import appeal_window_days, round_names
+
+JOB_STATES = ("queued", "running", "done", "failed")
+MAX_GROUNDS = 5000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _job(row: JobRecord) -> dict:
+    return {"key": row.key, "team": row.team.key if row.team else None, "round": row.round_key, "kind": row.kind,
+            "description": row.description, "state": row.state, "attempts": row.attempts, "error": row.error,
+            "completed": row.completed, "total": row.total, "note": row.note,
+            "updated_at": _aware(row.updated_at).isoformat(),
+            "retry_requested": row.retry_requested_at is not None}
+
+
+def _appeal(row: AppealRecord, window_days: int, decided_at: datetime) -> dict:
+    return {"id": row.id, "round": row.round_key, "team": row.team.key, "team_name": row.team.name,
+            "decision_sequence": row.decision_sequence, "grounds": row.grounds,
+            "filed_at": _aware(row.filed_at).isoformat(), "upheld": row.upheld, "answer": row.answer,
+            "answered_at": _aware(row.answered_at).isoformat() if row.answered_at else None,
+            "window_closes": (decided_at + timedelta(days=window_days)).isoformat()}
+
+
+def _field(status: Any, name: str, default=None):
+    value = status.get(name, default) if isinstance(status, Mapping) else getattr(status, name, default)
+    return getattr(value, "value", value)  # JobState enums carry their text in .value
+
+
+class TeamVerbs:
+    """Mixed into `Store`."""
+
+    # -- jobs ------------------------------------------------------------------------
+    def record_job(self, slug: str, status: Any, *, team: str | None = None, round_key: str | None = None,
+                   kind: str = "job") -> None:
+        """Record the latest state of a job: a `gauntlet.jobs.JobStatus` (or its `to_dict()`).
+        A job that runs again after a retry request clears the request."""
+        key = _field(status, "key")
+        state = _field(status, "state")
+        if not key or state not in JOB_STATES:
+            raise InputError(f"a job status needs a key and a state in {', '.join(JOB_STATES)}")
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            team_id = self._team(session, slug, team).id if team else None
+            row = session.scalar(select(JobRecord).where(JobRecord.challenge_id == challenge.id, JobRecord.key == key))
+            if row is None:
+                row = JobRecord(challenge_id=challenge.id, key=key, kind=kind, team_id=team_id, round_key=round_key)
+                session.add(row)
+            elif state in ("queued", "running"):
+                row.retry_requested_at = None
+                row.retry_requested_by = None
+            row.description = _field(status, "description") or key
+            row.state = state
+            row.attempts = int(_field(status, "attempts", 0) or 0)
+            row.error = _field(status, "error")
+            row.completed = int(_field(status, "completed", 0) or 0)
+            row.total = _field(status, "total")
+            row.note = _field(status, "note", "") or ""
+            row.updated_at = _now()
+
+    def job_recorder(self, slug: str, *, teams: Mapping[str, str] | None = None, round_key: str | None = None,
+                     kind: str = "job") -> Callable[[Any], None]:
+        """An `on_change` callback for `Executor.run`: records every state change.
+        `teams` maps job keys to the team each job works for."""
+        def record(status: Any) -> None:
+            self.record_job(slug, status, team=(teams or {}).get(_field(status, "key")), round_key=round_key,
+                            kind=kind)
+        return record
+
+    def jobs(self, slug: str, team: str | None = None) -> list[dict]:
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            query = select(JobRecord).where(JobRecord.challenge_id == challenge.id)
+            if team is not None:
+                query = query.where(JobRecord.team_id == self._team(session, slug, team).id)
+            return [_job(r) for r in session.scalars(query.order_by(JobRecord.id))]
+
+    def request_retry(self, slug: str, job_key: str, requested_by: str, team: str | None = None) -> None:
+        """Ask for a failed job to run again (a team may ask only for its own jobs).
+        The executor that owns the job picks it up through `pending_retries`."""
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            row = session.scalar(select(JobRecord).where(JobRecord.challenge_id == challenge.id,
+                                                         JobRecord.key == job_key))
+            if row is None:
+                raise StoreError(f"no job {job_key!r}")
+            if team is not None and (row.team is None or row.team.key != team):
+                raise AccessDenied(f"job {job_key!r} is not one of your team's jobs")
+            if row.state != "failed":
+                raise InputError(f"job {job_key!r} is {row.state}; only a failed job can be retried")
+            if row.retry_requested_at is None:
+                row.retry_requested_at = _now()
+                row.retry_requested_by = requested_by
+
+    def pending_retries(self, slug: str) -> list[str]:
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            return list(session.scalars(select(JobRecord.key).where(
+                JobRecord.challenge_id == challenge.id, JobRecord.retry_requested_at.is_not(None),
+                JobRecord.state == "failed").order_by(JobRecord.retry_requested_at)))
+
+    # -- appeals ---------------------------------------------------------------------
+    def _decision_in_force(self, session, challenge, round_key: str) -> Decision | None:
+        return session.scalar(select(Decision).where(Decision.challenge_id == challenge.id,
+                                                     Decision.round_key == round_key)
+                              .order_by(Decision.sequence.desc()).limit(1))
+
+    def file_appeal(self, slug: str, team_key: str, round_key: str, grounds: str, at: datetime | None = None) -> int:
+        """A team appeals a round's decision in force; returns the appeal's id."""
+        at = at or _now()
+        grounds = (grounds or "").strip()
+        if not grounds:
+            raise InputError("an appeal must state its grounds")
+        if len(grounds) > MAX_GROUNDS:
+            raise InputError(f"the grounds are longer than {MAX_GROUNDS} characters")
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            team = self._team(session, slug, team_key)
+            decision = self._decision_in_force(session, challenge, round_key)
+            if decision is None:
+                raise InputError(f"round {round_key!r} has no decision to appeal")
+            took_part = {t.get("team") for t in decision.inputs.get("teams", ())} | {
+                r.get("team") for r in decision.outputs.get("ranking", ())}
+            if team_key not in took_part:
+                raise InputError(f"team {team_key!r} did not take part in round {round_key!r} and cannot appeal it")
+            opened = _aware(decision.created_at)
+            closes = opened + timedelta(days=appeal_window_days(challenge.spec_toml, round_key))
+            if not opened <= at <= closes:
+                raise InputError(f"the appeal window for round {round_key!r} ran from {opened.isoformat()} "
+                                 f"to {closes.isoformat()}")
+            if session.scalar(select(AppealRecord).where(
+                    AppealRecord.team_id == team.id, AppealRecord.round_key == round_key,
+                    AppealRecord.upheld.is_(None))) is not None:
+                raise InputError(f"team {team_key!r} already has an unanswered appeal against round {round_key!r}")
+            row = AppealRecord(challenge_id=challenge.id, round_key=round_key, team_id=team.id,
+                               decision_sequence=decision.sequence, grounds=grounds, filed_at=at)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def answer_appeal(self, slug: str, appeal_id: int, upheld: bool, answer: str, at: datetime | None = None) -> None:
+        answer = (answer or "").strip()
+        if not answer:
+            raise InputError("an answer to an appeal must give its reasons")
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            row = session.get(AppealRecord, appeal_id)
+            if row is None or row.challenge_id != challenge.id:
+                raise StoreError(f"no appeal #{appeal_id}")
+            if row.upheld is not None:
+                raise InputError(f"appeal #{appeal_id} has already been answered")
+            row.upheld, row.answer, row.answered_at = bool(upheld), answer, at or _now()
+
+    def appeals(self, slug: str, team: str | None = None, open_only: bool = False) -> list[dict]:
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            query = select(AppealRecord).where(AppealRecord.challenge_id == challenge.id)
+            if team is not None:
+                query = query.where(AppealRecord.team_id == self._team(session, slug, team).id)
+            if open_only:
+                query = query.where(AppealRecord.upheld.is_(None))
+            out = []
+            for row in session.scalars(query.order_by(AppealRecord.id)):
+                decided = session.scalar(select(Decision.created_at).where(
+                    Decision.challenge_id == challenge.id, Decision.sequence == row.decision_sequence))
+                out.append(_appeal(row, appeal_window_days(challenge.spec_toml, row.round_key), _aware(decided)))
+            return out
+
+    def appeal_window(self, slug: str, round_key: str) -> dict | None:
+        """When the appeal window of the round's decision in force opens and closes."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            decision = self._decision_in_force(session, challenge, round_key)
+            if decision is None:
+                return None
+            opened = _aware(decision.created_at)
+            closes = opened + timedelta(days=appeal_window_days(challenge.spec_toml, round_key))
+            return {"opens": opened.isoformat(), "closes": closes.isoformat(), "sequence": decision.sequence}
+
+    # -- public views ------------------------------------------------------------------
+    def team_profile(self, slug: str, team_key: str) -> dict:
+        """A team and every submission it made, with components, audits and files."""
+        with self.sessions() as session:
+            team = self._team(session, slug, team_key)
+            subs = session.scalars(select(Submission).where(Submission.team_id == team.id).order_by(Submission.id))
+            return {
+                "key": team.key, "name": team.name, "organisation": team.organisation, "country": team.country,
+                "submissions": [{
+                    "round": s.round_key, "manifest_sha256": s.manifest_sha256, "total_bytes": s.total_bytes,
+                    "submitted_at": _aware(s.submitted_at).isoformat(),
+                    "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in s.files],
+                    "components": {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
+                                   for c in s.components},
+                    "audits": [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
+                               for a in s.audits],
+                } for s in subs],
+            }
+
+    def rounds(self, slug: str) -> list[dict]:
+        """Rounds known to the store (the spec's, then any others seen), with decision counts."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            names = round_names(challenge.spec_toml)
+            decided: dict[str, int] = {}
+            for d in session.scalars(select(Decision).where(Decision.challenge_id == challenge.id)
+                                     .order_by(Decision.sequence)):
+                decided[d.round_key] = decided.get(d.round_key, 0) + 1
+            submitted: dict[str, int] = {}
+            for s in session.scalars(select(Submission).join(Team).where(Team.challenge_id == challenge.id)):
+                submitted[s.round_key] = submitted.get(s.round_key, 0) + 1
+            keys = list(names) + [k for k in (*decided, *submitted) if k not in names]
+            return [{"key": k, "name": names.get(k, k), "decisions": decided.get(k, 0),
+                     "submissions": submitted.get(k, 0)} for k in dict.fromkeys(keys)]
+
+    def round_decisions(self, slug: str, round_key: str) -> list[dict]:
+        """Every decision recorded for a round, oldest first (re-decisions never erase originals)."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            rows = list(session.scalars(select(Decision).where(Decision.challenge_id == challenge.id,
+                                                               Decision.round_key == round_key)
+                                        .order_by(Decision.sequence)))
+            if not rows:
+                raise StoreError(f"round {round_key!r} of {slug!r} has no decision")
+            return [{"round": d.round_key, "sequence": d.sequence, "record_hash": d.record_hash,
+                     "created_at": _aware(d.created_at).isoformat(), "inputs": d.inputs, "outputs": d.outputs}
+                    for d in rows]
+
+    def round_board(self, slug: str, round_key: str, sequence: int | None = None) -> dict:
+        """`leaderboard()`'s document for one round's decision (the one in force, or `sequence`)."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            query = select(Decision).where(Decision.challenge_id == challenge.id, Decision.round_key == round_key)
+            if sequence is not None:
+                query = query.where(Decision.sequence == sequence)
+            decision = session.scalar(query.order_by(Decision.sequence.desc()).limit(1))
+            if decision is None:
+                what = f"decision #{sequence}" if sequence is not None else "decision"
+                raise StoreError(f"round {round_key!r} of {slug!r} has no {what}")
+            components: dict[str, dict] = {}
+            audits: dict[str, list] = {}
+            for sub in session.scalars(select(Submission).join(Team).where(
+                    Team.challenge_id == challenge.id, Submission.round_key == round_key)):
+                components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
+                                            for c in sub.components}
+                audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
+                                        for a in sub.audits]
+            return {
+                "challenge": {"slug": challenge.slug, "name": challenge.name},
+                "teams": {t.key: {"name": t.name, "organisation": t.organisation, "country": t.country}
+                          for t in challenge.teams},
+                "decision": {"round": decision.round_key, "sequence": decision.sequence,
+                             "record_hash": decision.record_hash, "created_at": _aware(decision.created_at).isoformat(),
+                             "outputs": decision.outputs},
+                "components": components,
+                "audits": audits,
+            }

@@ -1,0 +1,147 @@
+"""The organisers' overview: rounds, jobs, what needs a human look (inconclusive
+audits, too-close-to-call decisions, low-agreement rubric criteria, anomalous
+voters), appeals to answer, the panel's progress, and role tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from gauntlet.errors import GauntletError, InputError
+from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
+from gauntlet.ratings.panel_scoring import Review, score_panel
+from gauntlet.web.arena import voter_alias
+from gauntlet.web.common import form_fields, now, render
+from gauntlet.web.security import check_csrf, require_role
+
+router = APIRouter()
+PANEL_BOOTSTRAP = 200  # enough for an overview; the round engine draws its own
+
+
+def panel_summary(panel: dict) -> dict:
+    """Progress of one round's panel and, once every review is in, its scores and
+    per-criterion agreement (Krippendorff's alpha, flagged below 0.667)."""
+    rubric = rubric_from_dict(panel["rubric"])
+    entries = panel["entries"]
+    needed = sum(len(e["reviewers"]) for e in entries)
+    done = sum(len(e["reviews"]) for e in entries)
+    summary = {"round": panel["round"], "k": panel["k"], "entries": entries, "needed": needed, "done": done,
+               "rubric": rubric, "result": None, "error": None}
+    if entries and done == needed:
+        assignment = PanelAssignment(codes={e["team"]: e["code"] for e in entries},
+                                     reviewers={e["code"]: tuple(e["reviewers"]) for e in entries},
+                                     k=panel["k"], max_load=0, submissions=tuple(Submission(e["team"]) for e in entries))
+        reviews = [Review(r["expert"], e["code"], r["scores"]) for e in entries for r in e["reviews"]]
+        try:
+            summary["result"] = score_panel(rubric, assignment, reviews, bootstrap=PANEL_BOOTSTRAP)
+        except GauntletError as exc:
+            summary["error"] = str(exc)
+    return summary
+
+
+def flagged_items(store, desk, slug: str, panels: list[dict]) -> list[dict]:
+    flags = []
+    for team in store.team_names(slug):
+        for sub in store.team_profile(slug, team)["submissions"]:
+            for audit in sub["audits"]:
+                if audit["verdict"] == "inconclusive":
+                    flags.append({"kind": "audit", "round": sub["round"],
+                                  "what": f"independence audit of {team} against {audit['reference']} is inconclusive "
+                                          f"(p = {audit['p_value']:.2g}): the panel should look"})
+    for rnd in store.rounds(slug):
+        if rnd["decisions"]:
+            out = store.round_board(slug, rnd["key"])["decision"]["outputs"]
+            for team in (out.get("uncertainty") or {}).get("close_calls") or ():
+                flags.append({"kind": "close", "round": rnd["key"],
+                              "what": f"{team}'s outcome is too close to call: its margin is inside the noise"})
+    for panel in panels:
+        if panel["result"] is not None:
+            for rel in panel["result"].reliability:
+                if rel.flagged:
+                    flags.append({"kind": "agreement", "round": panel["round"],
+                                  "what": f"rubric criterion {rel.key}: low agreement between experts "
+                                          f"(Krippendorff's alpha {rel.alpha:.2f} < 0.667)"})
+    arena_round = store.arena_round(slug)
+    if arena_round is not None:
+        for voter, anomaly in desk.review(slug, arena_round).anomalous_voters.items():
+            flags.append({"kind": "voter", "round": arena_round,
+                          "what": f"voter {voter_alias(voter)} is anomalous ({anomaly.test} test, statistic "
+                                  f"{anomaly.statistic:.1f} after {anomaly.after_votes} votes); their votes do not count"})
+    return flags
+
+
+@router.get("/organiser", response_class=HTMLResponse)
+def overview(request: Request, new_token: str | None = None) -> HTMLResponse:
+    who = require_role(request, "organiser")
+    store, desk, slug = request.app.state.store, request.app.state.arena, who["challenge"]
+    panels = [panel_summary(p) for p in store.panel_rounds(slug)]
+    jobs = store.jobs(slug)
+    counts = {s: sum(1 for j in jobs if j["state"] == s) for s in ("queued", "running", "done", "failed")}
+    arena_round = store.arena_round(slug)
+    arena = None
+    if arena_round is not None:
+        review = desk.review(slug, arena_round)
+        arena = {"round": arena_round, "accepted": len(review.accepted), "excluded": len(review.excluded),
+                 "reasons": review.reasons(), "teams": store.arena_teams(slug, arena_round)}
+    assigned = {p["round"] for p in panels}
+    return render(request, "organiser.html", {
+        "slug": slug, "challenge_name": next(c["name"] for c in store.challenges() if c["slug"] == slug),
+        "rounds": store.rounds(slug), "jobs": jobs, "job_counts": counts,
+        "flags": flagged_items(store, desk, slug, panels), "appeals": store.appeals(slug),
+        "panels": panels, "unassigned": [r for r in store.rounds(slug) if r["submissions"] and r["key"] not in assigned],
+        "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
+        "teams": store.team_names(slug), "new_token": None,
+    })
+
+
+def _done(request: Request, who: dict, document: dict, anchor: str = ""):
+    if who["via"] == "bearer":
+        return JSONResponse(document)
+    return RedirectResponse(f"/organiser{anchor}", status_code=303)
+
+
+@router.post("/organiser/appeals/{appeal_id}/answer")
+def answer_appeal(request: Request, appeal_id: int, fields: dict = Depends(form_fields)):
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    verdict = fields.get("upheld", "")
+    if verdict not in ("yes", "no"):
+        raise InputError("say whether the appeal is upheld: upheld=yes or upheld=no")
+    request.app.state.store.answer_appeal(who["challenge"], appeal_id, verdict == "yes", fields.get("answer", ""),
+                                          now(request))
+    return _done(request, who, {"appeal": appeal_id, "upheld": verdict == "yes"}, "#appeals")
+
+
+@router.post("/organiser/panel")
+def assign_panel(request: Request, fields: dict = Depends(form_fields)):
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    k_text = fields.get("k", "").strip()
+    if k_text and not k_text.isdigit():
+        raise InputError("k (reviews per submission) must be a whole number")
+    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""),
+                                                     k=int(k_text) if k_text else None)
+    return _done(request, who, {"assigned": {code: list(ids) for code, ids in reviewers.items()}}, "#panel")
+
+
+@router.post("/organiser/tokens", response_class=HTMLResponse)
+def issue_token(request: Request, fields: dict = Depends(form_fields)):
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    role = fields.get("role", "")
+    subject = fields.get("subject", "").strip() or None
+    token = request.app.state.store.create_token(who["challenge"], role, subject, fields.get("label", "").strip())
+    if who["via"] == "bearer":
+        return JSONResponse({"token": token, "role": role, "subject": subject}, status_code=201)
+    return render(request, "token_issued.html", {"token": token, "role": role, "subject": subject})
+
+
+@router.post("/organiser/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: int, fields: dict = Depends(form_fields)):
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    store = request.app.state.store
+    if not any(t["id"] == token_id for t in store.tokens(who["challenge"])):
+        raise InputError(f"no token #{token_id} in this challenge")
+    store.revoke_token(token_id)
+    return _done(request, who, {"revoked": token_id}, "#tokens")

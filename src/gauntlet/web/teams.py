@@ -1,0 +1,64 @@
+"""A team's own page: its submissions with every job's state (and a retry for
+failed ones), and its appeals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from gauntlet.web.common import form_fields, now, render
+from gauntlet.web.security import check_csrf, require_role
+
+router = APIRouter()
+
+
+def _rounds_open_for_appeal(store, slug: str, team: str, at) -> list[dict]:
+    open_rounds = []
+    for rnd in store.rounds(slug):
+        window = store.appeal_window(slug, rnd["key"]) if rnd["decisions"] else None
+        if window and datetime.fromisoformat(window["opens"]) <= at <= datetime.fromisoformat(window["closes"]):
+            open_rounds.append({**rnd, "closes": window["closes"]})
+    return open_rounds
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team_dashboard(request: Request) -> HTMLResponse:
+    who = require_role(request, "team")
+    store = request.app.state.store
+    slug, team = who["challenge"], who["subject"]
+    jobs = store.jobs(slug, team=team)
+    return render(request, "team_dashboard.html", {
+        "slug": slug, "team": store.team_profile(slug, team), "jobs": jobs,
+        "busy": any(j["state"] in ("queued", "running") for j in jobs),
+        "appeals": store.appeals(slug, team=team),
+        "appealable": _rounds_open_for_appeal(store, slug, team, now(request)),
+    })
+
+
+@router.get("/api/team/jobs")
+def team_jobs(request: Request) -> JSONResponse:
+    who = require_role(request, "team")
+    return JSONResponse({"jobs": request.app.state.store.jobs(who["challenge"], team=who["subject"])})
+
+
+@router.post("/team/jobs/{job_key}/retry")
+def retry_job(request: Request, job_key: str, fields: dict = Depends(form_fields)):
+    who = require_role(request, "team")
+    check_csrf(request, fields, who)
+    request.app.state.store.request_retry(who["challenge"], job_key, f"team:{who['subject']}", team=who["subject"])
+    if who["via"] == "bearer":
+        return JSONResponse({"job": job_key, "retry_requested": True})
+    return RedirectResponse("/team", status_code=303)
+
+
+@router.post("/team/appeals")
+def file_appeal(request: Request, fields: dict = Depends(form_fields)):
+    who = require_role(request, "team")
+    check_csrf(request, fields, who)
+    appeal_id = request.app.state.store.file_appeal(who["challenge"], who["subject"], fields.get("round", ""),
+                                                    fields.get("grounds", ""), now(request))
+    if who["via"] == "bearer":
+        return JSONResponse({"appeal": appeal_id}, status_code=201)
+    return RedirectResponse("/team#appeals", status_code=303)
