@@ -65,16 +65,21 @@ class TinyLMConfig:
 
 @contextlib.contextmanager
 def torch_threads() -> Iterator[None]:
-    """Run torch on TORCH_THREADS threads, and give the caller's setting back
-    afterwards."""
+    """Run torch on TORCH_THREADS threads with transformers' own tqdm bars off
+    (our Rich bars report progress), and give the caller's settings back."""
     import torch
+    from transformers.utils import logging as hf_logging
 
     before = torch.get_num_threads()
+    bars_were_on = hf_logging.is_progress_bar_enabled()
     torch.set_num_threads(TORCH_THREADS)
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
 
 
 def _packed_rows(docs: list[list[int]], seq_len: int, pad_id: int, rng) -> np.ndarray:
@@ -101,10 +106,15 @@ def _tokenized_documents(tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 @contextlib.contextmanager
 def _progress_task(progress, description: str, total: int):
-    """Yield an `advance()` callable on the given Rich progress (or an own bar, or
-    nothing when progress is False)."""
+    """Yield an `advance()` callable: on the given Rich progress, on an own bar
+    (True), the given callable itself, or nothing (False)."""
+    from rich.progress import Progress
+
     if progress is False:
         yield lambda: None
+        return
+    if callable(progress) and not isinstance(progress, Progress):
+        yield progress
         return
     if progress is True:
         from gauntlet.console import progress_bar

@@ -81,6 +81,8 @@ def _founding_loglikelihood(countries) -> BenchmarkTask:
         lang="en",
         items=tuple(items),
         group=GROUP_BY_LANG["en"],
+        # For some countries this sentence was held out of training: the founder
+        # and year were read only in other words.
         description="Likelihood of each country's true founder and founding year.",
     )
 
