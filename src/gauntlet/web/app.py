@@ -44,8 +44,8 @@ def _status(exc: Exception) -> int:
 
 
 def _wants_json(request: Request) -> bool:
-    if request.url.path.startswith("/api/"):
-        return True
+    if request.url.path.startswith("/api/") or request.headers.get("authorization", "").lower().startswith("bearer "):
+        return True  # machines: the API, and scripts holding a bearer token
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
 

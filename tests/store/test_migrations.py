@@ -1,0 +1,78 @@
+"""Upgrading a store created by an earlier release keeps its data, and the models
+match what the migrations build."""
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from gauntlet.store import models_activity  # noqa: F401  (all tables on the metadata)
+from gauntlet.store.db import MIGRATIONS, make_engine, table_names
+from gauntlet.store.models import Base
+from gauntlet.store.repository import Store
+
+
+def _migrate(engine, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+def test_upgrading_a_0001_store_to_0002_keeps_every_row(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    _migrate(engine, "0001")
+    assert "arena_votes" not in table_names(engine)
+    with engine.begin() as conn:  # what a 0001-era release wrote
+        conn.execute(text("insert into challenges (id, slug, name, spec_sha256, spec_toml, created_at) "
+                          "values (1, 'k', 'K-Sovereign', :h, 'x = 1', '2026-01-15 01:00:00')"), {"h": "0" * 64})
+        conn.execute(text("insert into teams (id, challenge_id, key, name, organisation, country) "
+                          "values (1, 1, 'lg', 'K-EXAONE', 'LG AI Research', 'KR')"))
+        conn.execute(text("insert into submissions (id, team_id, round_key, manifest_sha256, total_bytes, stored_path, "
+                          "submitted_at) values (1, 1, 'first', :m, 10, '/x', '2026-01-01 00:00:00')"), {"m": "a" * 64})
+        conn.execute(text("insert into component_results (submission_id, component, value, lower, upper, detail) "
+                          "values (1, 'benchmark', 84.0, 80.0, 88.0, '{}')"))
+        conn.execute(text("insert into decisions (challenge_id, sequence, round_key, inputs, outputs, record_hash, "
+                          "created_at) values (1, 1, 'first', '{}', :o, :h, '2026-01-15 01:00:00')"),
+                     {"o": '{"ranking": [{"team": "lg", "total": 90.2, "rank": 1}], "eliminated": [], '
+                           '"advancing": ["lg"], "allocation": {}}', "h": "b" * 64})
+    engine.dispose()
+
+    store = Store(url)  # opening migrates to the head
+    board = store.leaderboard("k")
+    assert board["teams"]["lg"]["name"] == "K-EXAONE"
+    assert board["decision"]["outputs"]["ranking"][0]["total"] == 90.2
+    assert board["components"]["lg"]["benchmark"]["value"] == 84.0
+    with make_engine(url).connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+    # and the new tables work on the upgraded store
+    token = store.create_token("k", "team", "lg")
+    assert store.identify_token(token)["subject"] == "lg"
+    store.record_job("k", {"key": "audit-lg", "state": "failed", "error": "boom"}, team="lg")
+    assert store.jobs("k", team="lg")[0]["error"] == "boom"
+
+
+def test_the_models_and_the_migrations_describe_the_same_schema(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    engine = store.sessions.kw["bind"]
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []
+
+
+def test_0002_downgrades_back_to_0001_without_touching_older_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'down.sqlite'}"
+    store = Store(url)
+    store.register_challenge("k", "K", "x = 1\n")
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0001")
+    assert "access_tokens" not in table_names(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("select slug from challenges")).scalar() == "k"
