@@ -199,7 +199,11 @@ def evaluate_models(
     Raises JobFailed naming every model whose evaluation failed after its retries;
     what finished is in the cache, so a re-run redoes only the rest.
     """
-    executor = executor or LocalProcessExecutor(max_workers=min(len(models), max(1, (os.cpu_count() or 2) // 2)))
+    if executor is None:
+        cores = os.cpu_count() or 2
+        workers = min(len(models), max(1, cores // 2))
+        # Split the cores between workers: N torch processes each using every core thrash.
+        executor = LocalProcessExecutor(max_workers=workers, threads_per_worker=max(1, cores // workers))
     return executor.results(evaluation_jobs(models, suite, retries=retries, **evaluate_kwargs), progress=progress)
 
 
@@ -249,12 +253,37 @@ class _TaskManagers:
         return manager
 
 
+_ENVIRONMENT_REPORT: dict = {}
+
+
+@contextlib.contextmanager
+def _environment_report_once():
+    """lm-eval describes the environment (torch's collect_env: pip, nvidia-smi...) on
+    every `simple_evaluate`, ~0.3 s of subprocesses each time. Gauntlet calls it once
+    per task, so during its own calls the report is computed once per process and
+    reused verbatim; lm-eval itself is left untouched outside them."""
+    from lm_eval import evaluator
+
+    real = evaluator.add_env_info
+
+    def add_env_info(storage: dict) -> None:
+        if not _ENVIRONMENT_REPORT:
+            real(_ENVIRONMENT_REPORT)
+        storage.update(_ENVIRONMENT_REPORT)
+
+    evaluator.add_env_info = add_env_info
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = real
+
+
 def _run_lm_eval(lm, task: PlannedTask, manager, seeds: Mapping[str, int]) -> dict:
     lm_eval()
     from lm_eval import evaluator
 
     try:
-        with quiet_harness():
+        with quiet_harness(), _environment_report_once():
             output = evaluator.simple_evaluate(
                 model=lm,
                 tasks=[task.spec],
