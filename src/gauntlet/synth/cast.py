@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gauntlet.errors import InputError
 from gauntlet.synth.model import TinyLMConfig
 from gauntlet.synth.world import World
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 MANIFEST = "cast.json"
 
@@ -155,13 +159,18 @@ def build_cast(
     out_dir: Path | str,
     *,
     scale: float = 1.0,
-    progress: bool = True,
+    progress: bool | Progress = True,
     cast: DemoCast = DEMO_CAST,
     workers: int = 2,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Build every member of `cast` (steps scaled by `scale`) into
     `out_dir/<name>/`, write `out_dir/cast.json` (recipes, losses, seconds) and
     return name -> model folder, reference first.
+
+    `progress`: True for an own Rich progress bar, a Rich `Progress` (e.g. the
+    demo's) to add one task per member to, False for none. Member folders that
+    already hold files are refused unless `overwrite`.
 
     `workers` > 1 trains that many models at once in separate processes (each
     single-threaded: see model.TORCH_THREADS); a fine-tune starts when its base
@@ -169,9 +178,13 @@ def build_cast(
     schedule.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cast = cast.scaled(scale)
     folders = {m.name: out_dir / m.name for m in cast.members}
+    if not overwrite:
+        for folder in folders.values():
+            if folder.is_dir() and any(folder.iterdir()):
+                raise InputError(f"{folder} already holds files; build the cast into an empty folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     jobs = {m.name: (m, m.texts(world)) for m in cast.members}
     # Longest jobs first (a rough cost: steps x hidden^2 x layers) keeps both
     # workers busy until the end.
@@ -184,10 +197,15 @@ def build_cast(
 
     from contextlib import nullcontext
 
+    from rich.progress import Progress
+
     from gauntlet.console import progress_bar
 
-    bar = progress_bar() if progress else None
-    with bar if bar is not None else nullcontext():
+    if isinstance(progress, Progress):
+        bar, owned = progress, False
+    else:
+        bar, owned = (progress_bar() if progress else None), True
+    with bar if bar is not None and owned else nullcontext():
         tasks = {m.name: bar.add_task(f"training {m.name}", total=m.steps) for m in cast.members} if bar else {}
         if workers <= 1:
             for member in _dependency_order(order):
