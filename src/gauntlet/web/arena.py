@@ -117,7 +117,8 @@ class ArenaDesk:
     def vote(self, slug: str, battle_id: str, voter_id: str, choice: str, at) -> dict:
         """Record the vote, then reveal the models and say whether the vote counts."""
         recorded = self.store.record_vote(battle_id, voter_id, choice, at)
-        review = self.review(slug, recorded["round"])
+        pool = self.store.arena_pool(slug, recorded["round"])
+        review = self.review(slug, recorded["round"], pool)
         reason = next((e.reason for e in review.excluded if e.vote.sequence == recorded["vote_id"]), None)
         if reason is None:
             with self._lock:
@@ -125,11 +126,15 @@ class ArenaDesk:
                 if opened is not None:
                     opened.sampler.observe(recorded["model_a"], recorded["model_b"], SCORE_A[choice])
         names = self.store.team_names(slug)
+        prompt = pool.prompts.by_id().get(recorded["prompt_id"])
         return {**recorded, "counted": reason is None, "reason": reason,
+                "prompt": prompt.text if prompt else "",
+                "answers": {side: pool.answers.get(recorded[f"model_{side}"], {}).get(recorded["prompt_id"], "")
+                            for side in ("a", "b")},
                 "names": {side: names.get(recorded[f"model_{side}"], {}) for side in ("a", "b")}}
 
-    def review(self, slug: str, round_key: str) -> VoteFilterResult:
-        pool = self.store.arena_pool(slug, round_key)
+    def review(self, slug: str, round_key: str, pool=None) -> VoteFilterResult:
+        pool = pool or self.store.arena_pool(slug, round_key)
         return filter_votes(self.store.arena_votes(slug, round_key), self.policy(slug), pool.revealing)
 
 
