@@ -23,6 +23,7 @@ from gauntlet.evaluation.backends import BackendSettings, build_lm
 from gauntlet.evaluation.harness import harness_version, lm_eval, quiet_harness
 from gauntlet.evaluation.hashing import model_content_hash
 from gauntlet.evaluation.items import BenchmarkTask
+from gauntlet.evaluation.lm_eval_output import result_document, samples_of
 from gauntlet.evaluation.results import ModelEvaluation, ResultCache, TaskResult, cache_key
 from gauntlet.evaluation.suites import Suite, resolve_task_spec
 from gauntlet.evaluation.tasks import TaskRef
@@ -146,9 +147,9 @@ def evaluate_model(
             for task in missing:
                 started = time.perf_counter()
                 output = _run_lm_eval(lm, task, managers.for_task(task), seeds)
-                document = _result_document(task, output, seconds=time.perf_counter() - started)
+                document = result_document(task.name, task.config_hash, task.spec, task.builtin, output, seconds=time.perf_counter() - started)
                 document |= {"model_hash": model_hash, "harness_version": version, "backend": identity, "seeds": seeds}
-                samples = _samples_of(task, output)
+                samples = samples_of(task.name, output)
                 results[task.name] = cache.put(keys[task.name], document, samples)
                 computed.append(task.name)
                 advance(task.name)
@@ -313,73 +314,6 @@ def _explain(task: PlannedTask, exc: Exception) -> GauntletError:
             f"downloaded (Gauntlet runs offline); pre-fetch it into HF_DATASETS_CACHE or ship the task with local data files"
         )
     return InputError(f"lm-eval failed on task {task.name!r}: {type(exc).__name__}: {text}")
-
-
-def _task_names(task: PlannedTask, output: dict) -> list[str]:
-    """The leaf tasks behind a name (a built-in group such as kobest has several)."""
-    subtasks = output.get("group_subtasks", {}).get(task.name)
-    return list(subtasks) if subtasks else [task.name]
-
-
-def _result_document(task: PlannedTask, output: dict, *, seconds: float) -> dict:
-    metrics = {
-        k: v
-        for k, v in output["results"][task.name].items()
-        if k not in ("name", "alias", "sample_len", "samples") and isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-    leaves = _task_names(task, output)
-    item_ids: list[str] = []
-    item_scores: dict[str, list[float]] = {}
-    for leaf in leaves:
-        samples = sorted(output.get("samples", {}).get(leaf, []), key=lambda s: s["doc_id"])
-        filters = sorted({s.get("filter", "none") for s in samples})
-        first = [s for s in samples if s.get("filter", "none") == filters[0]] if filters else []
-        item_ids += [f"{leaf}/{_doc_id(s)}" if len(leaves) > 1 else _doc_id(s) for s in first]
-        for key in metrics:
-            name, _, flt = key.partition(",")
-            if name.endswith("_stderr"):
-                continue
-            values = [s.get(name) for s in samples if s.get("filter", "none") == (flt or "none")]
-            if values and all(isinstance(v, (int, float)) for v in values):
-                item_scores.setdefault(key, []).extend(float(v) for v in values)
-    configs = {leaf: output.get("configs", {}).get(leaf) for leaf in leaves}
-    aggregations = {}
-    for config in configs.values():
-        for m in (config or {}).get("metric_list") or []:
-            if isinstance(m, dict) and isinstance(m.get("aggregation"), str):
-                aggregations[m["metric"]] = m["aggregation"]
-    return {
-        "task": task.name,
-        "config_hash": task.config_hash,
-        "source": task.spec,
-        "builtin": task.builtin,
-        "metrics": metrics,
-        "item_ids": item_ids,
-        "item_scores": item_scores,
-        "aggregations": aggregations,
-        "lm_eval": {
-            "version": output.get("lm_eval_version"),
-            "configs": configs,
-            "versions": {leaf: output.get("versions", {}).get(leaf) for leaf in leaves},
-            "n_samples": {leaf: output.get("n-samples", {}).get(leaf) for leaf in leaves},
-            "higher_is_better": output.get("higher_is_better", {}).get(task.name),
-            "config": output.get("config"),
-        },
-        "seconds": seconds,
-    }
-
-
-def _doc_id(sample: dict) -> str:
-    doc = sample.get("doc") or {}
-    return str(doc.get("id", sample["doc_id"])) if isinstance(doc, dict) else str(sample["doc_id"])
-
-
-def _samples_of(task: PlannedTask, output: dict) -> list[dict]:
-    samples = []
-    for leaf in _task_names(task, output):
-        for sample in output.get("samples", {}).get(leaf, []):
-            samples.append({"task": leaf, **sample})
-    return samples
 
 
 @contextlib.contextmanager
