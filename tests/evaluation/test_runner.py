@@ -135,7 +135,7 @@ def test_provenance_is_recorded_with_per_item_samples(tiny_model, task_dir, tmp_
     assert evaluation.seeds == {"random_seed": 7, "numpy_seed": 7, "torch_seed": 7, "fewshot_seed": 7}
     assert evaluation.backend["backend"] == "hf" and evaluation.backend["device"] == "cpu"
     result = evaluation[refs[0].name]
-    assert result.config_hash == refs[0].config_hash
+    assert result.task == refs[0].name and result.config_hash == refs[0].config_hash
     lines = result.samples_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == refs[0].n_items
     assert {json.loads(line)["doc"]["id"] for line in lines} == set(result.item_ids)

@@ -25,10 +25,10 @@ def result_document(name: str, config_hash: str, source: str, builtin: bool, out
         first = [s for s in samples if s.get("filter", "none") == filters[0]] if filters else []
         item_ids += [f"{leaf}/{_doc_id(s)}" if len(leaves) > 1 else _doc_id(s) for s in first]
         for key in metrics:
-            name, _, flt = key.partition(",")
-            if name.endswith("_stderr"):
+            metric, _, flt = key.partition(",")
+            if metric.endswith("_stderr"):
                 continue
-            values = [s.get(name) for s in samples if s.get("filter", "none") == (flt or "none")]
+            values = [s.get(metric) for s in samples if s.get("filter", "none") == (flt or "none")]
             if values and all(isinstance(v, (int, float)) for v in values):
                 item_scores.setdefault(key, []).extend(float(v) for v in values)
     configs = {leaf: output.get("configs", {}).get(leaf) for leaf in leaves}
