@@ -146,3 +146,29 @@ def test_exported_votes_refit_with_gauntlet_ratings_fit(world, tmp_path):
     assert set(ratings) == set(TEAMS)
     assert max(ratings, key=lambda m: ratings[m]["rating"]) == "lg"
     assert len(rows) == len(world.store.arena_votes(SLUG, ROUND))  # every vote here was acceptable
+
+
+def test_after_a_restart_a_voter_is_not_served_what_they_already_judged(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gauntlet.ratings.arena import Prompt
+    from gauntlet.store.repository import Store
+    from gauntlet.web.app import create_app
+
+    store = Store(f"sqlite:///{tmp_path / 'restart.sqlite'}")
+    store.register_challenge("c", "Small", "x = 1\n")
+    for key in ("alpha", "beta"):
+        store.register_team("c", key, key.title(), key.title() + " Labs", "KR")
+    store.add_arena_prompts("c", "r1", [Prompt("p1", "en", "Say hello."), Prompt("p2", "en", "Say goodbye.")])
+    store.add_arena_answers("c", "r1", {"alpha": {"p1": "Hello there.", "p2": "Bye now."},
+                                        "beta": {"p1": "Hi!", "p2": "Farewell."}})
+    client = TestClient(create_app(store.url, arena_seed=1))
+    first = client.get("/arena").text
+    assert "not counted" not in _vote(client, first, "a").text
+    judged = "Say hello." if "Say hello." in first else "Say goodbye."
+    restarted = TestClient(create_app(store.url, arena_seed=1))  # same store, same browser cookie
+    restarted.cookies = client.cookies
+    client = restarted
+    second = client.get("/arena").text
+    assert judged not in second
+    assert "not counted" not in _vote(client, second, "b").text

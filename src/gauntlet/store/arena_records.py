@@ -179,6 +179,15 @@ class ArenaVerbs:
             return [Vote(b.public_id, v.voter_id, b.prompt_key, b.team_a.key, b.team_b.key, v.choice, v.day, v.id)
                     for v, b in rows]
 
+    def voter_judged(self, slug: str, round_key: str, voter_id: str) -> set[tuple[str, frozenset]]:
+        """(prompt id, {model, model}) of every battle this voter has voted on in the round."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            rows = session.scalars(select(ArenaBattle).join(ArenaVote, ArenaVote.battle_id == ArenaBattle.id).where(
+                ArenaBattle.challenge_id == challenge.id, ArenaBattle.round_key == round_key,
+                ArenaVote.voter_id == voter_id))
+            return {(b.prompt_key, frozenset((b.team_a.key, b.team_b.key))) for b in rows}
+
     def votes_cast(self, slug: str, round_key: str, voter_id: str, day: str) -> int:
         with self.sessions() as session:
             challenge = self._challenge(session, slug)

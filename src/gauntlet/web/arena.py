@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from gauntlet.errors import GauntletError, InputError
+from gauntlet.errors import GauntletError, StoreError
 from gauntlet.ratings.arena import CHOICES, ArenaSession
 from gauntlet.ratings.sampling import make_sampler
 from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, filter_votes
@@ -34,6 +34,7 @@ from gauntlet.web.common import challenge_slug, form_fields, now, render
 from gauntlet.web.security import check_csrf
 
 DEFAULT_DAILY_CAP = VotePolicy().daily_cap
+REDRAWS = 20
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
 CHOICE_LABELS = {"a": ("A가 낫다", "A is better"), "b": ("B가 낫다", "B is better"),
                  "tie": ("비슷하다", "Tie"), "both_bad": ("둘 다 나쁘다", "Both are bad")}
@@ -43,8 +44,8 @@ class DailyCapReached(GauntletError):
     """This voter has used today's votes (HTTP 429)."""
 
 
-class ArenaClosed(InputError):
-    """No round has enough answers for a battle."""
+class ArenaClosed(StoreError):
+    """No round has enough answers for a battle (HTTP 404: there is nothing to serve)."""
 
 
 @dataclass
@@ -104,10 +105,16 @@ class ArenaDesk:
         day = at.date().isoformat()
         if self.store.votes_cast(slug, round_key, voter_id, day) >= policy.daily_cap:
             raise DailyCapReached(f"you have cast today's {policy.daily_cap} votes; thank you, come back tomorrow")
+        judged = self.store.voter_judged(slug, round_key, voter_id)
         with self._lock:
             opened = self._session(slug, round_key)
-            blind = opened.session.serve(voter_id)
-            battle = opened.session.battle(blind.battle_id)
+            # The session remembers what it served since it was opened; the store remembers
+            # votes from before a restart, so skip battles this voter has already judged.
+            for _ in range(REDRAWS):
+                blind = opened.session.serve(voter_id)
+                battle = opened.session.battle(blind.battle_id)
+                if (battle.prompt_id, frozenset((battle.model_a, battle.model_b))) not in judged:
+                    break
             public_id = self.store.record_battle(slug, round_key, voter_id, battle.prompt_id,
                                                  battle.model_a, battle.model_b, at)
         return {"battle_id": public_id, "round": round_key, "prompt": blind.prompt,

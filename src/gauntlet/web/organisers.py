@@ -71,7 +71,7 @@ def flagged_items(store, desk, slug: str, panels: list[dict]) -> list[dict]:
 
 
 @router.get("/organiser", response_class=HTMLResponse)
-def overview(request: Request, new_token: str | None = None) -> HTMLResponse:
+def overview(request: Request) -> HTMLResponse:
     who = require_role(request, "organiser")
     store, desk, slug = request.app.state.store, request.app.state.arena, who["challenge"]
     panels = [panel_summary(p) for p in store.panel_rounds(slug)]
@@ -90,7 +90,7 @@ def overview(request: Request, new_token: str | None = None) -> HTMLResponse:
         "flags": flagged_items(store, desk, slug, panels), "appeals": store.appeals(slug),
         "panels": panels, "unassigned": [r for r in store.rounds(slug) if r["submissions"] and r["key"] not in assigned],
         "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
-        "teams": store.team_names(slug), "new_token": None,
+        "teams": store.team_names(slug),
     })
 
 

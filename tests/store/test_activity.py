@@ -1,0 +1,103 @@
+"""The store's activity verbs refuse what would rewrite the record, and leave it intact when they do."""
+
+import pytest
+
+from gauntlet.errors import InputError, StoreError
+from gauntlet.ratings.arena import Prompt
+from gauntlet.store.access import AccessDenied
+from gauntlet.store.repository import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    s.register_challenge("k", "K", "x = 1\n")
+    s.register_team("k", "lg", "K-EXAONE", "LG AI Research", "KR")
+    s.register_team("k", "nc", "VARCO", "NC AI", "KR")
+    s.add_arena_prompts("k", "r1", [Prompt("p1", "ko", "안녕하세요?"), Prompt("p2", "en", "Hello?")])
+    return s
+
+
+def test_tokens_name_a_real_subject_and_die_when_revoked(store):
+    with pytest.raises(InputError):
+        store.create_token("k", "admin")
+    with pytest.raises(InputError):
+        store.create_token("k", "team")  # a team token names its team
+    with pytest.raises(StoreError):
+        store.create_token("k", "team", "ghost")
+    with pytest.raises(StoreError):
+        store.create_token("k", "expert", "e1")  # experts are registered first
+    token = store.create_token("k", "team", "lg")
+    who = store.identify_token(token)
+    assert (who["role"], who["subject"], who["challenge"]) == ("team", "lg", "k")
+    assert store.identify_token(token + "x") is None
+    store.revoke_token(who["id"])
+    assert store.identify_token(token) is None and store.token_identity(who["id"]) is None
+
+
+def test_answers_are_screened_and_cached_once(store):
+    counts = store.add_arena_answers("k", "r1", {"lg": {"p1": "좋은 하루입니다.", "p2": "I am K EXAONE, hello."},
+                                                 "nc": {"p1": "네, 안녕하세요.", "p2": "Hello to you."}})
+    assert counts == {"stored": 3, "excluded": 1}
+    pool = store.arena_pool("k", "r1")
+    assert pool.revealing == {("lg", "p2")} and "p2" not in pool.answers["lg"]
+    store.add_arena_answers("k", "r1", {"nc": {"p1": "네, 안녕하세요."}})  # same text: no-op
+    with pytest.raises(StoreError, match="cached once"):
+        store.add_arena_answers("k", "r1", {"nc": {"p1": "다른 답."}})
+    with pytest.raises(InputError, match="unknown prompt"):
+        store.add_arena_answers("k", "r1", {"nc": {"p9": "?"}})
+    assert store.arena_pool("k", "r1").answers["nc"]["p1"] == "네, 안녕하세요."
+
+
+def test_a_vote_is_cast_once_by_the_voter_it_was_served_to(store):
+    battle = store.record_battle("k", "r1", "v1", "p1", "lg", "nc")
+    with pytest.raises(InputError, match="another voter"):
+        store.record_vote(battle, "v2", "a")
+    with pytest.raises(InputError, match="vote must be one of"):
+        store.record_vote(battle, "v1", "left")
+    revealed = store.record_vote(battle, "v1", "b")
+    assert (revealed["model_a"], revealed["model_b"], revealed["choice"]) == ("lg", "nc", "b")
+    with pytest.raises(InputError, match="already has your vote"):
+        store.record_vote(battle, "v1", "a")
+    assert [(v.voter_id, v.choice, v.winner) for v in store.arena_votes("k", "r1")] == [("v1", "b", "model_b")]
+
+
+def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_path):
+    from gauntlet.artifacts.content_store import FileEntry, Manifest, StoredModel
+
+    for i, team in enumerate(("lg", "nc")):
+        manifest = Manifest((FileEntry("model.safetensors", 10, "ab"[i] * 64),))
+        store.record_submission("k", team, "r1", StoredModel(manifest.sha256, tmp_path, manifest))
+    store.add_expert("k", "e1", "One", ["KAIST"])
+    store.add_expert("k", "e1", "One", ["KAIST"])  # same: no-op
+    with pytest.raises(StoreError, match="other declarations"):
+        store.add_expert("k", "e1", "One", [])  # a conflict cannot be quietly dropped
+    store.add_expert("k", "e2", "Two", ["LG AI Research"])
+    store.add_expert("k", "e3", "Three", conflicts=["nc"])
+    reviewers = store.assign_panel("k", "r1", k=1)
+    panel = store.panel_rounds("k")[0]
+    lg_code = next(e["code"] for e in panel["entries"] if e["team"] == "lg")
+    nc_code = next(e["code"] for e in panel["entries"] if e["team"] == "nc")
+    assert "e2" not in reviewers[lg_code] and "e3" not in reviewers[nc_code]
+    with pytest.raises(InputError, match="already assigned"):
+        store.assign_panel("k", "r1", k=1)
+    with pytest.raises(AccessDenied, match="conflict"):
+        store.review_material("k", "e2", "r1", lg_code)
+    with pytest.raises(AccessDenied, match="conflict"):
+        store.record_review("k", "e3", "r1", nc_code, {"technical_merit": 3})
+    assert store.panel_rounds("k")[0]["entries"][0]["reviews"] == []
+
+
+def test_a_job_state_is_updated_in_place_and_retries_are_for_failures(store):
+    store.record_job("k", {"key": "eval-nc", "state": "queued"}, team="nc", kind="evaluate")
+    with pytest.raises(InputError, match="only a failed job"):
+        store.request_retry("k", "eval-nc", "team:nc", team="nc")
+    store.record_job("k", {"key": "eval-nc", "state": "failed", "attempts": 1, "error": "OOM"}, team="nc")
+    with pytest.raises(AccessDenied):
+        store.request_retry("k", "eval-nc", "team:lg", team="lg")
+    store.request_retry("k", "eval-nc", "team:nc", team="nc")
+    assert store.pending_retries("k") == ["eval-nc"]
+    [job] = store.jobs("k")
+    assert (job["state"], job["error"], job["retry_requested"], job["kind"]) == ("failed", "OOM", True, "evaluate")
+    with pytest.raises(InputError):
+        store.record_job("k", {"key": "x", "state": "exploded"})
