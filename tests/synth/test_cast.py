@@ -114,7 +114,11 @@ def test_build_demo_cast_at_reduced_scale_in_worker_processes(small_world, tmp_p
     assert all(vocabularies[a] != vocabularies[b] for a in scratch for b in scratch if a < b)
     manifest = {m["name"]: m for m in json.loads((tmp_path / MANIFEST).read_text())["members"]}
     assert manifest[tuned]["finetune_of"] == reference
-    assert all(len(m) and m["final_loss"] > 0 for m in manifest.values())
+    assert all(m["final_loss"] > 0 for m in manifest.values())
+    # The schedule does not enter the result: one process builds the same bytes.
+    again = build_cast(small_world, tmp_path / "again", scale=0.005, workers=1, progress=False)
+    for name, folder in folders.items():
+        assert (again[name] / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
 
 
 def test_build_cast_does_not_overwrite_models_unless_asked(small_world, tmp_path):

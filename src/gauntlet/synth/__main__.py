@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--scale", type=float, default=1.0, help="cast scale (optimiser steps)")
     parser.add_argument("--world-scale", type=float, default=1.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="default: build_cast's choice")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
@@ -51,7 +51,7 @@ def main() -> None:
     from rich.console import Console
 
     Console(stderr=True, width=140).print(table)
-    err_console.print(f"whole cast built in {build_seconds:.1f} s with {args.workers} worker(s); models in {workdir}")
+    err_console.print(f"whole cast built in {build_seconds:.1f} s (workers: {args.workers or 'auto'}); models in {workdir}")
 
 
 if __name__ == "__main__":

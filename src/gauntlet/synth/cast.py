@@ -161,7 +161,7 @@ def build_cast(
     scale: float = 1.0,
     progress: bool | Progress = True,
     cast: DemoCast = DEMO_CAST,
-    workers: int = 2,
+    workers: int | None = None,
     overwrite: bool = False,
 ) -> dict[str, Path]:
     """Build every member of `cast` (steps scaled by `scale`) into
@@ -175,8 +175,13 @@ def build_cast(
     `workers` > 1 trains that many models at once in separate processes (each
     single-threaded: see model.TORCH_THREADS); a fine-tune starts when its base
     is built. Every model depends only on its recipe and the world, not on the
-    schedule.
+    schedule. None picks one worker per core (at most two) for casts of scale
+    0.2 and more, else one: a worker process pays seconds to import torch, which
+    a reduced cast does not earn back (measured: 11 s in one process against
+    21 s in two at scale 0.05).
     """
+    if workers is None:
+        workers = min(2, _available_cores()) if scale >= 0.2 else 1
     out_dir = Path(out_dir)
     cast = cast.scaled(scale)
     folders = {m.name: out_dir / m.name for m in cast.members}
@@ -224,6 +229,14 @@ def build_cast(
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     return {m.name: folders[m.name] for m in cast.members}
+
+
+def _available_cores() -> int:
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def cast_member(cast: DemoCast, name: str) -> TeamRecipe:

@@ -231,7 +231,7 @@ def finetune(
     steps: int,
     lr: float,
     seed: int,
-    batch_size: int = 16,
+    batch_size: int = 8,
     seq_len: int = 128,
     progress: bool | Progress = True,
     description: str = "fine-tuning",
