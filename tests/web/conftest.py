@@ -10,6 +10,7 @@ assigned, a few jobs, and one token per role.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -155,9 +156,28 @@ def populate(store: Store) -> World:
     return world
 
 
+@pytest.fixture(scope="session")
+def _world_template(tmp_path_factory) -> tuple[Path, World]:
+    """Populate once; each test gets its own copy of the database file (migrating and
+    populating per test would dominate the suite's time)."""
+    path = tmp_path_factory.mktemp("world") / "web.sqlite"
+    store = Store(f"sqlite:///{path}")
+    template = populate(store)
+    engine = store.sessions.kw["bind"]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, template
+
+
 @pytest.fixture
-def world(tmp_path) -> World:
-    return populate(Store(f"sqlite:///{tmp_path / 'web.sqlite'}"))
+def world(_world_template, tmp_path) -> World:
+    source, template = _world_template
+    target = tmp_path / "web.sqlite"
+    shutil.copyfile(source, target)
+    store = Store(f"sqlite:///{target}")
+    return World(store.url, store, Clock(), tokens=dict(template.tokens), inputs=template.inputs,
+                 outputs=template.outputs)
 
 
 def identity_leaks(text: str) -> list[str]:
