@@ -27,8 +27,6 @@ from gauntlet.errors import InputError
 MARKER = ".gauntlet-demo"
 ROUND = "first"
 LICENCE = "apache-2.0"
-# Bits per byte of a model that knows nothing (uniform over bytes): the zero of the quality scale.
-CHANCE_BITS_PER_BYTE = 8.0
 # Simulated voters: ten quality points (0-100) are one logit of preference (about 73% of decisive votes).
 QUALITY_POINTS_PER_LOGIT = 10.0
 
@@ -83,7 +81,7 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
     for task in benchmark_tasks:
         metric = "exact_match" if task.output_type == "generate_until" else "acc"
         lines.append(f"  {{ id = {q(task.name)}, group = {q(task.group)}, metric = {q(metric)}, weight = 1 }},")
-    lines += ["]", "", "[expert_panel]", "reviews_per_submission = 3", ""]
+    lines += ["]", "", "[expert_panel]", "reviews_per_submission = 4", ""]
     for c in default_rubric().criteria:
         lines += ["[[expert_panel.criteria]]", f"key = {q(c.key)}",
                   f"name = {{ ko = {q(c.name_ko)}, en = {q(c.name_en)} }}",
@@ -130,7 +128,8 @@ def _stage(number: int, title: str) -> None:
 
 
 def _quality(bits_per_byte: float) -> float:
-    return max(0.0, min(100.0, 100.0 * (1.0 - bits_per_byte / CHANCE_BITS_PER_BYTE)))
+    """100 x the geometric-mean probability the model gives each next byte of unseen text."""
+    return 100.0 * 2.0 ** -bits_per_byte
 
 
 def _license_text(organisation: str) -> str:
@@ -172,7 +171,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
                       f"{len(world.benchmark_tasks)} tasks, {len(world.arena_prompts)} arena prompts")
 
     _stage(2, "Teams train their models (one fine-tunes the foreign reference)")
-    folders = build_cast(world, workdir / "submitted", scale=scale, progress=progress)
+    folders = build_cast(world, workdir / "submitted", scale=scale, progress=progress, cast=cast)
     for team in teams:
         (folders[team.name] / "LICENSE").write_text(_license_text(team.organisation))
 
@@ -264,6 +263,7 @@ def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
     from gauntlet.ratings.arena import AnswerCache, Prompt, PromptSet, collect_answers
     from gauntlet.ratings.arena_simulation import simulate_arena
     from gauntlet.ratings.user_component import user_component_scores
+    from gauntlet.ratings.vote_quality import VotePolicy
     from gauntlet.synth import generate_answers
 
     prompts = PromptSet(ROUND, tuple(Prompt(p.id, p.lang, p.text) for p in world.arena_prompts))
@@ -277,7 +277,8 @@ def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
     answers = collect_answers(list(models), prompts, generate, cache=cache)
     identities = {t.id: [t.id, t.name, t.organisation] for t in spec.teams}
     outcome = simulate_arena(list(models), answers, {n: q / QUALITY_POINTS_PER_LOGIT for n, q in quality.items()},
-                             votes, seed, prompts=prompts, identities=identities)
+                             votes, seed, prompts=prompts, identities=identities,
+                             vote_policy=VotePolicy(daily_cap=spec.arena.daily_cap_per_voter))
     outcome.write_counted_votes(workdir / "arena" / "votes.csv")
     outcome.write_vote_log(workdir / "arena" / "vote-log.jsonl")
     err_console.print(f"  {len(outcome.accepted):,} votes counted, {len(outcome.excluded_votes):,} excluded "
