@@ -38,3 +38,12 @@ def test_leaderboard_shows_ranking_outcomes_and_allocation(url):
 def test_unknown_challenge_is_404_with_one_line_message(url):
     response = TestClient(create_app(url)).get("/api/leaderboard", params={"challenge": "nope"})
     assert response.status_code == 404 and response.json() == {"error": "no challenge 'nope' in the store"}
+
+
+def test_the_arena_says_plainly_when_it_is_not_open(url):
+    client = TestClient(create_app(url))
+    empty = client.get("/arena", headers={"accept": "application/json"})
+    assert empty.status_code == 404 and empty.json() == {"error": "this store holds no challenge yet"}
+    Store(url).register_challenge("k", "K", "x = 1\n")
+    closed = client.get("/api/arena/battle")
+    assert closed.status_code == 404 and "not open" in closed.json()["error"]

@@ -161,3 +161,22 @@ def test_the_organiser_overview_flags_what_needs_a_look(world):
     assert "worker crashed" in page  # failed jobs
     for e in panel["entries"]:
         assert e["code"] in page  # organisers see codes with teams
+
+
+def test_an_organiser_issues_and_revokes_tokens_from_the_overview(world):
+    client, home = login(world, "organiser")
+    assert home == "/organiser"
+    page = client.get("/organiser").text
+    issued = client.post("/organiser/tokens", data={"csrf": csrf_of(page), "role": "expert", "subject": "e6",
+                                                    "label": "Expert Six"})
+    assert issued.status_code == 200
+    token = re.search(r"gt_[A-Za-z0-9_-]+", issued.text).group(0)
+    expert = world.client()
+    expert.headers["Authorization"] = f"Bearer {token}"
+    assert expert.get("/expert").status_code == 200
+    bad = client.post("/organiser/tokens", data={"csrf": csrf_of(page), "role": "team", "subject": "ghost"})
+    assert bad.status_code == 404
+    token_id = world.store.identify_token(token)["id"]
+    assert client.post(f"/organiser/tokens/{token_id}/revoke", data={"csrf": "x"}).status_code == 403
+    revoked = client.post(f"/organiser/tokens/{token_id}/revoke", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert revoked.status_code == 303 and expert.get("/expert").status_code == 401
