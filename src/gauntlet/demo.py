@@ -264,7 +264,7 @@ def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
     from gauntlet.ratings.arena_simulation import simulate_arena
     from gauntlet.ratings.user_component import user_component_scores
     from gauntlet.ratings.vote_quality import VotePolicy
-    from gauntlet.synth import generate_answers
+    from gauntlet.evaluation.generation import generate_answers
 
     prompts = PromptSet(ROUND, tuple(Prompt(p.id, p.lang, p.text) for p in world.arena_prompts))
     # Answers are cached per exact set of submitted models.
@@ -272,7 +272,8 @@ def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
     cache = AnswerCache(workdir / "arena" / "answers" / key)
 
     def generate(model: str, batch):
-        return generate_answers(models[model], [(p.id, p.language, p.text) for p in batch], seed=seed)
+        # The same lm-eval backend that produced the benchmark scores writes the arena answers.
+        return generate_answers(models[model], [(p.id, p.text) for p in batch], seed=seed)
 
     answers = collect_answers(list(models), prompts, generate, cache=cache)
     identities = {t.id: [t.id, t.name, t.organisation] for t in spec.teams}
