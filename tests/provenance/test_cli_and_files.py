@@ -37,7 +37,7 @@ def test_streamed_folder_matches_in_memory_sketch(folders):
     by_name = {t.name: t for t in mem.tensors}
     for t in fp.tensors:
         m = by_name[t.name]
-        for part in ("block", "gram_in", "gram_out", "vector"):
+        for part in ("block", "cross_in", "cross_out", "vector"):
             a, b = getattr(t, part), getattr(m, part)
             assert (a is None) == (b is None)
             if a is not None:

@@ -2,7 +2,7 @@
 
 Verdict rule (documented, not tuned per case), applied to p-values that are
 already corrected for the number of references (Holm) and, for modules, for
-the number of modules compared (Sidak):
+the number of modules compared (Bonferroni):
 - `derived`      p < alpha (default 1e-4: at most one false accusation in
                  10,000 independent comparisons);
 - `independent`  p >= 0.01 (the evidence is what independent training
@@ -17,8 +17,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from gauntlet.provenance.align import match_tensors
+from gauntlet.provenance.shared_axes import SharedAxisResult, shared_axis_tests
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
-from gauntlet.provenance.statistics import fisher, holm, sidak
+from gauntlet.provenance.statistics import bonferroni, holm, merge
 from gauntlet.provenance.tokenizer import compare_tokenizers
 
 DEFAULT_ALPHA = 1e-4
@@ -28,7 +29,11 @@ ASSUMPTIONS = [
     "Null hypothesis: the two models' weights were initialised and trained independently. Under it, "
     "the order of units along a width axis (residual coordinates, MLP neurons, attention channels) of "
     "one model says nothing about the other, because initialisation and optimisers treat those units "
-    "symmetrically; each p-value is the chance of a match at least this strong under random relabelling.",
+    "symmetrically. Each test matches the two models' units one-to-one by content and counts how many "
+    "land on the unit with the same index; under the null that count has an exactly known distribution "
+    "(the fixed points of a random permutation), so each p-value is exact, whatever the weights look like.",
+    "Evidence from many tensors is merged by a rule that stays valid however the tensors depend on each "
+    "other (no independence is assumed), and corrected for every counterpart and reference searched.",
     "Tensors are matched by content, never by name: every candidate tensor is compared with every "
     "reference tensor of compatible shape and the best match is corrected for how many were tried.",
     "Norm gains, biases and the tokenizer are reported but never make a model derived on their own.",
@@ -82,7 +87,7 @@ class ModuleEvidence:
     verdict: str
     p_value: float
     p_value_raw: float
-    statistic: float  # strongest z-score among its tensors
+    statistic: float  # units matched to the same index in its strongest tensor
     test: str
     tensors: list[dict] = field(default_factory=list)
 
@@ -110,6 +115,7 @@ class ReferenceResult:
     origin: dict
     tokenizer: dict | None
     tensors_compared: int
+    shared_axes: list[SharedAxisResult] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -119,6 +125,7 @@ class ReferenceResult:
             "p_value_raw": self.p_value_raw,
             "origin": self.origin,
             "tensors_compared": self.tensors_compared,
+            "shared_axes": [a.to_dict() for a in self.shared_axes],
             "modules": [m.to_dict() for m in self.modules],
             "tokenizer": self.tokenizer,
         }
@@ -149,8 +156,9 @@ class AuditReport:
         write_html(self, path)
 
 
-def _compare(candidate: Fingerprint, reference: Fingerprint) -> tuple[float, list[dict]]:
-    """Reference-level raw p (Fisher over candidate tensors) and per-tensor evidence."""
+def _compare(candidate: Fingerprint, reference: Fingerprint) -> tuple[float, list[dict], list[SharedAxisResult]]:
+    """Reference-level raw p (merged over candidate tensors and shared-axis tests),
+    per-tensor evidence and the whole-model shared-axis tests."""
     rows = []
     for m in match_tensors(candidate, reference):
         cand = candidate.tensors[m.index]
@@ -162,16 +170,24 @@ def _compare(candidate: Fingerprint, reference: Fingerprint) -> tuple[float, lis
                 "counterpart": ref.name if ref else None,
                 "counterpart_shape": list(ref.shape) if ref else None,
                 "test": m.test,
-                "statistic": round(m.z, 3) if m.z == m.z else None,
+                "statistic": m.fixed_points,
+                "units": m.units,
+                "p_value_test": m.p_raw,
                 "comparisons": m.comparisons,
                 "p_value": m.p_value,
             }
         )
     compared = [r for r in rows if r["comparisons"]]
-    return fisher(r["p_value"] for r in compared), rows
+    shared = shared_axis_tests(candidate, reference)
+    # Two summaries, Bonferroni x 2: everything merged (many tensors each showing reuse),
+    # or the best whole-model shared-axis test alone (faint evidence pooled over every tensor).
+    merged = merge([*(r["p_value"] for r in compared), *(a.p_value for a in shared)])
+    pooled = bonferroni(min((a.p_value for a in shared), default=1.0), len(shared))
+    return min(1.0, 2 * min(merged, pooled)), rows, shared
 
 
-def _modules(rows: list[dict], n_refs: int, alpha: float) -> list[ModuleEvidence]:
+def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint,
+             reference: Fingerprint) -> list[ModuleEvidence]:
     by_module: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_module[module_of(r["name"])].append(r)
@@ -179,13 +195,19 @@ def _modules(rows: list[dict], n_refs: int, alpha: float) -> list[ModuleEvidence
     out = []
     for name, rs in by_module.items():
         compared = [r for r in rs if r["comparisons"]]
-        p_raw = fisher(r["p_value"] for r in compared) if compared else 1.0
-        p_adj = min(1.0, sidak(p_raw, n_modules) * n_refs)
-        strong = [r for r in compared if r["p_value"] < 0.01] or compared
+        shared = shared_axis_tests(candidate, reference, keep=lambda n, name=name: module_of(n) == name)
+        ps = [*(r["p_value"] for r in compared), *(a.p_value for a in shared)]
+        p_raw = merge(ps) if ps else 1.0
+        p_adj = bonferroni(p_raw, n_modules * n_refs)
+        strong = [r for r in compared if r["p_value"] < 0.01]
         counterpart = None
         if strong:
             counterpart = Counter(module_of(r["counterpart"]) for r in strong).most_common(1)[0][0]
-        best = max(compared, key=lambda r: r["statistic"] or 0.0, default=None)
+        elif any(a.p_value < 0.01 for a in shared):
+            counterpart = name  # the shared-axis test pairs modules by name
+        elif compared:
+            counterpart = Counter(module_of(r["counterpart"]) for r in compared).most_common(1)[0][0]
+        best = min(compared, key=lambda r: (r["p_value"], -r["statistic"]), default=None)
         out.append(
             ModuleEvidence(
                 name=name,
@@ -210,22 +232,23 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
     refs = [load_any(r) for r in references]
     raw, details = [], []
     for ref in refs:
-        p, rows = _compare(cand, ref)
+        p, rows, shared = _compare(cand, ref)
         raw.append(p)
-        details.append(rows)
+        details.append((rows, shared))
     adjusted = holm(raw) if raw else []
     results = []
-    for ref, p_raw, p_adj, rows in zip(refs, raw, adjusted, details):
+    for ref, p_raw, p_adj, (rows, shared) in zip(refs, raw, adjusted, details):
         results.append(
             ReferenceResult(
                 reference=ref.name,
                 verdict=verdict_for(p_adj, alpha),
                 p_value=p_adj,
                 p_value_raw=p_raw,
-                modules=_modules(rows, len(refs), alpha),
+                modules=_modules(rows, len(refs), alpha, cand, ref),
                 origin=ref.origin,
                 tokenizer=compare_tokenizers(cand.tokenizer, ref.tokenizer),
                 tensors_compared=sum(1 for r in rows if r["comparisons"]),
+                shared_axes=shared,
             )
         )
     verdicts = {r.verdict for r in results}

@@ -28,7 +28,7 @@ from gauntlet.provenance.sketch import SketchAccumulator, TensorSketch, sketch_a
 from gauntlet.provenance.tokenizer import TokenizerSummary, summarise_tokenizer
 
 FORMAT = "gauntlet-fingerprint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNK_BYTES = 16 * 1024 * 1024
 ORIGIN_FIELDS = ("organisation", "country", "licence", "release_date")
 
@@ -52,7 +52,7 @@ class Fingerprint:
         table = []
         for i, t in enumerate(self.tensors):
             table.append({"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "mean": t.mean, "std": t.std})
-            for part in ("block", "gram_in", "gram_out", "vector"):
+            for part in ("block", "cross_in", "cross_out", "vector"):
                 value = getattr(t, part)
                 if value is None:
                     continue
@@ -94,7 +94,7 @@ class Fingerprint:
         tensors = []
         for i, row in enumerate(meta["tensors"]):
             t = TensorSketch(row["name"], row["dtype"], tuple(row["shape"]), row["mean"], row["std"])
-            for part in ("block", "gram_in", "gram_out", "vector"):
+            for part in ("block", "cross_in", "cross_out", "vector"):
                 key = f"{i}.{part}"
                 if key in header.tensors:
                     setattr(t, part, read_tensor(header, key))

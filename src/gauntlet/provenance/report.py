@@ -24,9 +24,9 @@ at least {{ independent_above }}; <b>inconclusive</b> in between.</p>
 <p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
 {% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
 {{ plots[loop.index0]|safe }}
-<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>z</th><th>p-value</th><th>Verdict</th></tr>
+<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched</th><th>p-value</th><th>Verdict</th></tr>
 {% for m in ref.modules %}<tr><td>{{ m.name }}</td><td>{{ m.kind }}</td><td>{{ m.counterpart or "—" }}</td><td>{{ m.test }}</td>
-<td>{{ "%.1f"|format(m.statistic or 0) }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
+<td>{{ m.statistic or 0 }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
 <h3>Tokenizer evidence (separate from the weights)</h3>
 {% if ref.tokenizer %}<p>Vocabulary sizes {{ ref.tokenizer.vocab_sizes[0] }} and {{ ref.tokenizer.vocab_sizes[1] }};
 Jaccard overlap {{ ref.tokenizer.jaccard }}; {{ ref.tokenizer.same_id }} tokens at the same id;

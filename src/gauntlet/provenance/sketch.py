@@ -1,30 +1,38 @@
-"""What a fingerprint keeps of one tensor, and how it is computed in bounded memory.
+"""What a fingerprint keeps of one tensor, computed in one pass with O(1) work per byte.
 
-A tensor of shape (m, n, ...) is viewed as an m x n matrix. We keep three small
-pieces, each of size at most K x K, chosen so that the tests in `statistics`
-survive the disguises an adversary can apply without changing the model:
+A tensor of shape (m, n, ...) is viewed as an m x n matrix. Of its units
+(rows, columns) we keep only the first K = 128 of each axis, and three small
+pieces that the matched-units tests in `statistics` compare:
 
-- `block`: the top-left K x K corner (detects reuse after heavy drift when unit
-  order was kept: the most powerful test).
-- `gram_in`: correlations between the first K columns, summed over *all* rows.
-  Unchanged when rows are permuted, pruned, added (neurons, heads, vocabulary
-  rows) or when the tensor is split/fused along its rows.
-- `gram_out`: correlations between the first K rows, summed over *all* columns.
-  Unchanged when columns are rotated by any orthogonal matrix (a rotated
-  residual stream) or permuted.
+- `block`: the top-left K x K corner. Units of one axis, described by their
+  values along the other: the most powerful evidence when unit order was kept
+  (fine-tuning, even heavy continued pre-training).
+- `cross_in`: cosines between column units [0, K/2) and [K/2, K), summed over
+  *all* rows. Unchanged when rows are permuted, pruned, added, split, fused or
+  rotated (neurons, heads, vocabulary rows, a rotated output side).
+- `cross_out`: cosines between row units [0, K/2) and [K/2, K), summed over
+  *all* columns. Unchanged when columns are permuted or rotated by any
+  orthogonal matrix (a rotated residual stream on the input side).
 
-Everything else about the tensor is discarded, so the fingerprint stays a small
-fixed size per tensor however large the model is.
+Why halves: a unit of the first half is described by its cosines with the
+second half, so relabelling first-half units leaves the description's
+coordinates in place; that is what makes the test's null distribution exact.
+Cosines (not centred correlations) because they are exactly invariant to
+rotations; validity never depends on the similarity used, only power does.
+
+Per row of the tensor only its first K values are decoded (bf16/fp16/fp8 ->
+float32) and fed to one small BLAS product, so the cost per byte is a small
+constant however wide or long the tensor is; the first K rows are kept whole.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from gauntlet.artifacts.safetensors_io import decode
+from gauntlet.artifacts.safetensors_io import DTYPE_SIZES, decode
 
 SKETCH_SIZE = 128
 MAX_VECTOR = 65536
@@ -38,8 +46,8 @@ class TensorSketch:
     mean: float
     std: float
     block: np.ndarray | None = None
-    gram_in: np.ndarray | None = None
-    gram_out: np.ndarray | None = None
+    cross_in: np.ndarray | None = None
+    cross_out: np.ndarray | None = None
     vector: np.ndarray | None = None  # 1-D tensors (norm gains, biases)
 
     @property
@@ -59,87 +67,80 @@ class TensorSketch:
         return math.prod(self.shape)
 
 
-def _correlation(cov: np.ndarray) -> np.ndarray:
-    d = np.sqrt(np.clip(np.diag(cov), 0, None))
+def _cosines(cross: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        corr = cov / np.outer(d, d)
-    corr = np.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
-    np.fill_diagonal(corr, 0.0)
-    return corr.astype(np.float32)
+        out = cross / np.sqrt(np.outer(sq_a, sq_b))
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-@dataclass
 class SketchAccumulator:
-    """Builds a `TensorSketch` from row blocks of raw bytes, in any block size."""
+    """Builds a `TensorSketch` from whole-row blocks of raw bytes, fed in any block size
+    and in any order (the sums commute; the first K rows are captured by index)."""
 
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    k: int = SKETCH_SIZE
-    _col_sum: np.ndarray = field(init=False, repr=False)
-    _col_gram: np.ndarray = field(init=False, repr=False)
-    _head: np.ndarray = field(init=False, repr=False)
-    _vector: list = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, dtype: str, shape: tuple[int, ...], k: int = SKETCH_SIZE):
+        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
+        self.itemsize = DTYPE_SIZES[dtype]
         self.m = self.shape[0] if self.shape else 1
         self.n = math.prod(self.shape[1:]) if len(self.shape) > 1 else 1
         self.matrix = len(self.shape) >= 2 and self.m >= 2 and self.n >= 2
-        self.ki = min(self.n, self.k)
-        self.ko = min(self.m, self.k)
-        self._col_sum = np.zeros(self.ki, np.float64)
-        self._col_gram = np.zeros((self.ki, self.ki), np.float64)
-        self._head = np.zeros((self.ko, self.n), np.float32) if self.matrix else np.zeros(0, np.float32)
-        self._vector = []
-        self._seen = 0
+        self.ki = min(self.n, k)  # column units kept
+        self.ko = min(self.m, k)  # row units kept
+        self.hi = self.ki // 2
+        self._cross = np.zeros((self.hi, self.ki - self.hi), np.float64)
+        self._sq = np.zeros(self.ki, np.float64)
+        self._head = np.zeros((self.ko, self.n), np.float32) if self.matrix else None
+        self._vector: list[np.ndarray] = []
+        self._vector_len = 0
         self._sum = 0.0
         self._sumsq = 0.0
         self._count = 0
 
     def feed(self, first_row: int, raw: np.ndarray) -> None:
-        """raw: uint8 array holding whole rows (rows x n*itemsize bytes) from `first_row`."""
-        from gauntlet.artifacts.safetensors_io import DTYPE_SIZES
-
-        isz = DTYPE_SIZES[self.dtype]
-        rows = raw.size // (self.n * isz)
+        """raw: uint8 array holding whole rows (rows x n*itemsize bytes) from `first_row`.
+        For 1-D tensors a "row" is one element."""
         if not self.matrix:
-            if sum(v.size for v in self._vector) < MAX_VECTOR:
-                vec = decode(raw, self.dtype)
-                self._vector.append(vec[: MAX_VECTOR])
+            if self._vector_len < MAX_VECTOR:
+                vec = decode(raw, self.dtype)[: MAX_VECTOR - self._vector_len].copy()
+                self._vector.append(vec)
+                self._vector_len += vec.size
                 self._stat(vec)
             return
-        grid = raw.reshape(rows, self.n * isz)
+        isz = self.itemsize
+        grid = raw.reshape(-1, self.n * isz)
+        rows = grid.shape[0]
+        # Only the first K values of each row are decoded: O(K) work per row.
         cols = decode(np.ascontiguousarray(grid[:, : self.ki * isz]), self.dtype).reshape(rows, self.ki)
-        self._col_gram += cols.T @ cols
-        self._col_sum += cols.sum(axis=0, dtype=np.float64)
+        if not np.isfinite(cols).all():
+            cols = np.nan_to_num(cols, nan=0.0, posinf=0.0, neginf=0.0)
+        self._cross += cols[:, : self.hi].T @ cols[:, self.hi :]
+        self._sq += np.einsum("ij,ij->j", cols, cols, dtype=np.float64)
         self._stat(cols)
         if first_row < self.ko:
             take = min(rows, self.ko - first_row)
             self._head[first_row : first_row + take] = decode(
                 np.ascontiguousarray(grid[:take]), self.dtype
             ).reshape(take, self.n)
-        self._seen += rows
 
     def _stat(self, values: np.ndarray) -> None:
-        finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
-        self._sum += float(finite.sum(dtype=np.float64))
-        self._sumsq += float(np.dot(finite.ravel().astype(np.float64), finite.ravel().astype(np.float64)))
-        self._count += finite.size
+        self._sum += float(values.sum(dtype=np.float64))
+        flat = values.reshape(-1)
+        self._sumsq += float(np.dot(flat, flat))
+        self._count += values.size
 
     def finish(self) -> TensorSketch:
         mean = self._sum / max(1, self._count)
         std = math.sqrt(max(0.0, self._sumsq / max(1, self._count) - mean * mean))
-        sketch = TensorSketch(self.name, self.dtype, tuple(self.shape), mean, std)
+        sketch = TensorSketch(self.name, self.dtype, self.shape, mean, std)
         if not self.matrix:
             sketch.vector = np.concatenate(self._vector) if self._vector else np.zeros(0, np.float32)
             return sketch
-        count = max(1, self._seen)
-        mu = self._col_sum / count
-        sketch.gram_in = _correlation(self._col_gram / count - np.outer(mu, mu))
-        head = self._head.astype(np.float64)
-        head -= head.mean(axis=1, keepdims=True)
-        sketch.gram_out = _correlation(head @ head.T)
-        sketch.block = self._head[:, : self.ki].copy()
+        head = np.nan_to_num(self._head, nan=0.0, posinf=0.0, neginf=0.0)
+        ho = self.ko // 2
+        sq_rows = np.einsum("ij,ij->i", head, head, dtype=np.float64)
+        sketch.cross_in = _cosines(self._cross, self._sq[: self.hi], self._sq[self.hi :])
+        sketch.cross_out = _cosines(head[:ho].astype(np.float64) @ head[ho:].T.astype(np.float64),
+                                    sq_rows[:ho], sq_rows[ho:])
+        sketch.block = head[:, : self.ki].copy()
         return sketch
 
 

@@ -1,0 +1,100 @@
+"""One exact test per width of the model, pooling the evidence of every tensor that shares it.
+
+After heavy continued pre-training each tensor keeps only a faint trace of its
+origin: a unit's correlation with its original might be 0.1, too weak to be
+matched inside one tensor. But a residual coordinate (or an MLP neuron) is one
+unit of *every* tensor that touches it, and the traces add up across tensors.
+
+Under the null the model's symmetries act on whole axes at once: relabelling
+the residual stream permutes the columns of every q/k/v/gate/up/embedding
+matrix and the rows of every o/down matrix together. So we sum, over paired
+tensors, the unit-similarity matrices of every exchangeable axis of a given
+length, match units once on the sum (linear assignment) and count fixed
+points; the sum turns equivariantly under that joint relabelling, so the
+fixed-point count again has the exact rencontres distribution.
+
+Two details keep it exact. (1) Only the first u = min(64, length/2) units of
+each axis are relabelled, and a feature axis that the same relabelling could
+touch (an exchangeable axis of the same length) contributes only its
+coordinates [u, K), which never move. (2) Tensors are paired by identical name
+and shape. Names are not trusted for *validity*: the pairing does not look at
+B's unit labels, so any pairing keeps the test exact; a renamed model only
+loses this extra test (the per-tensor search in `align` still runs).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from gauntlet.provenance.align import MIN_FEATURES, MIN_UNITS, UNITS, _cache
+from gauntlet.provenance.statistics import _standardise, diagonal_permutation_p, fixed_point_tail
+
+MAX_PERMUTATIONS = 1_000_000
+
+
+@dataclass
+class SharedAxisResult:
+    length: int  # the width tested (e.g. hidden size, MLP size)
+    units: int
+    fixed_points: int
+    tensors: int  # tensor axes pooled
+    p_fixed_points: float  # exact
+    p_trace: float  # sequential Monte Carlo (floor 1e-6); 1.0 when not needed
+    p_value: float  # the better of the two, Bonferroni x 2
+
+    def to_dict(self) -> dict:
+        return {"length": self.length, "units": self.units, "fixed_points": self.fixed_points,
+                "tensors": self.tensors, "p_fixed_points": self.p_fixed_points, "p_trace": self.p_trace,
+                "p_value": self.p_value}
+
+
+def shared_axis_tests(candidate, reference, keep: Callable[[str], bool] | None = None) -> list[SharedAxisResult]:
+    """One exact test per exchangeable axis length, over name-paired tensors (optionally
+    only those whose candidate name passes `keep`)."""
+    A, B = _cache(candidate), _cache(reference)
+    by_name = {t.name: j for j, t in enumerate(B.sk)}
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = defaultdict(int)
+    for ja, ta in enumerate(A.sk):
+        jb = by_name.get(ta.name)
+        if jb is None or (keep is not None and not keep(ta.name)):
+            continue
+        tb = B.sk[jb]
+        if tb.shape != ta.shape or tb.block.shape != ta.block.shape:
+            continue
+        for axis in ("cols", "rows"):
+            ex_a = A.ex_cols[ja] if axis == "cols" else A.ex_rows[ja]
+            ex_b = B.ex_cols[jb] if axis == "cols" else B.ex_rows[jb]
+            if not (ex_a and ex_b):
+                continue
+            length, other = (ta.cols, ta.rows) if axis == "cols" else (ta.rows, ta.cols)
+            u = min(UNITS, length // 2)
+            if u < MIN_UNITS:
+                continue
+            other_ex = (A.ex_rows[ja] or B.ex_rows[jb]) if axis == "cols" else (A.ex_cols[ja] or B.ex_cols[jb])
+            start = u if (other == length and other_ex) else 0
+            blk_a = ta.block if axis == "rows" else ta.block.T
+            blk_b = tb.block if axis == "rows" else tb.block.T
+            fa, fb = blk_a[:u, start:], blk_b[:u, start:]
+            if fa.shape[1] < MIN_FEATURES:
+                continue
+            sim = _standardise(fa) @ _standardise(fb).T
+            prev = sums.get(length)
+            sums[length] = sim if prev is None else prev + sim
+            counts[length] += 1
+    results = []
+    for length, total in sorted(sums.items()):
+        rows, cols = linear_sum_assignment(np.abs(total), maximize=True)
+        f = int((rows == cols).sum())
+        p_fixed = fixed_point_tail(total.shape[0], f)
+        # Monte Carlo only where it could say more than the exact test already does
+        p_trace = (diagonal_permutation_p(total, max_permutations=MAX_PERMUTATIONS)
+                   if p_fixed * MAX_PERMUTATIONS > 1 else 1.0)
+        results.append(SharedAxisResult(length, total.shape[0], f, counts[length], p_fixed, p_trace,
+                                        min(1.0, 2 * min(p_fixed, p_trace))))
+    return results
