@@ -99,6 +99,8 @@ def _shape(hidden: int, layers: int, heads: int = 4, kv_heads: int = 2) -> TinyL
 # The foreign reference is the largest and longest-trained model. The teams vary
 # every knob a real team would; one of them skips pre-training and fine-tunes the
 # reference, as a team did with a foreign encoder in the programme's first round.
+# One independent team (gaon) uses the reference's block shape, so the audit
+# must tell lineage from a shared architecture, not from mismatched sizes.
 DEMO_CAST = DemoCast(
     reference=TeamRecipe(
         name="tidewater-base", organisation="Tidewater Labs", country="US",
@@ -111,7 +113,7 @@ DEMO_CAST = DemoCast(
         ),
         TeamRecipe(
             name="gaon", organisation="Gaon Telecom", country="KR",
-            shape=_shape(64, 3), vocab_size=1500, steps=300, lr=5e-3, data_share=0.9, seed=12,
+            shape=_shape(96, 3), vocab_size=1500, steps=250, lr=5e-3, data_share=0.9, seed=12,
         ),
         TeamRecipe(
             name="mirae", organisation="Mirae Systems", country="KR",
