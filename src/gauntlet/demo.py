@@ -213,10 +213,16 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
         err_console.print(f"  {name:10s} quality {quality[name]:5.1f} / 100")
 
     _stage(7, "Public arena: blind battles, vote filters, Bradley-Terry ratings")
-    user, arena = _arena(world, spec, models, quality, workdir, seed, votes)
+    user, arena, prompts, answers = _arena(world, spec, models, quality, workdir, seed, votes)
+    # The same prompts and answers open the web app's live blind arena.
+    store.add_arena_prompts(spec.id, ROUND, prompts.prompts)
+    store.add_arena_answers(spec.id, ROUND, answers)
 
     _stage(8, "Expert panel: recusal, robust aggregation, inter-rater reliability")
     expert, panel = _panel(spec, quality, seed)
+    for e in spec.expert_panel.experts:
+        store.add_expert(spec.id, e.id, e.name, e.affiliations, e.conflicts)
+    store.assign_panel(spec.id, ROUND, seed=seed)
 
     _stage(9, "Decision, ledger and report")
     components = {n: {"benchmark": benchmark[n], "expert": expert[n], "user": user[n]} for n in team_names}
@@ -230,14 +236,21 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     record = ledger.append_decision(inputs, round_id=ROUND, spec_hash=spec.spec_hash)
     outputs = record["outputs"]
     store.record_decision(spec.id, ROUND, inputs, outputs, record["hash"])
+    store.record_ledger_head(spec.id, ledger.head, records=len(ledger.records()))
     publish(ledger, workdir / "decision-bundle.json")
+    tokens = {"organiser": store.create_token(spec.id, "organiser", label="demo organiser"),
+              f"team {team_names[0]}": store.create_token(spec.id, "team", team_names[0], label="demo team"),
+              f"expert {spec.expert_panel.experts[0].id}": store.create_token(
+                  spec.id, "expert", spec.expert_panel.experts[0].id, label="demo expert")}
+    (workdir / "web-tokens.txt").write_text("".join(f"{role}: {token}\n" for role, token in tokens.items()))
     report = _report(store, spec, inputs, outputs, audits, arena, panel, workdir, ledger.head)
 
     _print_summary(outputs, spec, components, time.perf_counter() - started)
     err_console.print(f"\nReport:        [bold]{report}[/bold]")
     err_console.print(f"Inputs:        {inputs_path}  (recompute: gauntlet round decide {inputs_path} --json)")
     err_console.print(f"Ledger head:   {ledger.head}  ({workdir / 'ledger.jsonl'})")
-    err_console.print(f"Web:           gauntlet serve --db sqlite:///{(workdir / 'gauntlet.sqlite').resolve()}")
+    err_console.print(f"Web:           gauntlet serve --db sqlite:///{(workdir / 'gauntlet.sqlite').resolve()}"
+                      f"  (sign-in tokens for organiser, team and expert pages: {workdir / 'web-tokens.txt'})")
     return DemoResult(workdir, report, inputs_path, workdir / "ledger.jsonl", ledger.head, outputs)
 
 
@@ -284,7 +297,8 @@ def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
     outcome.write_vote_log(workdir / "arena" / "vote-log.jsonl")
     err_console.print(f"  {len(outcome.accepted):,} votes counted, {len(outcome.excluded_votes):,} excluded "
                       f"(kept with reasons in arena/vote-log.jsonl)")
-    return user_component_scores(outcome.leaderboard, method=spec.scoring.user_score_conversion), outcome
+    scores = user_component_scores(outcome.leaderboard, method=spec.scoring.user_score_conversion)
+    return scores, outcome, prompts, answers
 
 
 def _panel(spec, quality, seed: int):

@@ -82,8 +82,9 @@ class ArenaVerbs:
                 for prompt_id, text in per_prompt.items():
                     if prompt_id not in prompt_ids:
                         raise InputError(f"answer of {key!r} to unknown prompt {prompt_id!r} (add the prompts first)")
-                    if not isinstance(text, str) or not text.strip():
-                        raise InputError(f"answer of {key!r} to {prompt_id!r} is empty")
+                    # An empty answer is still the model's answer (it should lose its battles), so it is kept.
+                    if not isinstance(text, str):
+                        raise InputError(f"answer of {key!r} to {prompt_id!r} must be text")
                     row = session.scalar(select(ArenaAnswer).where(
                         ArenaAnswer.challenge_id == challenge.id, ArenaAnswer.round_key == round_key,
                         ArenaAnswer.team_id == teams[key].id, ArenaAnswer.prompt_key == prompt_id))
