@@ -57,6 +57,10 @@ def test_inconsistent_recipes_are_refused():
         DemoCast(ref, (TeamRecipe("t", "T", "KR", steps=1, lr=1e-3, finetune_of="nobody"),))
     with pytest.raises(InputError, match="unique"):
         DemoCast(ref, (ref,))
+    a = TeamRecipe("a", "A", "KR", steps=1, lr=1e-3, finetune_of="b")
+    b = TeamRecipe("b", "B", "KR", steps=1, lr=1e-3, finetune_of="a")
+    with pytest.raises(InputError, match="cycle"):
+        DemoCast(ref, (a, b))
 
 
 def test_a_team_trains_on_its_own_seeded_share_of_the_corpus(small_world):

@@ -77,10 +77,28 @@ class DemoCast:
         for member in self.members:
             if member.finetune_of is not None and member.finetune_of not in names:
                 raise InputError(f"{member.name} fine-tunes unknown member {member.finetune_of!r}")
+        for member in self.members:
+            self.base_of(member)  # refuses cycles
 
     @property
     def members(self) -> tuple[TeamRecipe, ...]:
         return (self.reference, *self.teams)
+
+    def member(self, name: str) -> TeamRecipe:
+        for member in self.members:
+            if member.name == name:
+                return member
+        raise InputError(f"no cast member named {name!r}")
+
+    def base_of(self, member: TeamRecipe) -> TeamRecipe:
+        """The member trained from scratch at the root of `member`'s fine-tuning chain."""
+        seen = {member.name}
+        while member.finetune_of is not None:
+            member = self.member(member.finetune_of)
+            if member.name in seen:
+                raise InputError(f"cast has a fine-tuning cycle through {member.name}")
+            seen.add(member.name)
+        return member
 
     def scaled(self, scale: float) -> DemoCast:
         if not scale > 0:
@@ -192,13 +210,13 @@ def build_cast(
             if folder.is_dir() and any(folder.iterdir()):
                 raise InputError(f"{folder} already holds files; build the cast into an empty folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = {m.name: (m, m.texts(world)) for m in cast.members}
-    # Longest jobs first (a rough cost: steps x hidden^2 x layers) keeps both
-    # workers busy until the end.
+    texts = {m.name: m.texts(world) for m in cast.members}
+
     def cost(m: TeamRecipe) -> float:
-        shape = m.shape or cast_member(cast, m.finetune_of).shape
+        shape = cast.base_of(m).shape
         return m.steps * m.batch_size * shape.hidden_size ** 2 * shape.num_layers
 
+    # Longest jobs first keeps every worker busy until the end.
     order = sorted(cast.members, key=cost, reverse=True)
     records: dict[str, dict] = {}
 
@@ -218,10 +236,10 @@ def build_cast(
             for member in _dependency_order(order):
                 on_step = (lambda t=tasks.get(member.name): bar.advance(t)) if bar else False
                 base = folders.get(member.finetune_of) if member.finetune_of else None
-                records[member.name] = _build_member(member, jobs[member.name][1], folders[member.name],
+                records[member.name] = _build_member(member, texts[member.name], folders[member.name],
                                                      base, on_step)
         else:
-            records = _build_in_processes(order, jobs, folders, workers, bar, tasks)
+            records = _build_in_processes(order, texts, folders, workers, bar, tasks)
 
     manifest = {
         "world_seed": world.seed, "world_scale": world.scale, "scale": scale,
@@ -241,13 +259,6 @@ def _available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def cast_member(cast: DemoCast, name: str) -> TeamRecipe:
-    for member in cast.members:
-        if member.name == name:
-            return member
-    raise InputError(f"no cast member named {name!r}")
-
-
 def _recipe_record(member: TeamRecipe) -> dict:
     record = asdict(member)
     if member.shape is None:
@@ -256,20 +267,19 @@ def _recipe_record(member: TeamRecipe) -> dict:
 
 
 def _dependency_order(order: list[TeamRecipe]) -> list[TeamRecipe]:
+    """`order`, except that a fine-tune comes after its base (DemoCast refused cycles)."""
     done: set[str] = set()
     result: list[TeamRecipe] = []
     pending = list(order)
     while pending:
         ready = [m for m in pending if m.finetune_of is None or m.finetune_of in done]
-        if not ready:
-            raise InputError("cast has a fine-tuning cycle")
         result.append(ready[0])
         done.add(ready[0].name)
         pending.remove(ready[0])
     return result
 
 
-def _build_in_processes(order, jobs, folders, workers, bar, tasks) -> dict[str, dict]:
+def _build_in_processes(order, texts, folders, workers, bar, tasks) -> dict[str, dict]:
     import multiprocessing
     import queue as queue_module
 
@@ -286,7 +296,7 @@ def _build_in_processes(order, jobs, folders, workers, bar, tasks) -> dict[str, 
             for member in list(waiting):
                 if member.finetune_of is None or member.finetune_of in records:
                     base = folders.get(member.finetune_of) if member.finetune_of else None
-                    future = pool.submit(_build_member_in_worker, member, jobs[member.name][1],
+                    future = pool.submit(_build_member_in_worker, member, texts[member.name],
                                          folders[member.name], base, steps)
                     running[future] = member.name
                     waiting.remove(member)
@@ -309,6 +319,4 @@ def _build_in_processes(order, jobs, folders, workers, bar, tasks) -> dict[str, 
             if done:
                 submit_ready()
         drain()
-        if waiting:
-            raise InputError("cast has a fine-tuning cycle")
     return records
