@@ -195,7 +195,8 @@ def train_from_scratch(
     to `out_dir` and return it.
 
     `progress`: True for an own progress bar, a Rich `Progress` to add a task to,
-    False for none. `loss_log`, when given, receives the loss of every step.
+    a callable to call after every step, or False for none. `loss_log`, when
+    given, receives the loss of every step.
     """
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
