@@ -27,6 +27,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from gauntlet.errors import InputError
+from gauntlet.files import read_bytes
 
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
 
@@ -177,14 +178,7 @@ def read_votes(path: Path | str, *, style_control: bool = False) -> PairwiseVote
     unknown winner value, self-battles or an empty file.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"vote file not found: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"vote file is a folder: {path}") from None
-    except OSError as exc:
-        raise InputError(f"cannot read vote file {path}: {exc.strerror}") from None
+    data = read_bytes(path, what="vote file")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\r" in data:

@@ -16,6 +16,7 @@ from gauntlet.domain import whatif as _whatif
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import InputError
+from gauntlet.files import read_text
 
 
 def code_version() -> str:
@@ -54,16 +55,7 @@ def sensitivity(document: Any, *, source: str = "inputs") -> list[dict]:
 def read_json(path: str | Path) -> Any:
     """A JSON document from a file, refusing what is not JSON in one line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a JSON file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    text = read_text(path, what="JSON file")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import SpecError
+from gauntlet.files import read_text
 from gauntlet.spec.model import (  # noqa: F401  (re-exported)
     Arena,
     BenchmarkSuiteEntry,
@@ -54,13 +55,4 @@ def loads(text: str, *, source: str = "spec") -> ChallengeSpec:
 
 def load(path: str | Path) -> ChallengeSpec:
     """Validate a spec file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec {path}: no such file") from None
-    except IsADirectoryError:
-        raise SpecError(f"spec {path}: is a directory, expected a TOML file") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"spec {path}: not UTF-8 text") from None
-    return loads(text, source=f"spec {path}")
+    return loads(read_text(path, what="spec", error=SpecError), source=f"spec {path}")
