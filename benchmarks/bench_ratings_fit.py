@@ -146,7 +146,7 @@ def main() -> None:
             mine = {e["model"]: e for e in json.loads(out_ours)["ratings"]}
             theirs = json.loads(out_base)
             diff = max(abs(mine[m]["rating"] - r) for m, r in zip(theirs["models"], theirs["rating"]))
-            bound_diff = float("nan")
+            bound_diff = None  # a point fit has no interval to compare
             if n:
                 bound_diff = max(
                     max(abs(mine[m]["lower"] - lo), abs(mine[m]["upper"] - hi))
@@ -157,7 +157,8 @@ def main() -> None:
     print(f"{'':<15}{'gauntlet':>10}{'fastchat':>10}{'fastchat':>11}{'speed-up':>10}{'max|Δ|':>9}{'max|Δ|':>9}")
     print(f"{'':<15}{'(s)':>10}{'(s)':>10}{'1 BLAS (s)':>11}{'(x)':>10}{'rating':>9}{'bounds':>9}")
     for label, t_o, t_d, t_s, ratio, diff, bdiff in rows:
-        print(f"{label:<15}{t_o:>10.2f}{t_d:>10.2f}{t_s:>11.2f}{ratio:>10.2f}{diff:>9.3f}{bdiff:>9.3f}")
+        bounds = "-" if bdiff is None else f"{bdiff:.3f}"
+        print(f"{label:<15}{t_o:>10.2f}{t_d:>10.2f}{t_s:>11.2f}{ratio:>10.2f}{diff:>9.3f}{bounds:>9}")
     print("\nspeed-up = faster FastChat setting / gauntlet (>1: gauntlet is faster); Δ in Elo points.")
 
 
