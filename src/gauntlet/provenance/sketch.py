@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gauntlet.artifacts.safetensors_io import DTYPE_SIZES, decode
+from gauntlet.artifacts.safetensors_io import DTYPE_SIZES, decode, decode_leading
 
 SKETCH_SIZE = 128
 MAX_VECTOR = 65536
@@ -88,6 +88,8 @@ class SketchAccumulator:
         self.hi = self.ki // 2
         self._cross = np.zeros((self.hi, self.ki - self.hi), np.float64)
         self._sq = np.zeros(self.ki, np.float64)
+        self._colsum = np.zeros(self.ki, np.float64)
+        self._rows_seen = 0
         self._head = np.zeros((self.ko, self.n), np.float32) if self.matrix else None
         self._vector: list[np.ndarray] = []
         self._vector_len = 0
@@ -108,13 +110,13 @@ class SketchAccumulator:
         isz = self.itemsize
         grid = raw.reshape(-1, self.n * isz)
         rows = grid.shape[0]
-        # Only the first K values of each row are decoded: O(K) work per row.
-        cols = decode(np.ascontiguousarray(grid[:, : self.ki * isz]), self.dtype).reshape(rows, self.ki)
-        if not np.isfinite(cols).all():
-            cols = np.nan_to_num(cols, nan=0.0, posinf=0.0, neginf=0.0)
+        # Only the first K values of each row are decoded: O(K) work per row. Non-finite
+        # values make the affected sums non-finite, which `finish` turns into zeros.
+        cols = decode_leading(grid, self.dtype, self.n, self.ki)
         self._cross += cols[:, : self.hi].T @ cols[:, self.hi :]
-        self._sq += np.einsum("ij,ij->j", cols, cols, dtype=np.float64)
-        self._stat(cols)
+        self._sq += np.einsum("ij,ij->j", cols, cols)
+        self._colsum += cols.sum(axis=0)
+        self._rows_seen += rows
         if first_row < self.ko:
             take = min(rows, self.ko - first_row)
             self._head[first_row : first_row + take] = decode(
@@ -128,8 +130,12 @@ class SketchAccumulator:
         self._count += values.size
 
     def finish(self) -> TensorSketch:
-        mean = self._sum / max(1, self._count)
-        std = math.sqrt(max(0.0, self._sumsq / max(1, self._count) - mean * mean))
+        if self.matrix:  # moments of the sampled columns (all rows)
+            self._count = self._rows_seen * self.ki
+            self._sum, self._sumsq = float(self._colsum.sum()), float(self._sq.sum())
+        mean = self._sum / max(1, self._count) if math.isfinite(self._sum) else 0.0
+        var = self._sumsq / max(1, self._count) - mean * mean
+        std = math.sqrt(var) if math.isfinite(var) and var > 0 else 0.0
         sketch = TensorSketch(self.name, self.dtype, self.shape, mean, std)
         if not self.matrix:
             sketch.vector = np.concatenate(self._vector) if self._vector else np.zeros(0, np.float32)
@@ -140,7 +146,12 @@ class SketchAccumulator:
         sketch.cross_in = _cosines(self._cross, self._sq[: self.hi], self._sq[self.hi :])
         sketch.cross_out = _cosines(head[:ho].astype(np.float64) @ head[ho:].T.astype(np.float64),
                                     sq_rows[:ho], sq_rows[ho:])
-        sketch.block = head[:, : self.ki].copy()
+        block = head[:, : self.ki]
+        # Kept as the file keeps it (scale-free float16: the tests are scale invariant), so a
+        # model folder and its fingerprint file give the same numbers, and memory stays small.
+        sketch.block = (block / (float(np.abs(block).max()) or 1.0)).astype(np.float16)
+        sketch.cross_in = sketch.cross_in.astype(np.float16)
+        sketch.cross_out = sketch.cross_out.astype(np.float16)
         return sketch
 
 
