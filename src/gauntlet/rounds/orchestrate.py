@@ -68,6 +68,21 @@ def audit_teams(teams: Mapping[str, Path], references: Mapping[str, Path], spec:
     return audits
 
 
+def stored_team_audit(team: str, stored: list[dict], spec: ChallengeSpec, evidence_dir: Path | None = None) -> TeamAudit:
+    """A team's audit read back from the store (one row per reference, each holding that
+    reference's part of the report).  The team's verdict follows the audit's own rule:
+    derived if any reference is, else inconclusive if any is, else independent."""
+    references = [row["report"] or {"reference": row["reference"], "verdict": row["verdict"],
+                                     "p_value": row["p_value"]} for row in stored]
+    verdicts = {r["verdict"] for r in references}
+    verdict = "derived" if "derived" in verdicts else "inconclusive" if "inconclusive" in verdicts else "independent"
+    document = {"candidate": team, "verdict": verdict, "references": references}
+    _, findings = findings_from_audit(document, spec)
+    names = {r.get("evidence") for r in references if r.get("evidence")}
+    html = evidence_dir / sorted(names)[0] if evidence_dir is not None and names else None
+    return TeamAudit(team, verdict, findings, document, html)
+
+
 def audit_rows(audits: Mapping[str, TeamAudit], relative_to: Path | None = None) -> list[dict]:
     """One row per (team, reference) for reports: verdict, p-value, the modules found derived."""
     rows = []

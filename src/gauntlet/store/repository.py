@@ -19,6 +19,7 @@ from gauntlet.store.arena_records import ArenaVerbs
 from gauntlet.store.db import open_database
 from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, SubmissionFile, Team
 from gauntlet.store.panel_records import PanelVerbs
+from gauntlet.store.round_records import RoundVerbs
 from gauntlet.store.team_records import TeamVerbs
 
 
@@ -26,7 +27,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Store(AccessVerbs, ArenaVerbs, PanelVerbs, TeamVerbs):
+class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
     """Every verb of the store; the arena, panel, team and access verbs live in their own modules."""
 
     def __init__(self, url: str):

@@ -1,0 +1,283 @@
+"""`gauntlet challenge ...`: run a real round over the store, stage by stage.
+
+    gauntlet challenge init challenge.toml                       # teams, experts, role tokens
+    gauntlet challenge submit challenge.toml lg models/lg         # before the deadline
+    gauntlet challenge audit challenge.toml --round first --reference glm-4.5-air=refs/glm
+    gauntlet challenge evaluate challenge.toml --round first --tasks tasks/
+    gauntlet challenge arena open challenge.toml --round first --prompts prompts.jsonl
+    gauntlet challenge panel open challenge.toml --round first
+    gauntlet serve --db sqlite:///gauntlet-store/gauntlet.sqlite  # voters on /arena, experts on /expert
+    gauntlet challenge decide challenge.toml --round first
+
+Each command is a few lines over `gauntlet.rounds.pipeline` and
+`gauntlet.rounds.round_decision`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from gauntlet.cli import app
+
+challenge_app = typer.Typer(help="Run a challenge round over the store: register, submit, audit, evaluate, "
+                                 "open the arena and the panel, decide.", no_args_is_help=True)
+arena_app = typer.Typer(help="The round's public arena.", no_args_is_help=True)
+panel_app = typer.Typer(help="The round's expert panel.", no_args_is_help=True)
+app.add_typer(challenge_app, name="challenge")
+challenge_app.add_typer(arena_app, name="arena")
+challenge_app.add_typer(panel_app, name="panel")
+
+SPEC = typer.Argument(..., help="The challenge spec (TOML) the challenge was registered with.")
+STORE_HELP = "Workspace folder: stored models, fingerprints, evidence, caches, ledger, reports (and the SQLite store)."
+DB_HELP = "SQLAlchemy database URL (default: $GAUNTLET_DB, else gauntlet.sqlite in the workspace)."
+NOW_HELP = "The time to act at, ISO-8601 with zone (default: the clock); for tests and replays."
+WORKERS_HELP = "Worker processes for the jobs (default: one per two cores; 0 runs them in this process)."
+
+
+def _store_option():
+    return typer.Option(Path("gauntlet-store"), "--store", help=STORE_HELP)
+
+
+def _now(text: Optional[str]):
+    from gauntlet.rounds.workspace import parse_time, utc_now
+
+    return parse_time(text) if text else utc_now()
+
+
+def _context(spec: Path, store: Path, db: Optional[str], register: bool = False):
+    from gauntlet.rounds.workspace import open_context
+
+    return open_context(spec, store, db, register=register)
+
+
+def _pairs(values: List[str], option: str) -> dict[str, str]:
+    from gauntlet.errors import InputError
+
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InputError(f"{option}: expected NAME=PATH, got {value!r}")
+        if name.strip() in out:
+            raise InputError(f"{option}: {name.strip()!r} is given twice")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _settings(backend: str, device: str, batch_size: Optional[str], base_url: Optional[str],
+              served_model: Optional[str]):
+    from gauntlet.evaluation import BackendSettings
+
+    size = int(batch_size) if batch_size and batch_size.isdigit() else batch_size
+    return BackendSettings(backend=backend, device=device, batch_size=size, base_url=base_url,
+                           served_model=served_model)
+
+
+BACKEND = typer.Option("hf", "--backend", help="hf, vllm or local-completions (as for `gauntlet evaluate`).")
+DEVICE = typer.Option("cpu", "--device", help="Device for the hf backend (cpu, cuda, ...).")
+BATCH = typer.Option(None, "--batch-size", help="Integer or 'auto' (default: auto on GPU, 8 on CPU).")
+BASE_URL = typer.Option(None, "--base-url", help="local-completions: the endpoint URL.")
+SERVED = typer.Option(None, "--served-model", help="local-completions: model name sent to the endpoint.")
+
+
+@challenge_app.command("init")
+def init_command(spec: Path = SPEC, store: Path = _store_option(),
+                 db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Validate the spec and register the challenge, its teams and experts; print one
+    sign-in token per role (organiser, each team, each expert). Tokens are shown once."""
+    from gauntlet.rounds.pipeline import init_challenge
+
+    ctx = _context(spec, store, db, register=True)
+    tokens = init_challenge(ctx)
+    typer.echo(f"registered challenge {ctx.slug!r}: {len(ctx.spec.teams)} teams, "
+               f"{len(tokens) - 1 - len(ctx.spec.teams)} experts; store {ctx.workspace.db_url(db)}")
+    typer.echo("sign-in tokens (shown once; only their hashes are stored):")
+    for who, token in tokens:
+        typer.echo(f"  {who}: {token}")
+
+
+@challenge_app.command("submit")
+def submit_command(
+    spec: Path = SPEC,
+    team: str = typer.Argument(..., help="The team's id in the spec."),
+    model_dir: Path = typer.Argument(..., help="Model folder: config.json + *.safetensors (+ tokenizer, LICENSE)."),
+    round_id: Optional[str] = typer.Option(None, "--round", help="Round id (default: the first round still open)."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Submit a team's model for a round: refused after the deadline; validated, hashed and
+    stored immutably; locked as the team's one submission; its licence recorded."""
+    from gauntlet.errors import InputError
+    from gauntlet.rounds.pipeline import submit
+
+    ctx = _context(spec, store, db)
+    moment = _now(now)
+    if round_id is None:
+        open_rounds = [r for r in ctx.spec.rounds if moment <= r.submission_deadline]
+        if not open_rounds:
+            raise InputError(f"every round of {ctx.slug!r} is closed for submissions")
+        round_id = open_rounds[0].id
+    receipt = submit(ctx, team, model_dir, round_id, now=moment, progress=not quiet)
+    allowed = {None: "", True: " (allowed)", False: " (NOT on the spec's list: ineligible)"}[receipt.licence_allowed]
+    typer.echo(f"team {receipt.team!r}, round {receipt.round!r}: submission #{receipt.submission_id} locked as "
+               f"{receipt.manifest_sha256} ({receipt.total_bytes:,} bytes); licence {receipt.licence or 'none declared'}"
+               f"{allowed}")
+
+
+@challenge_app.command("audit")
+def audit_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    reference: List[str] = typer.Option([], "--reference", help="NAME=PATH: a spec reference's model folder or "
+                                                                 "fingerprint file (repeatable)."),
+    library: Optional[Path] = typer.Option(None, "--library", help="Folder of reference fingerprints with origins."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Audit every submission of a closed round against the spec's references and each
+    other (fingerprint and audit jobs, states shown on the team pages; HTML evidence kept)."""
+    from gauntlet.rounds.pipeline import audit_round
+    from gauntlet.rounds.stage_jobs import make_executor
+
+    ctx = _context(spec, store, db)
+    verdicts = audit_round(ctx, round_id, _pairs(reference, "--reference"), now=_now(now), library=library,
+                           alpha=alpha, executor=make_executor(workers), progress=not quiet)
+    if not verdicts:
+        typer.echo(f"every submission of round {round_id!r} was already audited")
+    for team, verdict in sorted(verdicts.items()):
+        typer.echo(f"  {team}: {verdict}")
+    typer.echo(f"evidence: {ctx.workspace.audits(round_id)}")
+
+
+@challenge_app.command("evaluate")
+def evaluate_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    tasks: Path = typer.Option(..., "--tasks", help="Folder of lm-eval task YAMLs named by the spec's benchmark ids."),
+    target: List[str] = typer.Option([], "--target", help="NAME=MODEL_DIR for tasks scored relative to a target."),
+    only_available: bool = typer.Option(False, "--only-available", help="Score the spec's tasks found in --tasks "
+                                                                         "and record the others as skipped."),
+    backend: str = BACKEND, device: str = DEVICE, batch_size: Optional[str] = BATCH,
+    base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
+    seed: int = typer.Option(0, "--seed", help="Seed for lm-eval and the item bootstrap."),
+    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Run the spec's benchmark suite on every submission of a closed round through
+    lm-evaluation-harness (cached) and store each benchmark component with its interval."""
+    from gauntlet.rounds.pipeline import evaluate_round
+    from gauntlet.rounds.stage_jobs import make_executor
+
+    ctx = _context(spec, store, db)
+    scores = evaluate_round(ctx, round_id, tasks, now=_now(now), executor=make_executor(workers),
+                            settings=_settings(backend, device, batch_size, base_url, served_model), seed=seed,
+                            targets=_pairs(target, "--target"), only_available=only_available, progress=not quiet)
+    if not scores:
+        typer.echo(f"every submission of round {round_id!r} already has its benchmark component")
+    for team, score in sorted(scores.items()):
+        typer.echo(f"  {team}: benchmark {score.value:.1f} [{score.lower:.1f}, {score.upper:.1f}]")
+
+
+@arena_app.command("open")
+def arena_open_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    prompts: Path = typer.Option(..., "--prompts", help="Prompts (JSON, JSONL or TOML; each id, language, text)."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="Answer length cap."),
+    backend: str = BACKEND, device: str = DEVICE, batch_size: Optional[str] = BATCH,
+    base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
+    seed: int = typer.Option(0, "--seed", help="Seed for generation."),
+    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Generate every submission's answers to the round's prompts (through the benchmark
+    backends, cached) and store them, so `gauntlet serve` shows blind battles on /arena."""
+    from gauntlet.rounds.pipeline import open_arena
+    from gauntlet.rounds.stage_jobs import make_executor
+
+    ctx = _context(spec, store, db)
+    counts = open_arena(ctx, round_id, prompts, now=_now(now), executor=make_executor(workers),
+                        settings=_settings(backend, device, batch_size, base_url, served_model), seed=seed,
+                        max_new_tokens=max_new_tokens, progress=not quiet)
+    typer.echo(f"arena of round {round_id!r} open: {counts['stored']} new answers shown blind, "
+               f"{counts['excluded']} kept out because they name their model")
+
+
+@panel_app.command("open")
+def panel_open_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the assignment and the anonymous codes."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Assign each submission an anonymous code and k reviewers without a conflict of
+    interest; experts then review on /expert."""
+    from gauntlet.rounds.pipeline import open_panel
+
+    ctx = _context(spec, store, db)
+    reviewers = open_panel(ctx, round_id, now=_now(now), seed=seed)
+    typer.echo(f"panel of round {round_id!r} assigned: {len(reviewers)} submissions")
+    for code, experts in sorted(reviewers.items()):
+        typer.echo(f"  {code}: {', '.join(experts)}")
+
+
+@challenge_app.command("status")
+def status_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """What the store holds for each team of a round, and what is still missing to decide it."""
+    from gauntlet.rounds.round_decision import round_status
+
+    rows, gaps = round_status(_context(spec, store, db), round_id)
+    for row in rows:
+        comps = ", ".join(f"{k} {v:.1f}" for k, v in sorted(row["components"].items())) or "no components"
+        typer.echo(f"  {row['team']}: {row['manifest']} licence {row['licence'] or '-'}, audit {row['audit'] or '-'}, "
+                   f"{row['votes']} counted votes; {comps}")
+    typer.echo("ready to decide" if not gaps else "missing: " + "; ".join(gaps))
+
+
+@challenge_app.command("decide")
+def decide_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the arena and panel bootstraps and the survival draws."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Report folder (default: reports/ROUND in the workspace)."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="Decide despite gaps: a missing component "
+                                                                       "scores 0, a missing audit is inconclusive; "
+                                                                       "the gaps are written into the ledger record."),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision record as JSON."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Decide a closed round from the store: benchmark results, arena votes cast on the web,
+    expert reviews, audits and licences -> decision -> ledger -> bundle -> HTML report."""
+    from gauntlet.domain.canonical import canonical_json
+    from gauntlet.rounds.round_decision import decide_round
+    from gauntlet.rounds.views import show_decision
+
+    result = decide_round(_context(spec, store, db), round_id, now=_now(now), seed=seed,
+                          allow_missing=allow_missing, report_dir=report)
+    if as_json:
+        typer.echo(canonical_json({"round": result.round, "sequence": result.sequence,
+                                   "record_hash": result.record_hash, "ledger_head": result.ledger_head,
+                                   "outputs": result.outputs, "report": str(result.report),
+                                   "bundle": str(result.bundle), "gaps": list(result.gaps)}))
+        return
+    show_decision(result.outputs)
+    typer.echo(f"ledger head: {result.ledger_head} (decision #{result.sequence})")
+    typer.echo(f"report: {result.report}")
+    typer.echo(f"bundle: {result.bundle}  (recompute: gauntlet round decide {result.bundle} --json)")

@@ -1,0 +1,230 @@
+"""A whole round the way an organising agency runs it: `gauntlet challenge` commands for
+the organisers' steps, the web app for the public's votes and the experts' reviews, and
+a decision taken only from what the store holds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from gauntlet.cli import app
+
+SLUG, ROUND = "pipeline-challenge", "first"
+VOTERS, VOTES_EACH = 5, 24
+runner = CliRunner()
+
+
+def gauntlet(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok(*args) -> str:
+    result = gauntlet(*args)
+    assert result.exit_code == 0, (args[:3], result.stdout, result.stderr)
+    return result.stdout
+
+
+def refused(*args) -> str:
+    """The command must fail with one line on stderr and exit code 2."""
+    result = gauntlet(*args)
+    assert result.exit_code == 2, (args[:3], result.stdout, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def tokens_of(output: str) -> dict[str, str]:
+    tokens = {}
+    for line in output.splitlines():
+        who, sep, token = line.strip().rpartition(": ")
+        if sep and token.startswith("gt_"):
+            tokens[who] = token
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def run(models, materials, times, people, tmp_path_factory):
+    """The round, start to finish, keeping every command's answer for the tests to read."""
+    from gauntlet.store.repository import Store
+    from gauntlet.web.app import create_app
+
+    ws = tmp_path_factory.mktemp("workspace")
+    spec = materials["spec"]
+    common = ("--store", ws)
+    log: dict = {"ws": ws, "spec": spec}
+    log["tokens"] = tokens_of(ok("challenge", "init", spec, *common))
+    log["init_again"] = refused("challenge", "init", spec, *common)
+    log["receipts"] = {}
+    for team in ("hanbit", "dasan", "saebyeok", "mirae"):
+        log["receipts"][team] = ok("challenge", "submit", spec, team, models[team], "--round", ROUND,
+                                   "--now", times["before"], "--quiet", *common)
+    log["late"] = refused("challenge", "submit", spec, "seoul-ai", models["seoul-ai"], "--round", ROUND,
+                          "--now", times["after"], "--quiet", *common)
+    log["audit_too_early"] = refused("challenge", "audit", spec, "--round", ROUND, "--reference",
+                                     f"foreign={models['foreign']}", "--now", times["before"], *common)
+    after = ("--now", times["after"], "--workers", "0", "--quiet", *common)
+    log["audit"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference", f"foreign={models['foreign']}",
+                      *after)
+    log["evaluate"] = ok("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"], *after)
+    log["arena"] = ok("challenge", "arena", "open", spec, "--round", ROUND, "--prompts", materials["prompts"],
+                      "--max-new-tokens", "16", *after)
+    log["panel"] = ok("challenge", "panel", "open", spec, "--round", ROUND, "--now", times["after"], *common)
+    decide = ("challenge", "decide", spec, "--round", ROUND, "--now", times["after"], "--seed", "7", *common)
+    log["decide_before_votes"] = refused(*decide)
+    # An organiser may decide despite the gaps, on a copy of the store at this point.
+    gap_ws = tmp_path_factory.mktemp("gaps") / "workspace"
+    shutil.copytree(ws, gap_ws)
+    log["decided_with_gaps"] = json.loads(ok(*decide[:-2], "--store", gap_ws, "--allow-missing", "--json"))
+    log["gap_ledger"] = gap_ws / "ledger.jsonl"
+
+    url = f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}"
+    clock = lambda: datetime.fromisoformat(times["after"])  # noqa: E731
+    web = create_app(url, clock=clock, arena_seed=11)
+    voters = [people["voter"](TestClient(web), seed) for seed in range(VOTERS)]
+    log["votes"] = [v.vote_once() for _ in range(VOTES_EACH) for v in voters]
+    log["decide_before_reviews"] = refused(*decide)
+    log["reviews"] = {}
+    for who, token in log["tokens"].items():
+        if who.startswith("expert "):
+            expert = TestClient(web)
+            expert.headers["Authorization"] = f"Bearer {token}"
+            log["reviews"][who.split()[1]] = people["review"](expert, seed=len(log["reviews"]))
+    log["published_votes"] = TestClient(web).get(f"/api/arena/votes.csv?challenge={SLUG}&round={ROUND}").text
+    log["decision"] = json.loads(ok(*decide, "--json"))
+    log["decide_again"] = refused(*decide)
+    log["store"] = Store(url)
+    return log
+
+
+def test_init_prints_one_token_per_role_once(run):
+    assert set(run["tokens"]) == {"organiser", "team hanbit", "team dasan", "team saebyeok", "team mirae",
+                                  "team seoul-ai", "expert e1", "expert e2", "expert e3", "expert e4"}
+    assert "already registered" in run["init_again"]
+    identity = run["store"].identify_token(run["tokens"]["team mirae"])
+    assert (identity["role"], identity["subject"]) == ("team", "mirae")
+
+
+def test_submissions_are_locked_with_their_licence_and_a_late_one_is_refused(run, times):
+    assert "licence apache-2.0 (allowed)" in run["receipts"]["hanbit"]
+    assert "licence cc-by-nc-4.0 (NOT on the spec's list" in run["receipts"]["dasan"]
+    assert "closed for submissions" in run["late"] and times["deadline"] in run["late"]
+    subs = {s["team"]: s for s in run["store"].round_submissions(SLUG, ROUND)}
+    assert sorted(subs) == ["dasan", "hanbit", "mirae", "saebyeok"], "the late team has no submission"
+    assert subs["saebyeok"]["licence"] == "mit"
+    assert datetime.fromisoformat(subs["hanbit"]["received_at"]) == datetime.fromisoformat(times["before"])
+    # The stage after the deadline refuses to run early: the audit compares every team with every other.
+    assert "takes submissions until" in run["audit_too_early"]
+
+
+def test_stages_run_as_jobs_whose_states_the_team_pages_show(run):
+    jobs = run["store"].jobs(SLUG, team="hanbit")
+    kinds = {j["kind"]: j["state"] for j in jobs}
+    assert kinds == {"fingerprint": "done", "audit": "done", "evaluate": "done", "arena": "done"}
+    assert "mirae: derived" in run["audit"] and "hanbit: independent" in run["audit"]
+    assert (run["ws"] / "audits" / ROUND / "mirae.html").is_file()
+
+
+def test_a_decision_waits_for_votes_and_reviews_and_names_what_is_missing(run):
+    before_votes = run["decide_before_votes"]
+    assert "has no counted arena votes" in before_votes and "of 2 expert reviews" in before_votes
+    before_reviews = run["decide_before_reviews"]
+    assert "arena votes" not in before_reviews, "the votes cast on the web are there now"
+    assert "team 'hanbit' has 0 of 2 expert reviews" in before_reviews
+    assert "already decided" in run["decide_again"]
+
+
+def test_the_round_is_decided_from_web_votes_reviews_audits_and_licences(run):
+    outputs = run["decision"]["outputs"]
+    out = {e["team"]: e["reason"] for e in outputs["eliminated"]}
+    assert out["mirae"] == "independence", "the fine-tune of the foreign reference is disqualified"
+    assert out["dasan"] == "eligibility", "a non-commercial licence is not an open-weight licence"
+    assert len(out) == 3 and len(outputs["advancing"]) == 1, "then the lowest eligible team is cut"
+    assert set(outputs["uncertainty"]["teams"]) == {"hanbit", "dasan", "saebyeok", "mirae"}
+    assert all(0 <= t["survival_probability"] <= 1 for t in outputs["uncertainty"]["teams"].values())
+    assert sum(run["reviews"].values()) == 4 * 2, "every submission got its k = 2 reviews on the web"
+    panel = run["store"].panel_rounds(SLUG)[0]
+    hanbit = next(e["code"] for e in panel["entries"] if e["team"] == "hanbit")
+    assert hanbit not in {q["code"] for q in run["store"].expert_queue(SLUG, "e3")}, "e3 is recused from hanbit"
+
+
+def test_the_decision_uses_exactly_what_the_store_holds(run):
+    """Re-gathering the store gives the same inputs; `gauntlet round decide` on those inputs,
+    in a fresh process, gives byte-identical outputs; the ledger and the store agree."""
+    from gauntlet.domain.canonical import canonical_json
+    from gauntlet.rounds import decision_inputs
+    from gauntlet.rounds.gather import gather_round
+    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.workspace import open_context
+
+    stored = run["store"].round_decisions(SLUG, ROUND)
+    assert len(stored) == 1 and stored[0]["record_hash"] == run["decision"]["record_hash"]
+    ctx = open_context(run["spec"], run["ws"])
+    again = decision_inputs(ctx.spec, ROUND, gather_round(ctx, ROUND, seed=7).team_results(fill_missing=False), seed=7)
+    assert canonical_json(again) == canonical_json(stored[0]["inputs"])
+
+    inputs_file = Path(run["decision"]["report"]).parent / "decision-inputs.json"
+    assert json.loads(inputs_file.read_text()) == stored[0]["inputs"]
+    fresh = subprocess.run([str(Path(sys.executable).parent / "gauntlet"), "round", "decide", str(inputs_file),
+                            "--json"], capture_output=True, text=True)
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.strip() == canonical_json(run["decision"]["outputs"])
+
+    ledger = Ledger(run["ws"] / "ledger.jsonl")
+    assert ledger.verify().intact
+    assert run["store"].ledger_head(SLUG)["head"] == ledger.head == run["decision"]["ledger_head"]
+    replay = ok("round", "replay", run["decision"]["bundle"], "--ledger", run["ws"] / "ledger.jsonl")
+    assert "byte-identical" in replay
+
+
+def test_the_user_component_comes_from_the_votes_the_web_publishes(run):
+    """The counted votes are the ones `/api/arena/votes.csv` publishes, and the decision's
+    user scores follow from refitting them."""
+    from gauntlet.ratings.bradley_terry import fit_leaderboard
+    from gauntlet.ratings.user_component import user_component_scores
+    from gauntlet.ratings.votes import read_votes
+
+    published = run["published_votes"].strip().splitlines()[1:]
+    counted = sum(v["counted"] for v in run["votes"])
+    assert len(published) == counted > 0
+    mine = Path(run["decision"]["report"]).parent / "arena-votes.csv"
+    assert len(mine.read_text().strip().splitlines()[1:]) == counted
+    board = fit_leaderboard(read_votes(mine), bootstrap=100, seed=7)
+    user = user_component_scores(board, method="win_rate")
+    inputs = run["store"].round_decisions(SLUG, ROUND)[0]["inputs"]
+    for team in inputs["teams"]:
+        assert team["user"]["value"] == pytest.approx(user[team["team"]].value, abs=1e-9)
+
+
+def test_the_report_and_the_team_pages_show_the_decision(run):
+    report = Path(run["decision"]["report"])
+    html = report.read_text()
+    assert run["decision"]["ledger_head"] in html and "mirae" in html and "derived" in html
+    assert (report.parent / "audits" / "mirae.html").is_file()
+    profile = run["store"].team_profile(SLUG, "hanbit")["submissions"][0]
+    assert set(profile["components"]) == {"benchmark", "expert", "user"}
+
+
+def test_a_spec_changed_after_registration_is_refused(run, tmp_path):
+    changed = tmp_path / "changed.toml"
+    changed.write_text(Path(run["spec"]).read_text().replace("eliminate_lowest = 1", "eliminate_lowest = 2"))
+    message = refused("challenge", "status", changed, "--round", ROUND, "--store", run["ws"])
+    assert "differs from the one challenge" in message
+    status = ok("challenge", "status", run["spec"], "--round", ROUND, "--store", run["ws"])
+    assert "ready to decide" in status
+
+
+
+def test_allow_missing_decides_with_the_gaps_on_record(run):
+    decision = run["decided_with_gaps"]
+    assert any("has no counted arena votes" in g for g in decision["gaps"])
+    teams = decision["outputs"]["ranking"]
+    assert all(t["points"]["user"] == 0 and t["points"]["expert"] == 0 for t in teams), "missing components score 0"
+    record = json.loads(run["gap_ledger"].read_text().splitlines()[-1])
+    assert record["note"].startswith("decided with gaps: ") and "0 of 2 expert reviews" in record["note"]
