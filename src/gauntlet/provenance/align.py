@@ -168,7 +168,7 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
     for a in range(na):
         best = None
         for _, test, b, fa, fb in chosen[a]:
-            f, p = matched_units(fa, fb)
+            f, p = matched_units(fa, fb, standardised=True)
             if best is None or p < best[3] or (p == best[3] and f > best[2]):
                 best = (test, b, f, p, fa.shape[0])
         if best is None:

@@ -16,6 +16,8 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from threadpoolctl import threadpool_limits
+
 from gauntlet.provenance.align import match_tensors
 from gauntlet.provenance.shared_axes import SharedAxisResult, shared_axis_tests
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
@@ -192,10 +194,11 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint
     for r in rows:
         by_module[module_of(r["name"])].append(r)
     n_modules = max(1, sum(1 for rs in by_module.values() if any(r["comparisons"] for r in rs)))
+    shared_by_module = shared_axis_tests(candidate, reference, group=module_of)
     out = []
     for name, rs in by_module.items():
         compared = [r for r in rs if r["comparisons"]]
-        shared = shared_axis_tests(candidate, reference, keep=lambda n, name=name: module_of(n) == name)
+        shared = shared_by_module.get(name, [])
         ps = [*(r["p_value"] for r in compared), *(a.p_value for a in shared)]
         p_raw = merge(ps) if ps else 1.0
         p_adj = bonferroni(p_raw, n_modules * n_refs)
@@ -231,20 +234,26 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
     cand = load_any(candidate)
     refs = [load_any(r) for r in references]
     raw, details = [], []
-    for ref in refs:
-        p, rows, shared = _compare(cand, ref)
-        raw.append(p)
-        details.append((rows, shared))
+    # The products here are small (<= 128 x 128): BLAS threads only add hand-offs, which on
+    # busy shared cores made an audit several times slower.
+    with threadpool_limits(1, user_api="blas"):
+        for ref in refs:
+            p, rows, shared = _compare(cand, ref)
+            modules = _modules(rows, len(refs), alpha, cand, ref)
+            if ref is not cand:  # one reference's working arrays at a time, however large the library
+                ref.__dict__.pop("_align_side", None)
+            raw.append(p)
+            details.append((rows, shared, modules))
     adjusted = holm(raw) if raw else []
     results = []
-    for ref, p_raw, p_adj, (rows, shared) in zip(refs, raw, adjusted, details):
+    for ref, p_raw, p_adj, (rows, shared, modules) in zip(refs, raw, adjusted, details):
         results.append(
             ReferenceResult(
                 reference=ref.name,
                 verdict=verdict_for(p_adj, alpha),
                 p_value=p_adj,
                 p_value_raw=p_raw,
-                modules=_modules(rows, len(refs), alpha, cand, ref),
+                modules=modules,
                 origin=ref.origin,
                 tokenizer=compare_tokenizers(cand.tokenizer, ref.tokenizer),
                 tensors_compared=sum(1 for r in rows if r["comparisons"]),

@@ -53,16 +53,24 @@ class SharedAxisResult:
                 "p_value": self.p_value}
 
 
-def shared_axis_tests(candidate, reference, keep: Callable[[str], bool] | None = None) -> list[SharedAxisResult]:
-    """One exact test per exchangeable axis length, over name-paired tensors (optionally
-    only those whose candidate name passes `keep`)."""
-    A, B = _cache(candidate), _cache(reference)
+def _features(side, j: int, axis: str, u: int, start: int) -> np.ndarray:
+    """Standardised unit features of tensor j along `axis`, cached on the fingerprint's side."""
+    cache = side.__dict__.setdefault("_shared_features", {})
+    key = (j, axis, u, start)
+    if key not in cache:
+        blk = side.sk[j].block if axis == "rows" else side.sk[j].block.T
+        cache[key] = _standardise(blk[:u, start:])
+    return cache[key]
+
+
+def _contributions(A, B) -> list[tuple[str, int, np.ndarray]]:
+    """(candidate tensor name, axis length, unit-similarity matrix) for every exchangeable
+    axis of every name-paired tensor."""
     by_name = {t.name: j for j, t in enumerate(B.sk)}
-    sums: dict[int, np.ndarray] = {}
-    counts: dict[int, int] = defaultdict(int)
+    out = []
     for ja, ta in enumerate(A.sk):
         jb = by_name.get(ta.name)
-        if jb is None or (keep is not None and not keep(ta.name)):
+        if jb is None:
             continue
         tb = B.sk[jb]
         if tb.shape != ta.shape or tb.block.shape != ta.block.shape:
@@ -78,15 +86,20 @@ def shared_axis_tests(candidate, reference, keep: Callable[[str], bool] | None =
                 continue
             other_ex = (A.ex_rows[ja] or B.ex_rows[jb]) if axis == "cols" else (A.ex_cols[ja] or B.ex_cols[jb])
             start = u if (other == length and other_ex) else 0
-            blk_a = ta.block if axis == "rows" else ta.block.T
-            blk_b = tb.block if axis == "rows" else tb.block.T
-            fa, fb = blk_a[:u, start:], blk_b[:u, start:]
+            fa, fb = _features(A, ja, axis, u, start), _features(B, jb, axis, u, start)
             if fa.shape[1] < MIN_FEATURES:
                 continue
-            sim = _standardise(fa) @ _standardise(fb).T
-            prev = sums.get(length)
-            sums[length] = sim if prev is None else prev + sim
-            counts[length] += 1
+            out.append((ta.name, length, fa @ fb.T))
+    return out
+
+
+def _test(contributions) -> list[SharedAxisResult]:
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = defaultdict(int)
+    for _, length, sim in contributions:
+        prev = sums.get(length)
+        sums[length] = sim if prev is None else prev + sim
+        counts[length] += 1
     results = []
     for length, total in sorted(sums.items()):
         rows, cols = linear_sum_assignment(np.abs(total), maximize=True)
@@ -98,3 +111,15 @@ def shared_axis_tests(candidate, reference, keep: Callable[[str], bool] | None =
         results.append(SharedAxisResult(length, total.shape[0], f, counts[length], p_fixed, p_trace,
                                         min(1.0, 2 * min(p_fixed, p_trace))))
     return results
+
+
+def shared_axis_tests(candidate, reference, group: Callable[[str], str] | None = None):
+    """One exact test per exchangeable axis length over name-paired tensors: a list for the
+    whole model, or with `group` (tensor name -> module) a dict of lists per module."""
+    contributions = _contributions(_cache(candidate), _cache(reference))
+    if group is None:
+        return _test(contributions)
+    by_group: dict[str, list] = defaultdict(list)
+    for c in contributions:
+        by_group[group(c[0])].append(c)
+    return {g: _test(cs) for g, cs in by_group.items()}

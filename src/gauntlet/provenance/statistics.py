@@ -71,20 +71,23 @@ def fixed_point_tail(n: int, f: int) -> float:
 
 
 def _standardise(features: np.ndarray) -> np.ndarray:
-    """Centre and scale each unit's feature vector (rows), so dot products are correlations."""
-    f = features.astype(np.float64)
+    """Centre and scale each unit's feature vector (rows), so dot products are correlations.
+    float32 is ample for the matching and halves what a library audit holds."""
+    f = features.astype(np.float32)
     f = f - f.mean(axis=-1, keepdims=True)
     norm = np.linalg.norm(f, axis=-1, keepdims=True)
     return np.divide(f, norm, out=np.zeros_like(f), where=norm > 0)
 
 
-def matched_units(features_a: np.ndarray, features_b: np.ndarray) -> tuple[int, float]:
+def matched_units(features_a: np.ndarray, features_b: np.ndarray, *, standardised: bool = False) -> tuple[int, float]:
     """(F, p): fixed points of the optimal one-to-one matching of A's units to B's
     (rows of the feature matrices), and P(F_null >= F) under exchangeable units."""
     n = features_a.shape[0]
     if features_b.shape[0] != n or features_a.shape[1] != features_b.shape[1]:
         raise ValueError("matched_units needs the same number of units and feature coordinates")
-    sim = np.abs(_standardise(features_a) @ _standardise(features_b).T)
+    if not standardised:
+        features_a, features_b = _standardise(features_a), _standardise(features_b)
+    sim = np.abs(features_a @ features_b.T)
     rows, cols = linear_sum_assignment(sim, maximize=True)
     f = int((rows == cols).sum())
     return f, fixed_point_tail(n, f)

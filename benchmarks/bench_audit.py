@@ -1,0 +1,175 @@
+"""Audit speed: one candidate fingerprint against a library of 50, how it scales with model
+width, and side by side with the reference approach of loading both models whole.
+
+Usage: python benchmarks/bench_audit.py [--library 50] [--layers 8] [--widths 256,512,1024,2048]
+       [--workdir /tmp/gauntlet-bench-audit]
+
+Part 1 (library): 50 independent Llama-shaped fingerprints of width d plus a candidate
+fine-tuned from one of them; a fresh process loads the 50 files and audits the candidate
+(time and peak RSS, VmHWM). Fingerprints here are sketched from random weights of the
+true shapes, but only their first 512 rows and columns are drawn (the sketch keeps at
+most K = 128 units per axis, so the audit's cost depends on the number of tensors, not on
+width beyond K; drawing full matrices would only slow the set-up).
+
+Part 2 (side by side, per width): two real model folders (bf16 safetensors), a fine-tune
+and an independent one. Gauntlet: fingerprint both (one streaming pass each) and audit.
+Reference approach, as salzhu/model-tracing does: load both models whole into memory
+(float32), then for every layer match the MLP up-projection units by a linear assignment
+on cosine similarity and take the Spearman correlation with the identity order. Each runs
+in its own fresh process; the table prints both times and peak memory and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+K_DRAWN = 512
+
+
+def llama_shapes(d: int, layers: int, vocab: int = 32000) -> dict[str, tuple[int, int]]:
+    h = 8 * round(d * 8 / 3 / 8)
+    shapes = {"model.embed_tokens.weight": (vocab, d)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        shapes.update({p + "self_attn.q_proj.weight": (d, d), p + "self_attn.k_proj.weight": (d // 4, d),
+                       p + "self_attn.v_proj.weight": (d // 4, d), p + "self_attn.o_proj.weight": (d, d),
+                       p + "mlp.gate_proj.weight": (h, d), p + "mlp.up_proj.weight": (h, d),
+                       p + "mlp.down_proj.weight": (d, h)})
+    shapes["lm_head.weight"] = (vocab, d)
+    return shapes
+
+
+def library_fingerprints(work: Path, d: int, layers: int, size: int) -> tuple[Path, Path]:
+    """`size` independent fingerprints in work/lib, and a candidate fine-tuned from entry 0."""
+    from gauntlet.provenance.fingerprint import Fingerprint
+    from gauntlet.provenance.sketch import sketch_array
+
+    lib = work / "lib"
+    lib.mkdir(parents=True, exist_ok=True)
+    shapes = llama_shapes(d, layers)
+    origin = {"organisation": "Lab", "country": "XX", "licence": "open", "release_date": "2025-01-01"}
+
+    def build(seed, base=None):
+        rng = np.random.default_rng(seed)
+        tensors = []
+        for name, (rows, cols) in shapes.items():
+            drawn = (min(rows, K_DRAWN), min(cols, K_DRAWN))
+            w = base[name] + 0.5 * rng.standard_normal(drawn) if base else rng.standard_normal(drawn)
+            sk = sketch_array(name, w.astype(np.float32))
+            sk.shape = (rows, cols)
+            tensors.append((sk, w))
+        return tensors
+
+    base = None
+    for i in range(size):
+        built = build(1000 + i)
+        if i == 0:
+            base = {t.name: w for t, w in built}
+        Fingerprint(f"lab-{i:02d}", [t for t, _ in built], origin=origin).save(lib / f"lab-{i:02d}.fingerprint")
+    candidate = work / "candidate.fingerprint"
+    Fingerprint("candidate", [t for t, _ in build(7, base)]).save(candidate)
+    return lib, candidate
+
+
+def child(setup: str, code: str) -> tuple[float, float, str]:
+    """Run in a fresh interpreter: (seconds for `code`, peak RSS MiB, last printed line)."""
+    wrapper = (setup + "\nimport time\nt=time.perf_counter()\n" + code +
+               "\ndt=time.perf_counter()-t"
+               "\nhwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]"
+               "\nprint('RESULT', dt, int(hwm)/1024)")
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    lines = out.stdout.strip().splitlines()
+    _, dt, rss = lines[-1].split()
+    return float(dt), float(rss), (lines[-2] if len(lines) > 1 else "")
+
+
+def write_models(work: Path, d: int, layers: int) -> tuple[Path, Path, Path]:
+    """A base model, a fine-tune of it and an independent model (bf16 folders)."""
+    from gauntlet.provenance.generators import write_folder
+
+    shapes = llama_shapes(d, layers, vocab=8000)
+    rng = np.random.default_rng(d)
+    base = {n: (rng.standard_normal(s) * 0.02).astype(np.float32) for n, s in shapes.items()}
+    tuned = {n: w + 0.01 * rng.standard_normal(w.shape).astype(np.float32) for n, w in base.items()}
+    other = {n: (rng.standard_normal(s) * 0.02).astype(np.float32) for n, s in shapes.items()}
+    cfg = {"model_type": "llama", "hidden_size": d}
+    return tuple(write_folder(work / f"{tag}{d}", t, dtype="BF16", shards=2, config=cfg)
+                 for tag, t in (("base", base), ("tuned", tuned), ("other", other)))
+
+
+MODEL_TRACING = """
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import spearmanr
+from gauntlet.artifacts.safetensors_io import read_header, read_tensor
+def load_whole(folder):
+    out = {}
+    for f in sorted(__import__('pathlib').Path(folder).glob('*.safetensors')):
+        h = read_header(f)
+        out.update({n: read_tensor(h, n) for n in h.tensors})
+    return out
+def trace(a, b):
+    rhos = []
+    for name in sorted(n for n in a if n.endswith('mlp.up_proj.weight')):
+        x, y = a[name], b[name]
+        x = x / np.linalg.norm(x, axis=1, keepdims=True); y = y / np.linalg.norm(y, axis=1, keepdims=True)
+        _, match = linear_sum_assignment(x @ y.T, maximize=True)
+        rhos.append(spearmanr(match, np.arange(len(match)))[0])
+    return rhos
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--library", type=int, default=50)
+    ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--widths", default="256,512,1024,2048")
+    ap.add_argument("--side-widths", default="256,512,1024")
+    ap.add_argument("--workdir", default="/tmp/gauntlet-bench-audit")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        print(f"Part 1: one candidate vs a library of {args.library} fingerprints ({args.layers} layers, fresh process each)")
+        print(f"{'width':>6} {'tensors':>7} {'lib MiB':>8} {'audit s':>8} {'peak RSS MiB':>12}  verdict (derived refs)")
+        for d in (int(x) for x in args.widths.split(",")):
+            lib, cand = library_fingerprints(work / f"w{d}", d, args.layers, args.library)
+            setup = "from gauntlet.provenance import audit, Library"
+            code = (f"r = audit({str(cand)!r}, Library.load({str(lib)!r}).entries, progress=False)\n"
+                    "print(r.verdict, [x.reference for x in r.references if x.verdict == 'derived'])")
+            dt, rss, verdict = child(setup, code)
+            lib_mib = sum(p.stat().st_size for p in lib.iterdir()) / 2**20
+            print(f"{d:6d} {len(llama_shapes(d, args.layers)):7d} {lib_mib:8.1f} {dt:8.2f} {rss:12.0f}  {verdict}")
+            shutil.rmtree(work / f"w{d}")
+        print("\nPart 2: Gauntlet (fingerprint both + audit) vs loading both models whole (model-tracing style)")
+        print(f"{'width':>6} {'model MiB':>9} {'gauntlet s':>10} {'MiB':>6} {'whole s':>8} {'MiB':>6} "
+              f"{'time ratio':>10} {'mem ratio':>9}  verdicts (tuned, other) | spearman (tuned, other)")
+        for d in (int(x) for x in args.side_widths.split(",")):
+            base, tuned, other = write_models(work, d, args.layers)
+            size = sum(p.stat().st_size for p in base.glob("*.safetensors")) / 2**20
+            g_code = (f"fb = fingerprint_model({str(base)!r}, progress=False)\n"
+                      f"v = [audit(fingerprint_model(c, progress=False), [fb], progress=False).verdict "
+                      f"for c in ({str(tuned)!r}, {str(other)!r})]\nprint(v)")
+            g_dt, g_rss, g_out = child("from gauntlet.provenance import audit, fingerprint_model", g_code)
+            w_code = (f"a = load_whole({str(base)!r})\n"
+                      f"r = [round(float(np.mean(trace(a, load_whole(c)))), 3) for c in ({str(tuned)!r}, {str(other)!r})]\nprint(r)")
+            w_dt, w_rss, w_out = child(MODEL_TRACING, w_code)
+            print(f"{d:6d} {size:9.1f} {g_dt:10.2f} {g_rss:6.0f} {w_dt:8.2f} {w_rss:6.0f} {w_dt / g_dt:10.2f} "
+                  f"{w_rss / g_rss:9.2f}  {g_out} | {w_out}")
+            for folder in (base, tuned, other):
+                shutil.rmtree(folder)
+        print("time ratio / mem ratio = whole-model approach / Gauntlet (> 1: Gauntlet is faster / smaller).")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
