@@ -86,8 +86,11 @@ SERVED = typer.Option(None, "--served-model", help="local-completions: model nam
 @challenge_app.command("init")
 def init_command(spec: Path = SPEC, store: Path = _store_option(),
                  db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
-    """Validate the spec and register the challenge, its teams and experts; print one
-    sign-in token per role (organiser, each team, each expert). Tokens are shown once."""
+    """Register the challenge, its teams and experts, and print their sign-in tokens.
+
+    Validates the spec first. One token per role (organiser, each team, each
+    expert) is printed once; the store keeps only their hashes.
+    """
     from gauntlet.rounds.pipeline import init_challenge
 
     ctx = _context(spec, store, db, register=True)
@@ -109,8 +112,11 @@ def submit_command(
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Submit a team's model for a round: refused after the deadline; validated, hashed and
-    stored immutably; locked as the team's one submission; its licence recorded."""
+    """Submit a team's model for a round (refused after the round's deadline).
+
+    The folder is validated, hashed and stored immutably, locked as the team's
+    one submission for the round, and the licence it declares is recorded.
+    """
     from gauntlet.errors import InputError
     from gauntlet.rounds.pipeline import submit
 
@@ -141,8 +147,11 @@ def audit_command(
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
-    """Audit every submission of a closed round against the spec's references and each
-    other (fingerprint and audit jobs, states shown on the team pages; HTML evidence kept)."""
+    """Audit every submission of a closed round against the references and each other.
+
+    Fingerprint and audit jobs run through the executor with their states on
+    the team pages; each team's HTML evidence is kept in the workspace.
+    """
     from gauntlet.rounds.pipeline import audit_round
     from gauntlet.rounds.stage_jobs import make_executor
 
@@ -172,8 +181,11 @@ def evaluate_command(
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
-    """Run the spec's benchmark suite on every submission of a closed round through
-    lm-evaluation-harness (cached) and store each benchmark component with its interval."""
+    """Run the spec's benchmark suite on every submission of a closed round.
+
+    Each team's evaluation is a job through lm-evaluation-harness (cached by
+    model content and task); the benchmark component is stored with its interval.
+    """
     from gauntlet.rounds.pipeline import evaluate_round
     from gauntlet.rounds.stage_jobs import make_executor
 
@@ -201,8 +213,11 @@ def arena_open_command(
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
-    """Generate every submission's answers to the round's prompts (through the benchmark
-    backends, cached) and store them, so `gauntlet serve` shows blind battles on /arena."""
+    """Generate every submission's answers to the prompts and open the blind arena.
+
+    Answers come through the benchmark backends (cached by model content and
+    settings); once stored, `gauntlet serve` shows blind battles on /arena.
+    """
     from gauntlet.rounds.pipeline import open_arena
     from gauntlet.rounds.stage_jobs import make_executor
 
@@ -222,8 +237,10 @@ def panel_open_command(
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Assign each submission an anonymous code and k reviewers without a conflict of
-    interest; experts then review on /expert."""
+    """Assign each submission an anonymous code and k conflict-free reviewers.
+
+    Experts then sign in with their tokens and review on /expert.
+    """
     from gauntlet.rounds.pipeline import open_panel
 
     ctx = _context(spec, store, db)
@@ -263,8 +280,14 @@ def decide_command(
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Decide a closed round from the store: benchmark results, arena votes cast on the web,
-    expert reviews, audits and licences -> decision -> ledger -> bundle -> HTML report."""
+    """Decide a closed round from what the store holds, into the ledger and a report.
+
+    Benchmark results, the arena votes cast on the web (after the vote-quality
+    rules), the expert reviews, audits and licences become the decision
+    inputs; the decision is appended to the ledger, recorded in the store,
+    published as a bundle and rendered as an HTML report. Missing votes,
+    reviews, results or audits are refused in one line unless --allow-missing.
+    """
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds.round_decision import decide_round
     from gauntlet.rounds.views import show_decision
