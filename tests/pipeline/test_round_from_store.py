@@ -72,7 +72,17 @@ def run(models, materials, times, people, tmp_path_factory):
     after = ("--now", times["after"], "--workers", "0", "--quiet", *common)
     log["audit"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference", f"foreign={models['foreign']}",
                       *after)
+    # A copy of the store where the benchmark jobs fail (a device that does not exist) ...
+    failing = tmp_path_factory.mktemp("failing") / "workspace"
+    shutil.copytree(ws, failing)
+    evaluate = ("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"], *after[:-2])
+    log["failed_jobs"] = refused(*evaluate, "--store", failing, "--device", "no-such-device")
+    log["failed_states"] = Store(f"sqlite:///{(failing / 'gauntlet.sqlite').resolve()}").jobs(SLUG, team="dasan")
     log["evaluate"] = ok("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"], *after)
+    # ... and running the stage again retries them (here from the results cache the real run filled).
+    shutil.copytree(ws / "eval-cache", failing / "eval-cache", dirs_exist_ok=True)
+    log["retried"] = ok(*evaluate, "--store", failing)
+    log["retried_states"] = Store(f"sqlite:///{(failing / 'gauntlet.sqlite').resolve()}").jobs(SLUG, team="dasan")
     log["arena"] = ok("challenge", "arena", "open", spec, "--round", ROUND, "--prompts", materials["prompts"],
                       "--max-new-tokens", "16", *after)
     log["panel"] = ok("challenge", "panel", "open", spec, "--round", ROUND, "--now", times["after"], *common)
@@ -228,3 +238,12 @@ def test_allow_missing_decides_with_the_gaps_on_record(run):
     assert all(t["points"]["user"] == 0 and t["points"]["expert"] == 0 for t in teams), "missing components score 0"
     record = json.loads(run["gap_ledger"].read_text().splitlines()[-1])
     assert record["note"].startswith("decided with gaps: ") and "0 of 2 expert reviews" in record["note"]
+
+
+def test_failed_jobs_are_recorded_and_running_the_stage_again_retries_them(run):
+    assert "benchmarks: 4 job(s) failed" in run["failed_jobs"] and "run the same command again" in run["failed_jobs"]
+    [failed] = [j for j in run["failed_states"] if j["kind"] == "evaluate"]
+    assert (failed["state"], failed["attempts"]) == ("failed", 2) and "no-such-device" in failed["error"]
+    [retried] = [j for j in run["retried_states"] if j["kind"] == "evaluate"]
+    assert retried["state"] == "done" and retried["error"] is None
+    assert "dasan: benchmark" in run["retried"]
