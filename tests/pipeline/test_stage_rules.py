@@ -135,3 +135,25 @@ def test_a_0002_store_upgrades_to_0003_and_back(tmp_path):
     assert "submission_intake" not in table_names(engine)
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from submissions")).scalar() == 1
+
+
+def test_references_take_their_name_and_origin_from_the_spec(ctx, tmp_path):
+    import numpy as np
+
+    from gauntlet.provenance import Fingerprint, fingerprint_arrays
+    from gauntlet.rounds.pipeline import _reference_prints
+
+    rng = np.random.default_rng(0)
+    claimed = {"organisation": "Somebody Else", "country": "KR", "licence": "mit"}
+    fingerprint_arrays("whatever", {"model.embed_tokens.weight": rng.normal(size=(64, 16)).astype(np.float32)},
+                       origin=claimed).save(tmp_path / "ref.gfp")
+    prints, jobs = _reference_prints(ctx, {"foreign": tmp_path / "ref.gfp"}, None, "first")
+    loaded = Fingerprint.load(prints["foreign"])
+    assert jobs == [] and loaded.name == "foreign"
+    assert loaded.origin == {"organisation": "Foreign Lab", "country": "XX", "licence": "apache-2.0"}
+    with pytest.raises(InputError, match="--reference glm: not one of the spec's"):
+        _reference_prints(ctx, {"glm": tmp_path / "ref.gfp"}, None, "first")
+    with pytest.raises(InputError, match="the spec's reference 'foreign' was not given"):
+        _reference_prints(ctx, {}, None, "first")
+    with pytest.raises(InputError, match="no such model folder or fingerprint file"):
+        _reference_prints(ctx, {"foreign": tmp_path / "missing"}, None, "first")
