@@ -58,8 +58,10 @@ def test_disguise_is_derived(case, reference_model, reference_fp, fingerprint):
     if case == "heavy-continued-pretraining":
         # Per-matrix correlation with the original is ~0.04 on a 2-layer, 48-wide model: only
         # pooling every tensor that shares the residual stream / MLP width finds it (Monte Carlo
-        # floor 1e-6), and no single layer carries enough evidence to be localised.
+        # floor 1e-6), and no single layer carries enough evidence to be localised: the finding
+        # is the weights as a whole.
         assert min(a.p_value for a in ref.shared_axes) < DEFAULT_ALPHA / 10
+        assert [m.verdict for m in ref.modules if m.name == "weights"] == ["derived"]
         return
     assert ref.p_value < 1e-10
     derived = [m for m in ref.modules if m.verdict == "derived"]

@@ -39,6 +39,11 @@ ASSUMPTIONS = [
     "Tensors are matched by content, never by name: every candidate tensor is compared with every "
     "reference tensor of compatible shape and the best match is corrected for how many were tried.",
     "Norm gains, biases and the tokenizer are reported but never make a model derived on their own.",
+    "Faint traces (heavy further training) are pooled along the widths tensors share (residual stream, MLP) "
+    "over tensors with the same name and shape; that pooled test uses a Monte Carlo p-value whose floor is "
+    "one in a million. Names only choose what is pooled; they cannot make a p-value invalid.",
+    "Query/key output rows are never treated as interchangeable units: rotary position encodings tie them to "
+    "frequencies, so independently trained models share structure in their order.",
 ]
 BLIND_SPOTS = [
     "Distillation or training on another model's outputs without copying weights leaves no trace here.",
@@ -47,6 +52,10 @@ BLIND_SPOTS = [
     "Weights reused only after heavy compression of both axes (e.g. low-rank re-factorisation) may "
     "fall below detection; the verdict is then `independent` or `inconclusive`, not proof of independence.",
     "Only the weights in safetensors files are examined; code, data and training logs are not.",
+    "Attention channels are treated as fully interchangeable although only whole heads (and channels "
+    "within a head) are; the exact null distribution assumes the former, a small approximation.",
+    "Very heavy further training of a small model may be detected for the model as a whole without any "
+    "single layer being localised (the report then lists 'weights' as the reused part).",
 ]
 
 
@@ -227,6 +236,24 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint
     return out
 
 
+def _pooled_module(shared: list[SharedAxisResult], modules: list[ModuleEvidence], n_refs: int,
+                   alpha: float) -> list[ModuleEvidence]:
+    """Heavy further training can leave no single layer with enough evidence while every
+    layer's faint trace, pooled along the widths they share, is conclusive. Then the
+    finding is the weights as a whole, listed as one more module so that a report (and a
+    round's policy) never shows a derived model without a derived part."""
+    if not shared or any(m.verdict == "derived" for m in modules):
+        return []
+    best = min(shared, key=lambda a: a.p_value)
+    p = min(1.0, 2 * bonferroni(best.p_value, len(shared)) * n_refs)
+    if p >= INDEPENDENT_ABOVE:
+        return []
+    return [ModuleEvidence(
+        name="weights", kind="weights", counterpart="weights", verdict=verdict_for(p, alpha), p_value=p,
+        p_value_raw=best.p_value, statistic=best.fixed_points, test=f"shared width {best.length} (all layers pooled)",
+        tensors=[a.to_dict() for a in shared])]
+
+
 def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> AuditReport:
     """Audit a candidate (folder, fingerprint file or Fingerprint) against references."""
     if not isinstance(references, (list, tuple)):
@@ -240,6 +267,7 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
         for ref in refs:
             p, rows, shared = _compare(cand, ref)
             modules = _modules(rows, len(refs), alpha, cand, ref)
+            modules += _pooled_module(shared, modules, len(refs), alpha)
             if ref is not cand:  # one reference's working arrays at a time, however large the library
                 ref.__dict__.pop("_align_side", None)
             raw.append(p)

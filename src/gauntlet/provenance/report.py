@@ -19,12 +19,19 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1p
 A model is called <b>derived</b> when the chance that independently trained weights would match this well
 is below {{ "%.0e"|format(r.alpha) }} (after correcting for every comparison made); <b>independent</b> when that chance is
 at least {{ independent_above }}; <b>inconclusive</b> in between.</p>
+<p>How to read the tables: each test pairs up the candidate's units (neurons, channels) with the reference's
+by how similar their weights are, then counts how many land on the same position. For unrelated models
+that is like shuffling a deck twice and counting cards in the same place: about one, rarely more than five
+or six. Dozens in place is what copied weights look like, even after renaming, reordering or further training.</p>
 {% for ref in r.references %}
 <h2>Against {{ ref.reference }}: <span class="{{ ref.verdict }}">{{ ref.verdict }}</span></h2>
 <p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
 {% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
 {{ plots[loop.index0]|safe }}
-<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched</th><th>p-value</th><th>Verdict</th></tr>
+{% if ref.shared_axes %}<p>Whole-model tests, pooling every tensor that shares a width (units matched to the same
+index / units compared, p-value): {% for a in ref.shared_axes %}width {{ a.length }}: {{ a.fixed_points }}/{{ a.units }},
+p = {{ "%.1e"|format(a.p_value) }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
+<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched to the same index</th><th>p-value</th><th>Verdict</th></tr>
 {% for m in ref.modules %}<tr><td>{{ m.name }}</td><td>{{ m.kind }}</td><td>{{ m.counterpart or "—" }}</td><td>{{ m.test }}</td>
 <td>{{ m.statistic or 0 }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
 <h3>Tokenizer evidence (separate from the weights)</h3>
