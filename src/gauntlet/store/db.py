@@ -65,3 +65,13 @@ def open_database(url: str) -> sessionmaker[Session]:
 
 def table_names(engine: Engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
+
+
+def head_revision() -> str:
+    """The newest migration's revision id (what `upgrade` brings a store to)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
