@@ -8,6 +8,10 @@ more often between close models.  Some voters misbehave so the filters have
 something to catch: *lazy* voters always click A, *adversarial* voters always
 pick the worse answer, *spammers* vote far past the daily cap and re-submit
 battles they already judged.
+
+`simulate_arena` runs a whole arena in memory.  `judge_battle` and
+`CrowdSchedule` are its per-vote parts, for callers that put the simulated
+crowd in front of a real arena instead (the demo votes through the store).
 """
 
 from __future__ import annotations
@@ -84,17 +88,42 @@ def default_voters(seed: int, n_honest: int = 40) -> tuple[SimulatedVoter, ...]:
     return tuple(voters)
 
 
-def _judge(kind: str, q_a: float, q_b: float, rng: np.random.Generator) -> str:
+def judge_battle(kind: str, quality_a: float, quality_b: float, rng: np.random.Generator) -> str:
+    """One simulated voter's choice ("a", "b", "tie" or "both_bad") between the answers of
+    models with true qualities `quality_a` and `quality_b` (Bradley-Terry log-odds scale)."""
+    if kind not in VOTER_KINDS:
+        raise InputError(f"unknown voter kind {kind!r}; choose one of {', '.join(VOTER_KINDS)}")
     if kind == "lazy":
         return "a"
     if kind == "adversarial":
         # Brigading: always against the better model, never a tie.
-        return "b" if q_a >= q_b else "a"
-    gap = q_a - q_b + rng.normal(0.0, 0.5)
-    if rng.random() < 0.25 * np.exp(-abs(q_a - q_b)):
-        return "tie" if (q_a + q_b) / 2 > 0 else "both_bad"
+        return "b" if quality_a >= quality_b else "a"
+    gap = quality_a - quality_b + rng.normal(0.0, 0.5)
+    if rng.random() < 0.25 * np.exp(-abs(quality_a - quality_b)):
+        return "tie" if (quality_a + quality_b) / 2 > 0 else "both_bad"
     a_better = rng.random() < 1.0 / (1.0 + np.exp(-gap))
     return "a" if a_better else "b"
+
+
+class CrowdSchedule:
+    """Who asks for the next battle: voters drawn in proportion to their activity.  A
+    spammer re-submits the battle it judged last about 30% of the time (`resubmits`)."""
+
+    RESUBMIT_SHARE = 0.3
+
+    def __init__(self, crowd: Sequence[SimulatedVoter], rng: np.random.Generator) -> None:
+        if not crowd:
+            raise InputError("a simulated crowd needs at least one voter")
+        self.crowd = tuple(crowd)
+        share = np.array([v.activity for v in self.crowd], dtype=np.float64)
+        self.share = share / share.sum()
+        self.rng = rng
+
+    def next_voter(self) -> SimulatedVoter:
+        return self.crowd[int(self.rng.choice(len(self.crowd), p=self.share))]
+
+    def resubmits(self, voter: SimulatedVoter, has_judged: bool) -> bool:
+        return voter.kind == "spammer" and has_judged and self.rng.random() < self.RESUBMIT_SHARE
 
 
 def simulate_arena(
@@ -133,20 +162,19 @@ def simulate_arena(
     sampler = make_sampler(policy, models)
     session = ArenaSession(prompts, clean, sampler, seed=int(rng.integers(2**31)))
     crowd = tuple(voters) if voters is not None else default_voters(int(rng.integers(2**31)))
-    share = np.array([v.activity for v in crowd])
-    share = share / share.sum()
+    schedule = CrowdSchedule(crowd, rng)
     start = date(2026, 1, 5)
     last: dict[str, object] = {}
     for k in range(n_votes):
         day = (start + timedelta(days=int(k * days // n_votes))).isoformat()
-        voter = crowd[int(rng.choice(len(crowd), p=share))]
-        if voter.kind == "spammer" and voter.id in last and rng.random() < 0.3:
+        voter = schedule.next_voter()
+        if schedule.resubmits(voter, voter.id in last):
             blind = last[voter.id]  # re-submit a battle already judged
         else:
             blind = session.serve(voter.id)
             last[voter.id] = blind
         battle = session.battle(blind.battle_id)
-        choice = _judge(voter.kind, quality[battle.model_a], quality[battle.model_b], rng)
+        choice = judge_battle(voter.kind, quality[battle.model_a], quality[battle.model_b], rng)
         reveal = session.submit(blind.battle_id, voter.id, choice, day)
         score = {"a": 1.0, "b": 0.0}.get(choice, 0.5)
         sampler.observe(reveal.model_a, reveal.model_b, score)

@@ -185,6 +185,41 @@ def default_experts(submissions: Sequence[Submission], n: int = 9, seed: int = 0
     return tuple(experts[i] for i in order)
 
 
+HARSH_BIAS = -2.5  # scale points: the harsh expert's personal bias
+EXPERT_BIAS_SD = 0.3
+REVIEW_NOISE_SD = 0.4
+
+
+def expert_biases(expert_ids: Sequence[str], rng: np.random.Generator, *,
+                  harsh_expert: str | None = None) -> dict[str, float]:
+    """Each simulated expert's personal bias in scale points (sd 0.3); one expert
+    (`harsh_expert`, default: one drawn at random) is a harsh outlier at -2.5."""
+    ids = list(expert_ids)
+    if not ids:
+        raise InputError("a simulated panel needs at least one expert")
+    if harsh_expert is None:
+        harsh_expert = ids[int(rng.integers(len(ids)))]
+    elif harsh_expert not in ids:
+        raise InputError(f"unknown harsh expert {harsh_expert!r}")
+    bias = {e: float(rng.normal(0.0, EXPERT_BIAS_SD)) for e in ids}
+    bias[harsh_expert] = HARSH_BIAS
+    return bias
+
+
+def simulate_review(quality: float, rubric: Rubric, bias: float, rng: np.random.Generator, *,
+                    criterion_noise: Mapping[str, float] | None = None) -> dict[str, float]:
+    """One simulated expert's scores for a submission of true quality `quality` (0-100):
+    quality mapped onto each criterion's scale, plus the expert's `bias` and per-review
+    noise (sd 0.4, or `criterion_noise[key]`), rounded and clipped to the scale."""
+    share = float(quality) / 100.0
+    scores = {}
+    for c in rubric.criteria:
+        noise = (criterion_noise or {}).get(c.key, REVIEW_NOISE_SD)
+        raw = c.scale_min + share * (c.scale_max - c.scale_min) + bias + rng.normal(0.0, noise)
+        scores[c.key] = float(np.clip(np.round(raw), c.scale_min, c.scale_max))
+    return scores
+
+
 def simulate_panel(
     teams: Mapping[str, float],
     rubric: Rubric,
@@ -198,33 +233,17 @@ def simulate_panel(
     aggregation: str = "median",
     bootstrap: int = 1000,
 ) -> PanelResult:
-    """Assign experts with recusal and simulate their reviews, then score the panel.
-
-    `teams[team]` is the team's true quality on 0-100.  Each expert scores
-    quality mapped onto the criterion's scale, plus a personal bias
-    (sd 0.3 scale points) and per-review noise (sd 0.4, or
-    `criterion_noise[key]`), rounded and clipped to the scale.  One expert
-    (`harsh_expert`, default: one drawn at random) is a harsh outlier who
-    scores 2.5 scale points low."""
+    """Assign experts with recusal and simulate their reviews (`simulate_review`, with
+    biases from `expert_biases`), then score the panel.  `teams[team]` is the team's true
+    quality on 0-100."""
     rng = np.random.default_rng(seed)
     submissions = [Submission(t, (organisations or {}).get(t, "")) for t in teams]
     assignment = assign_experts(submissions, experts, k, seed=int(rng.integers(2**31)))
-    ids = [e.id for e in experts]
-    if harsh_expert is None:
-        harsh_expert = ids[int(rng.integers(len(ids)))]
-    elif harsh_expert not in ids:
-        raise InputError(f"unknown harsh expert {harsh_expert!r}")
-    bias = {e: float(rng.normal(0.0, 0.3)) for e in ids}
-    bias[harsh_expert] = -2.5
+    bias = expert_biases([e.id for e in experts], rng, harsh_expert=harsh_expert)
     reviews = []
     for team, code in assignment.codes.items():
-        quality = float(teams[team]) / 100.0
         for expert_id in assignment.reviewers[code]:
-            scores = {}
-            for c in rubric.criteria:
-                noise = (criterion_noise or {}).get(c.key, 0.4)
-                raw = c.scale_min + quality * (c.scale_max - c.scale_min) + bias[expert_id] + rng.normal(0.0, noise)
-                scores[c.key] = float(np.clip(np.round(raw), c.scale_min, c.scale_max))
+            scores = simulate_review(teams[team], rubric, bias[expert_id], rng, criterion_noise=criterion_noise)
             reviews.append(Review(expert_id, code, scores))
     return score_panel(rubric, assignment, reviews, aggregation=aggregation, bootstrap=bootstrap,
                        seed=int(rng.integers(2**31)))
