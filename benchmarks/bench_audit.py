@@ -132,22 +132,26 @@ def main() -> None:
     ap.add_argument("--library", type=int, default=50)
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--widths", default="256,512,1024,2048")
+    ap.add_argument("--deep", default="4096x32", help="one more row, WIDTHxLAYERS (a 7B-like depth)")
     ap.add_argument("--side-widths", default="256,512,1024")
     ap.add_argument("--workdir", default="/tmp/gauntlet-bench-audit")
     args = ap.parse_args()
     work = Path(args.workdir)
     shutil.rmtree(work, ignore_errors=True)
     try:
-        print(f"Part 1: one candidate vs a library of {args.library} fingerprints ({args.layers} layers, fresh process each)")
-        print(f"{'width':>6} {'tensors':>7} {'lib MiB':>8} {'audit s':>8} {'peak RSS MiB':>12}  verdict (derived refs)")
-        for d in (int(x) for x in args.widths.split(",")):
-            lib, cand = library_fingerprints(work / f"w{d}", d, args.layers, args.library)
+        print(f"Part 1: one candidate vs a library of {args.library} fingerprints (fresh process each; loading included)")
+        print(f"{'width':>6} {'layers':>6} {'tensors':>7} {'lib MiB':>8} {'audit s':>8} {'peak RSS MiB':>12}  verdict (derived refs)")
+        rows = [(int(x), args.layers) for x in args.widths.split(",")]
+        if args.deep:
+            rows.append(tuple(int(x) for x in args.deep.split("x")))
+        for d, layers in rows:
+            lib, cand = library_fingerprints(work / f"w{d}", d, layers, args.library)
             setup = "from gauntlet.provenance import audit, Library"
             code = (f"r = audit({str(cand)!r}, Library.load({str(lib)!r}).entries, progress=False)\n"
                     "print(r.verdict, [x.reference for x in r.references if x.verdict == 'derived'])")
             dt, rss, verdict = child(setup, code)
             lib_mib = sum(p.stat().st_size for p in lib.iterdir()) / 2**20
-            print(f"{d:6d} {len(llama_shapes(d, args.layers)):7d} {lib_mib:8.1f} {dt:8.2f} {rss:12.0f}  {verdict}")
+            print(f"{d:6d} {layers:6d} {len(llama_shapes(d, layers)):7d} {lib_mib:8.1f} {dt:8.2f} {rss:12.0f}  {verdict}")
             shutil.rmtree(work / f"w{d}")
         print("\nPart 2: Gauntlet (fingerprint both + audit) vs loading both models whole (model-tracing style)")
         print(f"{'width':>6} {'model MiB':>9} {'gauntlet s':>10} {'MiB':>6} {'whole s':>8} {'MiB':>6} "

@@ -18,10 +18,12 @@ Which axes are exchangeable under the null is decided from shapes: an axis
 length that recurs in at least three matrix axes of a model is one of its
 widths (residual stream, MLP, attention), whose unit order is arbitrary under
 independent training. Lengths that occur once or twice are tied to an external
-basis (vocabulary, positions, pixels) and are never relabelled. One exception
-is read from names, because shapes cannot show it: the output rows of query/key
-projections are tied to rotary-position frequencies (RoPE), so independently
-trained models share structure in their order; they are never used as units.
+basis (vocabulary, positions, pixels) and are never relabelled. Two exceptions
+are read from names, because shapes cannot show them: the output rows of query/key
+projections are tied to rotary-position frequencies (RoPE), and the rows of a
+position-embedding table are positions even when their count happens to equal a
+width (512 positions in a 512-wide model); independently trained models share
+structure in that order, so those rows are never used as units.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ from gauntlet.provenance.statistics import _standardise, bonferroni, matched_uni
 UNITS = SKETCH_SIZE // 2  # units matched per test (LAP on 64 x 64: ~0.05 ms)
 MIN_UNITS = 8  # fewer units cannot reach a small p-value (P(F = n) = 1/n!)
 MIN_FEATURES = 4
+# The exact test (a linear assignment) runs only where the cheap screen sees same-index
+# units agreeing: |z| of their summed correlations above what the best of m unrelated
+# counterparts reaches by chance (sqrt(2 ln 2m), the expected maximum of m |normals|) plus
+# SCREEN_MARGIN. Copied units that could matter after the Bonferroni factor (a dozen or
+# more of 64 matched in place) lift this z far higher. Skipping a test only ever raises a
+# p-value to 1, so this saves time without touching validity: the Bonferroni factor
+# still counts every compatible pair.
+SCREEN_MARGIN = 1.0
 TESTS = ("direct-columns", "direct-rows", "rows-changed", "columns-rotated")
 # direct-columns: column units described by their values in the first K rows (order kept)
 # direct-rows:    row units described by their values in the first K columns (order kept)
@@ -45,8 +55,11 @@ TESTS = ("direct-columns", "direct-rows", "rows-changed", "columns-rotated")
 #                 (robust to permuted/pruned/added/rotated rows)
 # columns-rotated: row units described by cosines with other rows over all columns
 #                 (robust to permuted/rotated columns: a rotated residual stream)
-ROPE_ROWS = re.compile(r"(^|[._])(q|k|wq|wk|q_proj|k_proj|query|key|qkv|wqkv|query_key_value)([._]|$)",
-                       re.IGNORECASE)
+FIXED_ORDER_ROWS = re.compile(
+    r"(^|[._])(q|k|wq|wk|q_proj|k_proj|query|key|qkv|wqkv|query_key_value)([._]|$)"
+    r"|position|positional|pos_emb|pos_embed|wpe|rel_pos|relative_attention",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -98,8 +111,10 @@ class _Side:
         self.index = [i for i, t in enumerate(tensors) if t.is_matrix]
         self.sk = [tensors[i] for i in self.index]
         ex = exchangeable_lengths(tensors)
-        self.ex_cols = np.array([t.cols in ex for t in self.sk], bool)
-        self.ex_rows = np.array([t.rows in ex and not ROPE_ROWS.search(t.name) for t in self.sk], bool)
+        # A kernel's flattened columns mix input channels with spatial positions (pixels,
+        # time steps), an external basis: never units, whatever their count.
+        self.ex_cols = np.array([t.cols in ex and len(t.shape) == 2 for t in self.sk], bool)
+        self.ex_rows = np.array([t.rows in ex and not FIXED_ORDER_ROWS.search(t.name) for t in self.sk], bool)
         self.rows = np.array([t.rows for t in self.sk])
         self.cols = np.array([t.cols for t in self.sk])
         self.groups: dict[str, dict[tuple, tuple[list[int], np.ndarray]]] = {}
@@ -113,8 +128,8 @@ class _Side:
                     ko, ki = t.block.shape
                     key = (f.shape, None if test == "rows-changed" else ko, None if test == "columns-rotated" else ki)
                     by_shape[key].append(j)
-                    feats[key].append(_standardise(f))
-            self.groups[test] = {k: (v, np.stack(feats[k])) for k, v in by_shape.items()}
+                    feats[key].append(f)
+            self.groups[test] = {k: (v, _standardise(np.stack(feats[k]))) for k, v in by_shape.items()}
 
 
 def _cache(fp) -> _Side:
@@ -156,14 +171,16 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
                 continue
             # cheap screen: mean correlation of same-index units for every pair at once
             score = FA.reshape(len(ia), -1) @ FB.reshape(len(ib), -1).T
-            score = np.where(ok, score, -np.inf)
-            best = np.argmax(score, axis=1)
+            units, features = key[0]
+            null_sd = np.sqrt(units / features)  # of a sum of `units` correlations over `features` values
             for r, a in enumerate(ia):
                 m = int(ok[r].sum())
                 if m == 0:
                     continue
                 comparisons[a] += m
-                chosen[a].append((float(score[r, best[r]]), test, ib[best[r]], FA[r], FB[best[r]]))
+                top = int(np.argmax(np.where(ok[r], np.abs(score[r]), -np.inf)))
+                if abs(score[r, top]) >= (np.sqrt(2 * np.log(2 * m)) + SCREEN_MARGIN) * null_sd:
+                    chosen[a].append((float(score[r, top]), test, ib[top], FA[r], FB[top]))
     matches = []
     for a in range(na):
         best = None
@@ -171,8 +188,8 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
             f, p = matched_units(fa, fb, standardised=True)
             if best is None or p < best[3] or (p == best[3] and f > best[2]):
                 best = (test, b, f, p, fa.shape[0])
-        if best is None:
-            matches.append(TensorMatch(A.index[a], None, "", 0, 0, 1.0, 0, 1.0))
+        if best is None:  # nothing compatible, or nothing the screen found worth an exact test
+            matches.append(TensorMatch(A.index[a], None, "", 0, 0, 1.0, int(comparisons[a]), 1.0))
             continue
         test, b, f, p, units = best
         matches.append(TensorMatch(A.index[a], B.index[b], test, f, units, p, int(comparisons[a]),

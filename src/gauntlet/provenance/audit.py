@@ -217,8 +217,8 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint
             counterpart = Counter(module_of(r["counterpart"]) for r in strong).most_common(1)[0][0]
         elif any(a.p_value < 0.01 for a in shared):
             counterpart = name  # the shared-axis test pairs modules by name
-        elif compared:
-            counterpart = Counter(module_of(r["counterpart"]) for r in compared).most_common(1)[0][0]
+        elif any(r["counterpart"] for r in compared):
+            counterpart = Counter(module_of(r["counterpart"]) for r in compared if r["counterpart"]).most_common(1)[0][0]
         best = min(compared, key=lambda r: (r["p_value"], -r["statistic"]), default=None)
         out.append(
             ModuleEvidence(
