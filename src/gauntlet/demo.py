@@ -1,16 +1,21 @@
 """The demo behind `gauntlet demo`: one whole first round, end to end, on real tiny models.
 
-Nothing here decides an outcome. The demo generates a bilingual world, lets
-one foreign lab and five teams train (or, for one team, fine-tune the foreign
-model), and then runs the same pipeline a real round runs: intake, the
-independence audit, lm-eval benchmarks, a simulated public arena and expert
-panel, the pure decision, the ledger and the report. Change a team's recipe
-and the outcome changes with it.
+Nothing here decides an outcome, and nothing here runs a stage of its own. The
+demo generates a bilingual world, lets one foreign lab and five teams train
+(or, for one team, fine-tune the foreign model), and then plays the organisers'
+part with the same calls `gauntlet challenge ...` makes (`gauntlet.rounds.pipeline`):
+register the challenge, take each team's submission before the deadline, audit,
+evaluate, open the arena and the panel, and decide from what the store holds.
+Change a team's recipe and the outcome changes with it.
 
-The only simulated people are the voters and experts. They judge each model
-by its *measured* quality (held-out bits per byte on text none of the models
-trained on), plus noise, bias, lazy and adversarial voters and a harsh expert,
-so the filters and the robust aggregation have something to do.
+The only simulated people are the voters and experts, and they act through the
+store the way real people act through the web app: voters are served blind
+battles by the web arena's own desk (`gauntlet.web.arena.ArenaDesk`, with its
+active pair sampling and daily cap) and cast votes with the store's vote verb;
+experts read and score only the anonymous submissions the panel assigned them.
+They judge each model by its *measured* quality (held-out bits per byte on text
+none of the models trained on), plus noise, bias, lazy and adversarial voters and
+a harsh expert, so the vote filters and the robust aggregation have work to do.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from gauntlet.console import err_console
@@ -27,6 +33,14 @@ from gauntlet.errors import InputError
 MARKER = ".gauntlet-demo"
 ROUND = "first"
 LICENCE = "apache-2.0"
+KST = timezone(timedelta(hours=9))
+DEADLINE = datetime(2025, 12, 30, 18, 0, tzinfo=KST)
+DECISION_DATE = datetime(2026, 1, 15, 10, 0, tzinfo=KST)
+# The organisers' clock: teams submit before the deadline, the stages run the next
+# morning, the public votes for a week, the experts review, and the round is decided.
+SUBMITTED_AT = DEADLINE - timedelta(days=2)
+STAGES_AT = DEADLINE + timedelta(hours=15)
+ARENA_DAYS = 7
 # Simulated voters: ten quality points (0-100) are one logit of preference (about 73% of decisive votes).
 QUALITY_POINTS_PER_LOGIT = 10.0
 
@@ -47,6 +61,8 @@ class DemoResult:
 def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
     """The demo challenge, modelled on the programme's first round (weights 40/35/25,
     one performance cut, independence disqualification, a B200 + H100 pool)."""
+    from gauntlet.evaluation import PROGRAMME_GROUP_WEIGHTS
+    from gauntlet.evaluation.tasks import METRICS_BY_OUTPUT_TYPE
     from gauntlet.ratings.panel import default_rubric
 
     def q(text: str) -> str:
@@ -68,7 +84,7 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
                   f"organisation = {q(team.organisation)}", f"country = {q(team.country)}", ""]
     lines += [
         "[[rounds]]", f'id = "{ROUND}"', 'name = "First evaluation"',
-        "submission_deadline = 2025-12-30T18:00:00+09:00", "decision_date = 2026-01-15T10:00:00+09:00",
+        f"submission_deadline = {DEADLINE.isoformat()}", f"decision_date = {DECISION_DATE.isoformat()}",
         "appeal_window_days = 10", "policy = { eliminate_lowest = 1 }", "pool = { B200 = 1024, H100 = 1024 }", "",
         "[[rounds]]", 'id = "second"', 'name = "Second evaluation"',
         "submission_deadline = 2026-06-30T18:00:00+09:00", "decision_date = 2026-07-20T10:00:00+09:00",
@@ -78,9 +94,15 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
         "appeal_window_days = 10", "policy = { winners = 2 }", "",
         "[benchmarks]", "tasks = [",
     ]
+    # The pipeline weighs a group by the sum of its tasks' weights: split each programme
+    # group weight (agency 10, common 20, individual 10) evenly over the group's tasks.
+    in_group: dict[str, int] = {}
     for task in benchmark_tasks:
-        metric = "exact_match" if task.output_type == "generate_until" else "acc"
-        lines.append(f"  {{ id = {q(task.name)}, group = {q(task.group)}, metric = {q(metric)}, weight = 1 }},")
+        in_group[task.group] = in_group.get(task.group, 0) + 1
+    for task in benchmark_tasks:
+        metric = METRICS_BY_OUTPUT_TYPE[task.output_type][0]
+        weight = PROGRAMME_GROUP_WEIGHTS.get(task.group, 10.0) / in_group[task.group]
+        lines.append(f"  {{ id = {q(task.name)}, group = {q(task.group)}, metric = {q(metric)}, weight = {weight!r} }},")
     lines += ["]", "", "[expert_panel]", "reviews_per_submission = 4", ""]
     for c in default_rubric().criteria:
         lines += ["[[expert_panel.criteria]]", f"key = {q(c.key)}",
@@ -111,7 +133,7 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- stages
+# ----------------------------------------------------------------------------- the round
 
 
 def _prepare(workdir: Path) -> None:
@@ -137,21 +159,23 @@ def _license_text(organisation: str) -> str:
             "you may not use this file except in compliance with the License.\n")
 
 
+def _write_prompts(world, path: Path) -> Path:
+    path.write_text("".join(json.dumps({"id": p.id, "language": p.lang, "text": p.text}, ensure_ascii=False) + "\n"
+                            for p in world.arena_prompts), encoding="utf-8")
+    return path
+
+
 def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: bool = True,
              cast=None) -> DemoResult:
     """Play the round in `workdir` (emptied first if it holds an earlier demo). `cast`
     replaces the default recipes (`gauntlet.synth.DEMO_CAST`), e.g. to show that a
     different team fine-tuning the reference changes who is disqualified."""
-    from rich.table import Table
-
-    from gauntlet.artifacts.content_store import ContentStore
-    from gauntlet.artifacts.intake import intake
-    from gauntlet.rounds import Ledger, decision_inputs, publish
-    from gauntlet.rounds.licences import detect_licence
-    from gauntlet.rounds.orchestrate import audit_rows, audit_teams, fingerprint_models, team_results
-    from gauntlet.spec import loads
-    from gauntlet.store.repository import Store
-    from gauntlet.synth import DEMO_CAST, build_cast, generate_world
+    from gauntlet.evaluation import write_tasks
+    from gauntlet.jobs.local import InlineExecutor
+    from gauntlet.rounds.pipeline import audit_round, evaluate_round, init_challenge, open_arena, open_panel, submit
+    from gauntlet.rounds.round_decision import decide_round
+    from gauntlet.rounds.workspace import DB_FILE, open_context
+    from gauntlet.synth import DEMO_CAST, build_cast, generate_world, heldout_bits_per_byte
 
     started = time.perf_counter()
     workdir = Path(workdir)
@@ -159,216 +183,93 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     cast = cast or DEMO_CAST
     teams = list(cast.teams)
     team_names = [t.name for t in teams]
+    # Jobs run in this process: on two cores a worker process's start-up (torch, lm-eval)
+    # costs more than the tiny models' work it would take over.
+    executor = InlineExecutor()
 
-    _stage(1, "A bilingual world and its benchmark tasks")
+    _stage(1, "A bilingual world, its benchmark tasks, and the challenge")
     world = generate_world(seed, scale=scale)
     votes = max(300, round(3000 * scale))
-    spec_text = demo_spec_toml(teams, cast.reference, world.benchmark_tasks, votes=votes)
-    (workdir / "challenge.toml").write_text(spec_text, encoding="utf-8")
-    spec = loads(spec_text, source="challenge.toml")
+    tasks_dir = workdir / "organiser" / "tasks"
+    write_tasks(world.benchmark_tasks, tasks_dir)
+    prompts_file = _write_prompts(world, workdir / "organiser" / "arena-prompts.jsonl")
+    spec_path = workdir / "challenge.toml"
+    spec_path.write_text(demo_spec_toml(teams, cast.reference, world.benchmark_tasks, votes=votes), encoding="utf-8")
+    db_url = f"sqlite:///{(workdir / DB_FILE).resolve()}"  # the demo's own store, whatever GAUNTLET_DB says
+    ctx = open_context(spec_path, workdir, db_url, register=True)
+    tokens = init_challenge(ctx)
     err_console.print(f"{len(world.train_texts):,} training documents, "
                       f"{sum(len(t.items) for t in world.benchmark_tasks):,} benchmark items in "
                       f"{len(world.benchmark_tasks)} tasks, {len(world.arena_prompts)} arena prompts")
+    err_console.print(f"challenge {ctx.slug!r} registered: {len(ctx.spec.teams)} teams, "
+                      f"{len(ctx.spec.expert_panel.experts)} experts, {len(tokens)} sign-in tokens issued")
 
     _stage(2, "Teams train their models (one fine-tunes the foreign reference)")
     folders = build_cast(world, workdir / "submitted", scale=scale, progress=progress, cast=cast)
     for team in teams:
         (folders[team.name] / "LICENSE").write_text(_license_text(team.organisation))
 
-    _stage(3, "Intake: layout and header checks, content hashes, immutable store")
-    store = Store(f"sqlite:///{(workdir / 'gauntlet.sqlite').resolve()}")
-    store.register_challenge(spec.id, spec.name, spec_text)
-    for team in spec.teams:
-        store.register_team(spec.id, team.id, team.name, team.organisation, team.country)
-    content = ContentStore(workdir / "store")
-    stored, submission_ids, licences = {}, {}, {}
+    _stage(3, "Submissions before the deadline: layout and header checks, content hashes, immutable store")
     for name in team_names:
-        stored[name] = intake(folders[name], content, progress=progress)
-        submission_ids[name] = store.record_submission(spec.id, name, ROUND, stored[name])
-        licences[name] = detect_licence(stored[name].path)
-        err_console.print(f"  {name:10s} {stored[name].id[:16]}  {stored[name].manifest.total_bytes:>10,} bytes  "
-                          f"licence {licences[name]}")
-    models = {name: stored[name].path for name in team_names}
+        receipt = submit(ctx, name, folders[name], ROUND, now=SUBMITTED_AT, progress=progress)
+        err_console.print(f"  {name:10s} {receipt.manifest_sha256[:16]}  {receipt.total_bytes:>10,} bytes  "
+                          f"licence {receipt.licence}")
 
     _stage(4, "Independence audit: every team against the foreign reference and each other")
-    origins = {t.name: {"organisation": t.organisation, "country": t.country} for t in cast.members}
-    origins[cast.reference.name]["licence"] = "apache-2.0"
-    prints = fingerprint_models({cast.reference.name: folders[cast.reference.name], **models}, origins,
-                                workdir / "fingerprints", progress=progress)
-    audits = audit_teams({n: prints[n] for n in team_names}, {cast.reference.name: prints[cast.reference.name]},
-                         spec, workdir / "report" / "audits")
-    for name, team_audit in audits.items():
-        for ref in team_audit.report["references"]:
-            store.record_audit(submission_ids[name], ref["reference"], ref["verdict"], ref["p_value"], ref)
-        err_console.print(f"  {name:10s} {team_audit.verdict}")
+    verdicts = audit_round(ctx, ROUND, {cast.reference.name: folders[cast.reference.name]}, now=STAGES_AT,
+                           executor=executor, progress=progress)
+    for name in team_names:
+        err_console.print(f"  {name:10s} {verdicts[name]}")
 
     _stage(5, "Benchmarks through lm-evaluation-harness")
-    benchmark = _benchmarks(world, models, workdir, seed, progress)
+    benchmark = evaluate_round(ctx, ROUND, tasks_dir, now=STAGES_AT, executor=executor, seed=seed, progress=progress)
+    for name in team_names:
+        score = benchmark[name]
+        err_console.print(f"  {name:10s} benchmark {score.value:5.1f}  [{score.lower:.1f}, {score.upper:.1f}]")
 
-    _stage(6, "Measured quality (held-out text no model trained on)")
-    from gauntlet.synth import heldout_bits_per_byte
-
-    quality = {name: _quality(heldout_bits_per_byte(models[name], world.heldout_texts)) for name in team_names}
+    _stage(6, "Measured quality (held-out text no model trained on): what the simulated people perceive")
+    quality = {name: _quality(heldout_bits_per_byte(folders[name], world.heldout_texts)) for name in team_names}
     for name in team_names:
         err_console.print(f"  {name:10s} quality {quality[name]:5.1f} / 100")
 
-    _stage(7, "Public arena: blind battles, vote filters, Bradley-Terry ratings")
-    user, arena, prompts, answers = _arena(world, spec, models, quality, workdir, seed, votes)
-    # The same prompts and answers open the web app's live blind arena.
-    store.add_arena_prompts(spec.id, ROUND, prompts.prompts)
-    store.add_arena_answers(spec.id, ROUND, answers)
+    _stage(7, "Public arena: answers, then a week of blind battles voted through the store")
+    from gauntlet.demo_people import review_as_experts, vote_as_crowd
 
-    _stage(8, "Expert panel: recusal, robust aggregation, inter-rater reliability")
-    expert, panel = _panel(spec, quality, seed)
-    for e in spec.expert_panel.experts:
-        store.add_expert(spec.id, e.id, e.name, e.affiliations, e.conflicts)
-    store.assign_panel(spec.id, ROUND, seed=seed)
+    counts = open_arena(ctx, ROUND, prompts_file, now=STAGES_AT, executor=executor, seed=seed, progress=progress)
+    err_console.print(f"  {counts['stored']:,} answers stored for blind battles, {counts['excluded']:,} held back "
+                      "for naming their model")
+    crowd = vote_as_crowd(ctx, ROUND, {n: q / QUALITY_POINTS_PER_LOGIT for n, q in quality.items()}, votes,
+                          seed=seed, start=STAGES_AT + timedelta(hours=1), days=ARENA_DAYS, progress=progress)
+    refused = ", ".join(f"{k}: {v}" for k, v in sorted(crowd.refused.items())) or "none"
+    err_console.print(f"  {crowd.cast:,} votes cast by {crowd.voters} visitors; refused by the arena: {refused}")
 
-    _stage(9, "Decision, ledger and report")
-    components = {n: {"benchmark": benchmark[n], "expert": expert[n], "user": user[n]} for n in team_names}
-    for name in team_names:
-        for component, score in components[name].items():
-            store.record_component(submission_ids[name], component, score.value, score.lower, score.upper)
-    inputs = decision_inputs(spec, ROUND, team_results(components, audits, licences), seed=seed)
-    inputs_path = workdir / "decision-inputs.json"
-    inputs_path.write_text(json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False))
-    ledger = Ledger(workdir / "ledger.jsonl")
-    record = ledger.append_decision(inputs, round_id=ROUND, spec_hash=spec.spec_hash)
-    outputs = record["outputs"]
-    store.record_decision(spec.id, ROUND, inputs, outputs, record["hash"])
-    store.record_ledger_head(spec.id, ledger.head, records=len(ledger.records()))
-    publish(ledger, workdir / "decision-bundle.json")
-    tokens = {"organiser": store.create_token(spec.id, "organiser", label="demo organiser"),
-              f"team {team_names[0]}": store.create_token(spec.id, "team", team_names[0], label="demo team"),
-              f"expert {spec.expert_panel.experts[0].id}": store.create_token(
-                  spec.id, "expert", spec.expert_panel.experts[0].id, label="demo expert")}
-    (workdir / "web-tokens.txt").write_text("".join(f"{role}: {token}\n" for role, token in tokens.items()))
-    report = _report(store, spec, inputs, outputs, audits, arena, panel, workdir, ledger.head)
+    _stage(8, "Expert panel: conflict-free assignment, blind reviews through the store")
+    reviewers = open_panel(ctx, ROUND, now=STAGES_AT, seed=seed)
+    reviews = review_as_experts(ctx, ROUND, quality, seed=seed, at=STAGES_AT + timedelta(days=ARENA_DAYS))
+    err_console.print(f"  {len(reviewers)} anonymous submissions, {reviews} reviews submitted")
 
-    _print_summary(outputs, spec, components, time.perf_counter() - started)
-    err_console.print(f"\nReport:        [bold]{report}[/bold]")
-    err_console.print(f"Inputs:        {inputs_path}  (recompute: gauntlet round decide {inputs_path} --json)")
-    err_console.print(f"Ledger head:   {ledger.head}  ({workdir / 'ledger.jsonl'})")
-    err_console.print(f"Web:           gauntlet serve --db sqlite:///{(workdir / 'gauntlet.sqlite').resolve()}"
-                      f"  (sign-in tokens for organiser, team and expert pages: {workdir / 'web-tokens.txt'})")
-    return DemoResult(workdir, report, inputs_path, workdir / "ledger.jsonl", ledger.head, outputs)
+    _stage(9, "Decision from the store: ledger, bundle and report")
+    decision = decide_round(ctx, ROUND, now=DECISION_DATE, seed=seed)
+    evidence = decision.evidence
+    if evidence.arena is not None:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(evidence.arena.review.reasons().items())) or "none"
+        err_console.print(f"  arena: {len(evidence.arena.review.accepted):,} votes counted; excluded by reason: "
+                          f"{reasons}")
+    if evidence.panel is not None:
+        err_console.print(f"  panel: {len(evidence.panel.reviews)} reviews; low-agreement criteria: "
+                          f"{', '.join(evidence.panel.flagged_criteria) or 'none'}")
+    tokens_file = workdir / "web-tokens.txt"
+    tokens_file.write_text("".join(f"{who}: {token}\n" for who, token in tokens), encoding="utf-8")
 
-
-def _benchmarks(world, models, workdir: Path, seed: int, progress: bool) -> dict:
-    from gauntlet.evaluation import PROGRAMME_GROUP_WEIGHTS, Suite, benchmark_score, evaluate_models, write_tasks
-
-    refs = write_tasks(world.benchmark_tasks, workdir / "tasks")
-    groups = {r.group for r in refs}
-    suite = Suite.from_task_refs(refs, name="demo", group_weights={g: PROGRAMME_GROUP_WEIGHTS.get(g, 10.0)
-                                                                 for g in sorted(groups)})
-    evaluations = evaluate_models(models, suite, cache_dir=workdir / "eval-cache", seed=seed, progress=progress)
-    scores = {}
-    for name, evaluation in evaluations.items():
-        scores[name] = benchmark_score(evaluation, suite, seed=seed).component
-        err_console.print(f"  {name:10s} benchmark {scores[name].value:5.1f}  "
-                          f"[{scores[name].lower:.1f}, {scores[name].upper:.1f}]")
-    return scores
-
-
-def _arena(world, spec, models, quality, workdir: Path, seed: int, votes: int):
-    import hashlib
-
-    from gauntlet.ratings.arena import AnswerCache, Prompt, PromptSet, collect_answers
-    from gauntlet.ratings.arena_simulation import simulate_arena
-    from gauntlet.ratings.user_component import user_component_scores
-    from gauntlet.ratings.vote_quality import VotePolicy
-    from gauntlet.evaluation.generation import generate_answers
-
-    prompts = PromptSet(ROUND, tuple(Prompt(p.id, p.lang, p.text) for p in world.arena_prompts))
-    # Answers are cached per exact set of submitted models.
-    key = hashlib.sha256("".join(sorted(str(p) for p in models.values())).encode()).hexdigest()[:16]
-    cache = AnswerCache(workdir / "arena" / "answers" / key)
-
-    def generate(model: str, batch):
-        # The same lm-eval backend that produced the benchmark scores writes the arena answers.
-        return generate_answers(models[model], [(p.id, p.text) for p in batch], seed=seed)
-
-    answers = collect_answers(list(models), prompts, generate, cache=cache)
-    identities = {t.id: [t.id, t.name, t.organisation] for t in spec.teams}
-    outcome = simulate_arena(list(models), answers, {n: q / QUALITY_POINTS_PER_LOGIT for n, q in quality.items()},
-                             votes, seed, prompts=prompts, identities=identities,
-                             vote_policy=VotePolicy(daily_cap=spec.arena.daily_cap_per_voter))
-    outcome.write_counted_votes(workdir / "arena" / "votes.csv")
-    outcome.write_vote_log(workdir / "arena" / "vote-log.jsonl")
-    err_console.print(f"  {len(outcome.accepted):,} votes counted, {len(outcome.excluded_votes):,} excluded "
-                      f"(kept with reasons in arena/vote-log.jsonl)")
-    scores = user_component_scores(outcome.leaderboard, method=spec.scoring.user_score_conversion)
-    return scores, outcome, prompts, answers
-
-
-def _panel(spec, quality, seed: int):
-    from gauntlet.ratings.panel import Criterion, Expert, Rubric
-    from gauntlet.ratings.panel_scoring import simulate_panel
-
-    rubric = Rubric(tuple(Criterion(c.key, c.name.ko, c.name.en, c.instructions.ko, c.instructions.en,
-                                    c.scale_min, c.scale_max, c.weight) for c in spec.expert_panel.criteria))
-    experts = tuple(Expert(e.id, e.name, frozenset(e.affiliations), frozenset(e.conflicts))
-                    for e in spec.expert_panel.experts)
-    organisations = {t.id: t.organisation for t in spec.teams}
-    result = simulate_panel(quality, rubric, experts, spec.expert_panel.reviews_per_submission, seed,
-                            organisations=organisations)
-    flagged = ", ".join(result.flagged_criteria) or "none"
-    err_console.print(f"  {len(result.reviews)} reviews; low-agreement criteria: {flagged}")
-    return result.scores, result
-
-
-def _report(store, spec, inputs, outputs, audits, arena, panel, workdir: Path, ledger_head: str) -> Path:
-    from gauntlet.rounds.orchestrate import audit_rows
-    from gauntlet.web.report import render_round_report
-
-    report_dir = workdir / "report"
-    report_dir.mkdir(exist_ok=True)
-    shutil.copy(workdir / "decision-inputs.json", report_dir / "decision-inputs.json")
-    board = store.leaderboard(spec.id)
-    teams_unc = outputs.get("uncertainty", {}).get("teams", {})
-    intervals = {t: (v.get("total_lower", 0.0), v.get("total_upper", 0.0)) for t, v in teams_unc.items()
-                 if "total_lower" in v}
-    from gauntlet.provenance import DEFAULT_ALPHA
-
-    sections = [_arena_section(arena), _panel_section(panel)]
-    return render_round_report(
-        report_dir / "index.html", board=board, weights=inputs["weights"], audit_rows=audit_rows(audits, report_dir),
-        alpha=DEFAULT_ALPHA, inputs_file="decision-inputs.json", ledger_head=ledger_head,
-        total_intervals=intervals, extra_sections=sections,
-    )
-
-
-def _arena_section(outcome) -> dict:
-    from html import escape
-
-    reasons: dict[str, int] = {}
-    for excluded in outcome.excluded_votes:
-        reasons[excluded.reason] = reasons.get(excluded.reason, 0) + 1
-    rows = "".join(f"<tr><td>{escape(r.model)}</td><td class='num'>{r.rating:.0f}</td>"
-                   f"<td class='num'>[{r.lower:.0f}, {r.upper:.0f}]</td><td class='num'>{r.rank}</td></tr>"
-                   for r in outcome.leaderboard.entries())
-    excluded = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(reasons.items())) or "none"
-    html = (f"<p>{len(outcome.accepted):,} blind votes counted; excluded votes by reason: {excluded}. "
-            "Ratings are Bradley–Terry on the Elo scale with 95% bootstrap intervals; "
-            "<code>gauntlet ratings fit arena/votes.csv</code> reproduces them.</p>"
-            "<table><thead><tr><th>Model</th><th class='num'>Rating</th><th class='num'>95% interval</th>"
-            f"<th class='num'>Rank</th></tr></thead><tbody>{rows}</tbody></table>")
-    return {"title": "Public arena", "html": html}
-
-
-def _panel_section(result) -> dict:
-    from html import escape
-
-    low = '<span class="badge close">low agreement</span>'
-    rows = "".join(f"<tr><td>{escape(r.key)}</td><td class='num'>{'—' if r.alpha is None else f'{r.alpha:.2f}'}</td>"
-                   f"<td>{low if r.flagged else 'ok'}</td></tr>"
-                   for r in result.reliability)
-    html = (f"<p>{len(result.reviews)} reviews by experts without a conflict of interest "
-            f"(aggregated by {escape(result.aggregation)}, robust to one extreme reviewer). "
-            "Inter-rater reliability per criterion (Krippendorff's α; below 0.667 is flagged):</p>"
-            "<table><thead><tr><th>Criterion</th><th class='num'>α</th><th>Agreement</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
-    return {"title": "Expert panel", "html": html}
+    _print_summary(decision.outputs, ctx.spec, evidence.components, time.perf_counter() - started)
+    err_console.print(f"\nReport:        [bold]{decision.report}[/bold]")
+    err_console.print(f"Inputs:        {decision.inputs_file}  "
+                      f"(recompute: gauntlet round decide {decision.inputs_file} --json)")
+    err_console.print(f"Ledger head:   {decision.ledger_head}  ({ctx.workspace.ledger})")
+    err_console.print(f"Web:           gauntlet serve --db {db_url}"
+                      f"  (sign-in tokens for the organiser, every team and expert: {tokens_file})")
+    return DemoResult(workdir, decision.report, decision.inputs_file, ctx.workspace.ledger, decision.ledger_head,
+                      decision.outputs)
 
 
 def _print_summary(outputs: dict, spec, components: dict, seconds: float) -> None:

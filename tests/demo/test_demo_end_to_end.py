@@ -3,7 +3,8 @@
 One run of the real pipeline (training, intake, audit, lm-eval, arena, panel,
 decision, ledger, report) is shared by the tests in this module; a second run
 with another team fine-tuning the foreign reference shows the outcome is not
-scripted.
+scripted.  The simulated voters and experts act through the store, so the
+demo's store is what `gauntlet serve` shows and what the decision was taken from.
 """
 
 import dataclasses
@@ -13,7 +14,8 @@ import sys
 
 import pytest
 
-from gauntlet.demo import run_demo
+from gauntlet.demo import ROUND, run_demo
+from gauntlet.errors import InputError
 from gauntlet.rounds import Ledger
 from gauntlet.synth import DEMO_CAST
 
@@ -87,3 +89,42 @@ def test_outcome_follows_the_models_not_a_script(demo, tmp_path):
     reasons = {e["team"]: e["reason"] for e in result.outputs["eliminated"]}
     assert reasons.get(new_copier) == "independence"
     assert reasons.get(former) != "independence"
+
+
+def _store(demo):
+    from gauntlet.store.repository import Store
+
+    return Store(f"sqlite:///{(demo.workdir / 'gauntlet.sqlite').resolve()}")
+
+
+def test_the_decision_counts_the_votes_and_reviews_held_in_the_store(demo):
+    store = _store(demo)
+    slug = store.challenges()[0]["slug"]
+    votes = store.arena_votes(slug, ROUND)
+    counted = (demo.report.parent / "arena-votes.csv").read_text().splitlines()[1:]
+    assert votes and 0 < len(counted) <= len(votes)
+    panel = next(p for p in store.panel_rounds(slug) if p["round"] == ROUND)
+    teams = {t.name for t in DEMO_CAST.teams}
+    assert {e["team"] for e in panel["entries"]} == teams
+    for entry in panel["entries"]:
+        # Every assigned expert reviewed, and only the assigned ones.
+        assert sorted(r["expert"] for r in entry["reviews"]) == entry["reviewers"]
+        assert len(entry["reviewers"]) == panel["k"]
+
+
+def test_experts_with_a_conflict_never_review_that_team(demo):
+    store = _store(demo)
+    slug = store.challenges()[0]["slug"]
+    conflicts = {e["key"]: set(e["conflicts"]) for e in store.experts(slug)}
+    assert any(conflicts.values())
+    panel = next(p for p in store.panel_rounds(slug) if p["round"] == ROUND)
+    for entry in panel["entries"]:
+        for review in entry["reviews"]:
+            assert entry["team"] not in conflicts[review["expert"]]
+
+
+def test_a_folder_that_is_not_a_demo_is_never_emptied(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a Gauntlet demo folder"):
+        run_demo(tmp_path, scale=SCALE, seed=7, progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
