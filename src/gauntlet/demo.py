@@ -170,6 +170,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     """Play the round in `workdir` (emptied first if it holds an earlier demo). `cast`
     replaces the default recipes (`gauntlet.synth.DEMO_CAST`), e.g. to show that a
     different team fine-tuning the reference changes who is disqualified."""
+    from gauntlet.demo_people import review_as_experts, vote_as_crowd
     from gauntlet.evaluation import write_tasks
     from gauntlet.jobs.local import InlineExecutor
     from gauntlet.rounds.pipeline import audit_round, evaluate_round, init_challenge, open_arena, open_panel, submit
@@ -233,8 +234,6 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
         err_console.print(f"  {name:10s} quality {quality[name]:5.1f} / 100")
 
     _stage(7, "Public arena: answers, then a week of blind battles voted through the store")
-    from gauntlet.demo_people import review_as_experts, vote_as_crowd
-
     counts = open_arena(ctx, ROUND, prompts_file, now=STAGES_AT, executor=executor, seed=seed, progress=progress)
     err_console.print(f"  {counts['stored']:,} answers stored for blind battles, {counts['excluded']:,} held back "
                       "for naming their model")
@@ -254,7 +253,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     if evidence.arena is not None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(evidence.arena.review.reasons().items())) or "none"
         err_console.print(f"  arena: {len(evidence.arena.review.accepted):,} votes counted; excluded by reason: "
-                          f"{reasons}")
+                          f"{reasons} (every vote with its reason: {decision.report.parent / 'arena-vote-log.csv'})")
     if evidence.panel is not None:
         err_console.print(f"  panel: {len(evidence.panel.reviews)} reviews; low-agreement criteria: "
                           f"{', '.join(evidence.panel.flagged_criteria) or 'none'}")
