@@ -128,27 +128,11 @@ class Fingerprint:
 # ------------------------------------------------------------------ streaming
 
 
-def _read_exactly(fd: int, buf: memoryview, offset: int, path: Path) -> None:
-    got = 0
-    while got < len(buf):
-        n = os.preadv(fd, [buf[got:]], offset + got)
-        if n <= 0:
-            raise UnsafeArtifactError(f"{path.name}: file ended early while reading")
-        got += n
-
-
-def _open_sequential(path: Path) -> int:
-    fd = os.open(path, os.O_RDONLY)
-    if hasattr(os, "posix_fadvise"):  # ask for aggressive readahead
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-    return fd
-
-
-# The hash job reads with pread into one reused buffer (sequential readahead, nothing
-# resident). The sketch job maps the file instead: it touches only the first K values of
-# each row, and reading them in place measured 1.6x faster than copying whole regions;
-# each region's pages are dropped from the process once sketched (MADV_DONTNEED; the page
-# cache keeps them), so resident memory is about one region whatever the shard's size.
+# Both jobs read the file through a memory map, in place: the sketch touches only the
+# first K values of each row (reading them in place measured 1.6x faster than copying whole
+# regions), and sha256 reads the mapped page cache directly. Each region's pages are
+# dropped from the process once done (MADV_DONTNEED; the page cache keeps them), so
+# resident memory is about a region per job whatever the shard's size.
 
 
 class _ReadFront:
@@ -179,20 +163,34 @@ class _ReadFront:
 
 
 def _hash_shard(header, chunk: int, advance, front: _ReadFront) -> str:
-    """sha256 of every byte of the shard, front to back."""
+    """sha256 of every byte of the shard, front to back, straight from the mapped page
+    cache (no copy: measured 1.1-1.4 s vs 1.7-1.8 s for pread into a buffer, 2 GB warm).
+    The next region is requested from the disk while this one is hashed (MADV_WILLNEED),
+    and each hashed region is dropped from this process (MADV_DONTNEED; the page cache
+    keeps it for the sketch job), so resident memory stays at about one region."""
     digest = hashlib.sha256()
-    buf = memoryview(bytearray(min(chunk, header.file_size)))
+    size, page = header.file_size, mmap.PAGESIZE
     try:
-        fd = _open_sequential(header.path)
+        with open(header.path, "rb") as fh:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(mm)
+        advise = getattr(mm, "madvise", None)
         try:
-            for begin in range(0, header.file_size, len(buf)):
-                view = buf[: min(len(buf), header.file_size - begin)]
-                _read_exactly(fd, view, begin, header.path)
-                front.advance_to(begin + len(view))
-                digest.update(view)  # releases the GIL: the sketch job runs meanwhile
-                advance(len(view))
+            if len(mm) != size:
+                raise UnsafeArtifactError(f"{header.path.name}: file changed size while being read")
+            chunk = max(page, chunk - chunk % page)
+            for begin in range(0, size, chunk):
+                end = min(size, begin + chunk)
+                if advise is not None and end < size:
+                    advise(mmap.MADV_WILLNEED, end, min(chunk, size - end))
+                digest.update(view[begin:end])  # releases the GIL: the sketch job runs meanwhile
+                if advise is not None:
+                    advise(mmap.MADV_DONTNEED, begin, end - begin)
+                front.advance_to(end)
+                advance(end - begin)
         finally:
-            os.close(fd)
+            view.release()
+            mm.close()
     except BaseException:
         front.fail()
         raise
