@@ -10,7 +10,7 @@ Change a team's recipe and the outcome changes with it.
 
 The only simulated people are the voters and experts, and they act through the
 store the way real people act through the web app: voters are served blind
-battles by the web arena's own desk (`gauntlet.web.arena.ArenaDesk`, with its
+battles by the web arena's own desk (`gauntlet.rounds.arena_desk.ArenaDesk`, with its
 active pair sampling and daily cap) and cast votes with the store's vote verb;
 experts read and score only the anonymous submissions the panel assigned them.
 They judge each model by its *measured* quality (held-out bits per byte on text

@@ -2,7 +2,7 @@
 panel, acting through the store the way real people act through the web app.
 
 Voters are served blind battles by the web arena's own desk
-(`gauntlet.web.arena.ArenaDesk`: active pair sampling, prompt draws, the daily
+(`gauntlet.rounds.arena_desk.ArenaDesk`: active pair sampling, prompt draws, the daily
 cap, no battle judged twice) and cast their votes with the store's vote verb;
 which votes count is decided later, by the same filters, when the round is
 decided.  Experts open only the anonymous submissions the panel assigned them
@@ -67,7 +67,7 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
     makes thousands of votes quadratic.)"""
     from gauntlet.console import progress_bar
     from gauntlet.ratings.arena_simulation import CrowdSchedule, default_voters, judge_battle
-    from gauntlet.web.arena import ArenaDesk, DailyCapReached
+    from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 
     if attempts < 1 or days < 1:
         raise InputError("a simulated crowd needs at least one request and one day")

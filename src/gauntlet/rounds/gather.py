@@ -77,7 +77,7 @@ def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootst
     except StoreError:
         gaps.append(f"the arena of round {round_id!r} was never opened (gauntlet challenge arena open)")
         return None
-    # The web app's rule (gauntlet.web.arena.ArenaDesk.policy): the spec's daily cap, else the default.
+    # The web app's rule (gauntlet.rounds.arena_desk.ArenaDesk.policy): the spec's daily cap, else the default.
     policy = VotePolicy(daily_cap=daily_vote_cap(ctx.spec_text) or VotePolicy().daily_cap)
     review = filter_votes(ctx.store.arena_votes(ctx.slug, round_id), policy, pool.revealing)
     counted = [v for v in review.accepted if v.model_a in teams and v.model_b in teams]

@@ -43,7 +43,7 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     from gauntlet.provenance import DEFAULT_ALPHA
     from gauntlet.rounds import Ledger, decision_inputs, publish
     from gauntlet.rounds.orchestrate import audit_rows
-    from gauntlet.web.report import render_round_report
+    from gauntlet.rounds.report import render_round_report
 
     ctx.require_closed(round_id, now)
     try:

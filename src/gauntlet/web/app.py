@@ -24,7 +24,7 @@ from gauntlet.errors import GauntletError, StoreError
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
 from gauntlet.web import accounts, arena, experts, organisers, public, teams
-from gauntlet.web.arena import ArenaDesk, DailyCapReached
+from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.security import VISITOR_COOKIE, VISITOR_MAX_AGE, NotSignedIn, Signer, new_visitor_id
 

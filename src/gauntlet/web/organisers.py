@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from gauntlet.errors import GauntletError, InputError
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
-from gauntlet.web.arena import voter_alias
+from gauntlet.rounds.arena_desk import voter_alias
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import check_csrf, require_role
 

@@ -1,4 +1,8 @@
-"""The static HTML report of a round: what the public, teams and journalists read."""
+"""The static HTML report of a round: what the public, teams and journalists read.
+
+It renders the web app's own templates (the ranking table is shared with the live
+leaderboard) from their folder, without importing the web app.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gauntlet import __version__
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 COMPONENTS = ("benchmark", "expert", "user")
 
 
