@@ -181,8 +181,8 @@ def _hash_shard(header, chunk: int, advance, front: _ReadFront) -> str:
             chunk = max(page, chunk - chunk % page)
             for begin in range(0, size, chunk):
                 end = min(size, begin + chunk)
-                if advise is not None and end < size:
-                    advise(mmap.MADV_WILLNEED, end, min(chunk, size - end))
+                if advise is not None and end < size:  # two regions ahead keeps the disk busy
+                    advise(mmap.MADV_WILLNEED, end, min(2 * chunk, size - end))
                 digest.update(view[begin:end])  # releases the GIL: the sketch job runs meanwhile
                 if advise is not None:
                     advise(mmap.MADV_DONTNEED, begin, end - begin)
