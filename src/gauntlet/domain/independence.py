@@ -121,7 +121,11 @@ def rule_on(
         for finding in permitted:
             flags.append(("permitted_reuse", f"{finding.describe()}: allowed by the independence policy"))
         if punished:
-            detail = "; ".join(f.describe() for f in punished)
+            # Several layers of one kind reused from one reference read as one reason, with a count.
+            counts: dict[str, int] = {}
+            for finding in punished:
+                counts[finding.describe()] = counts.get(finding.describe(), 0) + 1
+            detail = "; ".join(text if n == 1 else f"{text} (x{n})" for text, n in counts.items())
             return IndependenceRuling(True, f"weights not trained in-house: {detail}", tuple(flags))
     elif verdict == "derived":
         return IndependenceRuling(True, "the independence audit found the weights derived from a reference")
