@@ -36,7 +36,8 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Serve the public leaderboard (/), /healthz and the API (/openapi.json)."""
+    """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
+    sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
     import uvicorn
 
     from gauntlet.store.db import default_url
