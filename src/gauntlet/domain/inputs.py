@@ -220,14 +220,19 @@ def _allocation(node: Node) -> AllocationPolicy:
         return AllocationPolicy(name)
     fields = node.table(allowed=("policy", "tier_weights"), required=("policy",))
     name = fields["policy"].string(choices=ALLOCATION_POLICIES)
-    tiers: tuple[float, ...] = ()
+    return AllocationPolicy(name, tier_weights(node, fields, name, "policy"))
+
+
+def tier_weights(node: Node, fields: dict[str, Node], name: str, noun: str) -> tuple[float, ...]:
+    """The tier weights that go with allocation policy `name` (only `tiered` takes them).
+    Shared by decision inputs and challenge specs, so both refuse the same mistakes alike."""
     if name == "tiered":
         if "tier_weights" not in fields:
-            raise node.fail("missing required key 'tier_weights' for the tiered policy")
-        tiers = tuple(t.number(minimum=0) for t in fields["tier_weights"].items(nonempty=True))
-    elif "tier_weights" in fields:
-        raise fields["tier_weights"].fail(f"only the tiered policy takes tier_weights, not {name!r}")
-    return AllocationPolicy(name, tiers)
+            raise node.fail(f"missing required key 'tier_weights' for the tiered {noun}")
+        return tuple(t.number(minimum=0) for t in fields["tier_weights"].items(nonempty=True))
+    if "tier_weights" in fields:
+        raise fields["tier_weights"].fail(f"only the tiered {noun} takes tier_weights, not {name!r}")
+    return ()
 
 
 def _origin_matcher(node: Node) -> OriginMatcher:

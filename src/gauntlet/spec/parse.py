@@ -8,6 +8,7 @@ a spec must not quietly change who is eliminated.
 from __future__ import annotations
 
 from gauntlet.domain.independence import MODULE_KINDS
+from gauntlet.domain.inputs import ALLOCATION_POLICIES, tier_weights
 from gauntlet.domain.validation import InvalidDocument, Node, unique_ids
 from gauntlet.spec.model import (
     Arena,
@@ -34,7 +35,6 @@ SECTIONS = (
     "challenge", "scoring", "teams", "rounds", "benchmarks", "expert_panel", "arena",
     "independence", "eligibility", "resources",
 )
-ALLOCATION_POLICIES = ("equal", "score_weighted", "tiered")
 
 
 def parse_document(document: dict) -> ChallengeSpec:
@@ -313,13 +313,7 @@ def _eligibility(node: Node) -> Eligibility:
 def _resources(node: Node) -> Resources:
     f = node.table(allowed=("allocation", "tier_weights", "opening", "datasets"))
     allocation = f["allocation"].string(choices=ALLOCATION_POLICIES) if "allocation" in f else "equal"
-    tiers: tuple[float, ...] = ()
-    if allocation == "tiered":
-        if "tier_weights" not in f:
-            raise node.fail("missing required key 'tier_weights' for the tiered allocation")
-        tiers = tuple(t.number(minimum=0) for t in f["tier_weights"].items(nonempty=True))
-    elif "tier_weights" in f:
-        raise f["tier_weights"].fail(f"only the tiered allocation takes tier_weights, not {allocation!r}")
+    tiers = tier_weights(node, f, allocation, "allocation")
     datasets = []
     if "datasets" in f:
         items = f["datasets"].items()
