@@ -79,3 +79,17 @@ def test_unknown_challenge_is_a_store_error(store):
 def test_bad_database_url_is_a_one_line_error():
     with pytest.raises(StoreError, match="cannot open database"):
         Store("notadb://x")
+
+
+def test_a_submission_keeps_the_time_the_caller_received_it(store):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from gauntlet.store.models import Submission
+
+    received = datetime(2025, 12, 29, 9, 0, tzinfo=timezone.utc)
+    sub = store.record_submission("k", "lg", "round-1", _stored("a"), at=received)
+    with store.sessions() as session:
+        stamped = session.scalar(select(Submission.submitted_at).where(Submission.id == sub))
+    assert stamped.replace(tzinfo=timezone.utc) == received

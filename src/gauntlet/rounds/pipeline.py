@@ -102,7 +102,7 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
         raise InputError(f"round {round_id!r} closed for submissions at {rnd.submission_deadline.isoformat()} "
                          f"(now {now.isoformat()}); the submission is refused")
     stored = intake(model_dir, ctx.workspace.content, progress=progress)
-    submission_id = ctx.store.record_submission(ctx.slug, team_id, round_id, stored)
+    submission_id = ctx.store.record_submission(ctx.slug, team_id, round_id, stored, at=aware(now))
     licence = detect_licence(stored.path)
     ctx.store.record_intake(submission_id, licence=licence, received_at=now, deadline=rnd.submission_deadline)
     allowed = None if ctx.spec.eligibility is None else licence in ctx.spec.eligibility.licences

@@ -66,9 +66,11 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                 session.add(Team(challenge_id=challenge.id, key=key, name=name, organisation=organisation, country=country))
 
     # -- submissions ---------------------------------------------------------
-    def record_submission(self, slug: str, team_key: str, round_key: str, stored: Any) -> int:
+    def record_submission(self, slug: str, team_key: str, round_key: str, stored: Any,
+                          at: datetime | None = None) -> int:
         """Lock a stored model (gauntlet.artifacts.content_store.StoredModel) as the team's
-        submission for a round. Re-submitting the same bytes is a no-op; different bytes are refused."""
+        submission for a round, received `at` (the caller's clock; now by default).
+        Re-submitting the same bytes is a no-op; different bytes are refused."""
         with self.sessions.begin() as session:
             team = self._team(session, slug, team_key)
             existing = session.scalar(
@@ -87,7 +89,7 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                 manifest_sha256=stored.id,
                 total_bytes=stored.manifest.total_bytes,
                 stored_path=str(stored.path),
-                submitted_at=_now(),
+                submitted_at=at or _now(),
                 files=[SubmissionFile(path=f.path, sha256=f.sha256, size=f.size) for f in stored.manifest.files],
             )
             session.add(submission)
