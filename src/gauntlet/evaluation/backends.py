@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gauntlet.artifacts.layout import open_model_folder
 from gauntlet.errors import DependencyMissing, InputError
 from gauntlet.evaluation.harness import lm_eval, require
 
@@ -78,8 +79,8 @@ def _hf(model_dir: Path, settings: BackendSettings):
     import transformers
     from lm_eval.models.huggingface import HFLM
 
-    if not (model_dir / "config.json").is_file():
-        raise InputError(f"{model_dir}: not a Hugging Face model folder (no config.json)")
+    # The same layout rules as intake: safetensors only, no pickle, nothing outside the folder.
+    open_model_folder(model_dir)
     dtype: Any = settings.dtype
     if dtype != "auto":
         dtype = getattr(torch, dtype, None)
@@ -105,6 +106,7 @@ def _hf(model_dir: Path, settings: BackendSettings):
 
 def _vllm(model_dir: Path, settings: BackendSettings, seed: int):
     require("vllm", "vllm", "the vllm backend")
+    open_model_folder(model_dir)
     from lm_eval.models.vllm_causallms import VLLM
 
     return VLLM(
