@@ -53,4 +53,21 @@ _register_groups()
 
 
 def main() -> None:
-    app()
+    """Run the CLI. Usage mistakes (unknown option, bad value, missing argument) are bad
+    input like any other: one line on stderr and exit code 2, not a boxed usage screen."""
+    import sys
+
+    try:
+        result = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.exceptions.TyperException as exc:  # Typer's usage errors (BadParameter, NoSuchOption, ...)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # empty when the help itself was the answer (a group called without a command)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(result if isinstance(result, int) else 0)
