@@ -247,3 +247,34 @@ def test_failed_jobs_are_recorded_and_running_the_stage_again_retries_them(run):
     [retried] = [j for j in run["retried_states"] if j["kind"] == "evaluate"]
     assert retried["state"] == "done" and retried["error"] is None
     assert "dasan: benchmark" in run["retried"]
+
+
+def test_an_upheld_appeal_re_decides_the_round_without_erasing_the_original(run, times, tmp_path):
+    from gauntlet.rounds import Ledger
+    from gauntlet.store.repository import Store
+
+    ws = tmp_path / "appeal"
+    shutil.copytree(run["ws"], ws)
+    store = Store(f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}")
+    original = run["decision"]
+    team = next(e["team"] for e in original["outputs"]["eliminated"] if e["reason"] == "independence")
+    redecide = ("challenge", "redecide", run["spec"], "--round", ROUND, "--now", times["after"], "--store", ws)
+    fix = ("--correct", f"{team}.independence=independent")
+
+    appeal = store.file_appeal(SLUG, team, ROUND, "our weights were trained in-house; training logs attached")
+    assert "not answered yet" in refused(*redecide, "--appeal", appeal, *fix)
+    store.answer_appeal(SLUG, appeal, True, "the panel verified the training logs")
+    assert "expected TEAM.FIELD=VALUE" in refused(*redecide, "--appeal", appeal, "--correct", "nonsense")
+    result = json.loads(ok(*redecide, "--appeal", appeal, *fix, "--json"))
+
+    assert result["replaces"] == original["record_hash"] and result["sequence"] == original["sequence"] + 1
+    assert {e["team"]: e["reason"] for e in result["outputs"]["eliminated"]}.get(team) != "independence"
+    decisions = store.round_decisions(SLUG, ROUND)
+    assert decisions[0]["outputs"] == original["outputs"]  # the original is still on record
+    assert decisions[-1]["record_hash"] == result["record_hash"]
+    record = Ledger(ws / "ledger.jsonl").records()[-1]
+    assert record["kind"] == "re-decision" and original["record_hash"] in record["references"]
+    assert f"appeal #{appeal}" in record["note"] and f"{team}.independence=independent" in record["note"]
+    assert Ledger(ws / "ledger.jsonl").verify().intact
+    # An appeal answers one decision: once it has been replaced, the same appeal cannot re-decide again.
+    assert "already replaced" in refused(*redecide, "--appeal", appeal, "--correct", f"{team}.expert=90")

@@ -304,3 +304,39 @@ def decide_command(
     typer.echo(f"ledger head: {result.ledger_head} (decision #{result.sequence})")
     typer.echo(f"report: {result.report}")
     typer.echo(f"bundle: {result.bundle}  (recompute: gauntlet round decide {result.bundle} --json)")
+
+
+@challenge_app.command("redecide")
+def redecide_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    appeal: int = typer.Option(..., "--appeal", help="The upheld appeal this re-decision answers."),
+    correct: list[str] = typer.Option(..., "--correct", help="What the panel corrected, as TEAM.FIELD=VALUE "
+                                                               "(FIELD: independence, benchmark, expert, user); "
+                                                               "repeat for several."),
+    as_json: bool = typer.Option(False, "--json", help="Print the re-decision record as JSON."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Decide a round again after an upheld appeal; the original decision is never erased.
+
+    The decision in force is re-decided with exactly the stated corrections,
+    appended to the ledger as a re-decision that references the record it
+    replaces and quotes the appeal, and recorded in the store as the decision
+    now in force.
+    """
+    from gauntlet.domain.canonical import canonical_json
+    from gauntlet.rounds.redecision import parse_corrections, redecide_round
+    from gauntlet.rounds.views import show_decision
+
+    result = redecide_round(_context(spec, store, db), round_id, appeal, parse_corrections(correct), now=_now(now))
+    if as_json:
+        typer.echo(canonical_json({"round": result.round, "appeal": result.appeal, "sequence": result.sequence,
+                                   "replaces": result.replaces, "record_hash": result.record_hash,
+                                   "ledger_head": result.ledger_head, "outputs": result.outputs,
+                                   "bundle": str(result.bundle)}))
+        return
+    show_decision(result.outputs)
+    typer.echo(f"re-decision #{result.sequence} replaces record {result.replaces[:16]}; "
+               f"ledger head: {result.ledger_head}")
+    typer.echo(f"bundle: {result.bundle}  (recompute: gauntlet round decide {result.bundle} --json)")
