@@ -12,7 +12,6 @@ replaces and quotes the appeal; the original stays in the ledger and the store
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,7 +84,8 @@ def corrected_inputs(inputs: dict, corrections: Mapping[str, Mapping[str, str]])
 def redecide_round(ctx: RoundContext, round_id: str, appeal_id: int, corrections: Mapping[str, Mapping[str, str]],
                    *, now: datetime, report_dir: str | Path | None = None) -> ReDecision:
     """Decide `round_id` again after appeal `appeal_id` was upheld, with `corrections`."""
-    from gauntlet.rounds import Ledger, publish
+    from gauntlet.rounds import Ledger
+    from gauntlet.rounds.round_decision import write_publication
 
     appeal = next((a for a in ctx.store.appeals(ctx.slug) if a["id"] == appeal_id), None)
     if appeal is None:
@@ -115,10 +115,6 @@ def redecide_round(ctx: RoundContext, round_id: str, appeal_id: int, corrections
     ctx.store.record_ledger_head(ctx.slug, ledger.head, records=len(ledger.records()))
 
     out = Path(report_dir) if report_dir else ctx.workspace.report(round_id) / f"re-decision-{sequence}"
-    out.mkdir(parents=True, exist_ok=True)
-    inputs_file = out / "decision-inputs.json"
-    inputs_file.write_text(json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
-    bundle = out / "decision-bundle.json"
-    publish(ledger, bundle, record["hash"])
+    inputs_file, bundle = write_publication(out, inputs, ledger, record["hash"])
     return ReDecision(round_id, appeal_id, sequence, in_force["record_hash"], record["hash"], ledger.head,
                       inputs, record["outputs"], inputs_file, bundle)

@@ -41,7 +41,7 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     """Decide a closed round once.  Refuses with one line naming every gap (a team short of
     reviews, votes, a benchmark result or an audit) unless `allow_missing`."""
     from gauntlet.provenance import DEFAULT_ALPHA
-    from gauntlet.rounds import Ledger, decision_inputs, publish
+    from gauntlet.rounds import Ledger, decision_inputs
     from gauntlet.rounds.orchestrate import audit_rows
     from gauntlet.rounds.report import render_round_report
 
@@ -69,11 +69,7 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     ctx.store.record_ledger_head(ctx.slug, head, records=len(ledger.records()))
 
     out = Path(report_dir) if report_dir else ctx.workspace.report(round_id)
-    out.mkdir(parents=True, exist_ok=True)
-    inputs_file = out / "decision-inputs.json"
-    inputs_file.write_text(json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
-    bundle = out / "decision-bundle.json"
-    publish(ledger, bundle, record["hash"])
+    inputs_file, bundle = write_publication(out, inputs, ledger, record["hash"])
     sections = []
     if evidence.arena is not None:
         _write_votes(evidence, out)
@@ -92,6 +88,19 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
                                  extra_sections=sections)
     return RoundDecision(round_id, sequence, record["hash"], head, inputs, outputs, report, bundle, inputs_file,
                          tuple(evidence.gaps), evidence)
+
+
+def write_publication(out: Path, inputs: dict, ledger, record_hash: str) -> tuple[Path, Path]:
+    """What is published with every decision or re-decision: its inputs (readable JSON) and
+    the bundle (inputs, outputs, record, chain head) that `gauntlet round decide` re-checks."""
+    from gauntlet.rounds import publish
+
+    out.mkdir(parents=True, exist_ok=True)
+    inputs_file = out / "decision-inputs.json"
+    inputs_file.write_text(json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    bundle = out / "decision-bundle.json"
+    publish(ledger, bundle, record_hash)
+    return inputs_file, bundle
 
 
 def _record_human_components(ctx: RoundContext, evidence: RoundEvidence) -> None:
