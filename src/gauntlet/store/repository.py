@@ -20,7 +20,7 @@ from gauntlet.store.db import open_database
 from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, SubmissionFile, Team
 from gauntlet.store.panel_records import PanelVerbs
 from gauntlet.store.round_records import RoundVerbs
-from gauntlet.store.team_records import TeamVerbs
+from gauntlet.store.team_records import TeamVerbs, board_document
 
 
 def _now() -> datetime:
@@ -147,25 +147,4 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                 challenge = self._challenge(session, slug)
             decision = session.scalar(select(Decision).where(Decision.challenge_id == challenge.id)
                                       .order_by(Decision.sequence.desc()).limit(1))
-            teams = {t.key: {"name": t.name, "organisation": t.organisation, "country": t.country}
-                     for t in challenge.teams}
-            components: dict[str, dict] = {}
-            audits: dict[str, list] = {}
-            if decision is not None:
-                subs = session.scalars(select(Submission).join(Team).where(
-                    Team.challenge_id == challenge.id, Submission.round_key == decision.round_key))
-                for sub in subs:
-                    components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
-                                                for c in sub.components}
-                    audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
-                                            for a in sub.audits]
-            return {
-                "challenge": {"slug": challenge.slug, "name": challenge.name},
-                "teams": teams,
-                "decision": None if decision is None else {
-                    "round": decision.round_key, "sequence": decision.sequence, "record_hash": decision.record_hash,
-                    "created_at": decision.created_at.isoformat(), "outputs": decision.outputs,
-                },
-                "components": components,
-                "audits": audits,
-            }
+            return board_document(session, challenge, decision)

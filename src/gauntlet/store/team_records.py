@@ -54,6 +54,30 @@ def _field(status: Any, name: str, default=None):
     return getattr(value, "value", value)  # JobState enums carry their text in .value
 
 
+def board_document(session, challenge, decision: Decision | None) -> dict:
+    """The leaderboard document of a decision (None: the challenge before any decision): team
+    details, and each team's recorded components and audit verdicts for the decided round."""
+    components: dict[str, dict] = {}
+    audits: dict[str, list] = {}
+    if decision is not None:
+        for sub in session.scalars(select(Submission).join(Team).where(
+                Team.challenge_id == challenge.id, Submission.round_key == decision.round_key)):
+            components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
+                                        for c in sub.components}
+            audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
+                                    for a in sub.audits]
+    return {
+        "challenge": {"slug": challenge.slug, "name": challenge.name},
+        "teams": {t.key: {"name": t.name, "organisation": t.organisation, "country": t.country}
+                  for t in challenge.teams},
+        "decision": None if decision is None else {
+            "round": decision.round_key, "sequence": decision.sequence, "record_hash": decision.record_hash,
+            "created_at": _aware(decision.created_at).isoformat(), "outputs": decision.outputs},
+        "components": components,
+        "audits": audits,
+    }
+
+
 class TeamVerbs:
     """Mixed into `Store`."""
 
@@ -263,21 +287,4 @@ class TeamVerbs:
             if decision is None:
                 what = f"decision #{sequence}" if sequence is not None else "decision"
                 raise StoreError(f"round {round_key!r} of {slug!r} has no {what}")
-            components: dict[str, dict] = {}
-            audits: dict[str, list] = {}
-            for sub in session.scalars(select(Submission).join(Team).where(
-                    Team.challenge_id == challenge.id, Submission.round_key == round_key)):
-                components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
-                                            for c in sub.components}
-                audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
-                                        for a in sub.audits]
-            return {
-                "challenge": {"slug": challenge.slug, "name": challenge.name},
-                "teams": {t.key: {"name": t.name, "organisation": t.organisation, "country": t.country}
-                          for t in challenge.teams},
-                "decision": {"round": decision.round_key, "sequence": decision.sequence,
-                             "record_hash": decision.record_hash, "created_at": _aware(decision.created_at).isoformat(),
-                             "outputs": decision.outputs},
-                "components": components,
-                "audits": audits,
-            }
+            return board_document(session, challenge, decision)
