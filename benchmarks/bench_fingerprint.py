@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -85,30 +86,34 @@ def main() -> None:
     ap.add_argument("--gib", type=float, default=4.0)
     ap.add_argument("--small-gib", type=float, default=1.0)
     ap.add_argument("--shard-gib", type=float, default=1.0)
+    ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions of every measurement")
     ap.add_argument("--workdir", default="/tmp/gauntlet-bench")
     args = ap.parse_args()
     work = Path(args.workdir)
+    med = statistics.median
     try:
         rows = []
         for gib in (args.small_gib, args.gib):
             model = make_model(work / f"m{gib}", gib, shard_gib=args.shard_gib)
             files = sorted(str(p) for p in model.glob("*.safetensors"))
             size = sum(os.path.getsize(f) for f in files)
-            how = drop_caches(files)
-            t_cat = time.perf_counter()
-            subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
-            t_cat = time.perf_counter() - t_cat
-            drop_caches(files)
+            subprocess.run(["sync"], check=True)  # the new files' writeback is not part of any timing
             fp_setup = "from gauntlet.provenance import fingerprint_model as f"
             fp_code = f"f({str(model)!r}, progress=False).save('/tmp/bench.fingerprint')"
-            t_fp_cold, rss_cold = child(fp_setup, fp_code)
-            # warm: numpy one-pass sum over the same bytes vs fingerprint (best of two each)
+            # Cold: cat and fingerprint alternate, each after dropping the cache, so that both
+            # see the same disk weather; the ratio is taken per repetition, then the median.
+            cold = []
+            for _ in range(args.reps):
+                how = drop_caches(files)
+                t_cat = time.perf_counter()
+                subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
+                t_cat = time.perf_counter() - t_cat
+                drop_caches(files)
+                t_fp, rss = child(fp_setup, fp_code)
+                cold.append((t_cat, t_fp, rss))
+            # Warm: numpy one-pass sum over the same bytes, the fingerprint, and sha256 alone
             sum_code = ("for f in %r:\n  with open(f,'rb',buffering=0) as h:\n    b=bytearray(16<<20)\n"
                         "    while (n:=h.readinto(b)): np.frombuffer(b,np.float32,count=n//4).sum()") % files
-            child("import numpy as np", sum_code)
-            t_sum = min(child("import numpy as np", sum_code)[0] for _ in range(2))
-            warm = [child(fp_setup, fp_code) for _ in range(2)]
-            t_fp_warm, rss_warm = min(w[0] for w in warm), max(w[1] for w in warm)
             # the floor for anything that records every shard's sha256: Gauntlet's own hash
             # job alone (mapped page cache, no copy), one shard per core, warm cache
             sha_setup = ("from concurrent.futures import ThreadPoolExecutor as P\n"
@@ -116,19 +121,38 @@ def main() -> None:
                          "from gauntlet.provenance.fingerprint import _hash_shard, _ReadFront")
             sha_code = (f"list(P({os.cpu_count()}).map(lambda f: _hash_shard(read_header(f), 16 << 20, "
                         f"lambda n: None, _ReadFront()), {files!r}))")
-            t_sha = min(child(sha_setup, sha_code)[0] for _ in range(2))
+            child("import numpy as np", sum_code)  # warms the cache
+            warm = []
+            for _ in range(args.reps):
+                t_sum = child("import numpy as np", sum_code)[0]
+                t_fp, rss = child(fp_setup, fp_code)
+                t_sha = child(sha_setup, sha_code)[0]
+                warm.append((t_sum, t_fp, rss, t_sha))
             fsize = os.path.getsize("/tmp/bench.fingerprint")
-            rows.append((gib, size, how, t_cat, t_fp_cold, t_sum, t_fp_warm, max(rss_cold, rss_warm), fsize, t_sha))
+            rows.append(dict(
+                size=size, how=how, cat=med(c[0] for c in cold), fp_cold=med(c[1] for c in cold),
+                cold_ratio=med(c[0] / c[1] for c in cold), cold_all=[(c[0], c[1]) for c in cold],
+                sum=med(w[0] for w in warm), fp_warm=med(w[1] for w in warm),
+                warm_ratio=med(w[0] / w[1] for w in warm), sha=med(w[3] for w in warm),
+                sha_ratio=med(w[0] / w[3] for w in warm), fp_over_sha=med(w[1] / w[3] for w in warm),
+                rss=max([c[2] for c in cold] + [w[2] for w in warm]), fsize=fsize))
             shutil.rmtree(model)
-        print(f"fingerprint workers: {os.cpu_count()} cores; shards of ~{args.shard_gib} GiB")
-        print(f"{'model':>8} {'cache':>18} {'cat s':>6} {'fp cold s':>9} {'ratio':>6} {'np sum s':>8} {'fp warm s':>9} {'ratio':>6} "
-              f"{'sha256 s':>8} {'sha/sum':>7} {'peak RSS MiB':>12} {'fp size %':>9}")
-        for gib, size, how, t_cat, t_fc, t_sum, t_fw, rss, fsize, t_sha in rows:
-            print(f"{size / 2**30:7.2f}G {how:>18} {t_cat:6.2f} {t_fc:9.2f} {t_cat / t_fc:6.2f} {t_sum:8.2f} {t_fw:9.2f} {t_sum / t_fw:6.2f} "
-                  f"{t_sha:8.2f} {t_sum / t_sha:7.2f} {rss:12.0f} {100 * fsize / size:9.4f}")
-        print("ratio = baseline time / fingerprint time (targets: >= 0.8 vs cat cold, >= 0.5 vs numpy sum warm).")
+        print(f"fingerprint: {os.cpu_count()} cores; shards of ~{args.shard_gib} GiB; "
+              f"medians of {args.reps} interleaved repetitions")
+        print(f"{'model':>8} {'cache':>18} {'cat s':>6} {'fp cold s':>9} {'ratio':>6} {'np sum s':>8} {'fp warm s':>9} "
+              f"{'ratio':>6} {'sha256 s':>8} {'sha/sum':>7} {'fp/sha':>6} {'peak RSS MiB':>12} {'fp size %':>9}")
+        for r in rows:
+            print(f"{r['size'] / 2**30:7.2f}G {r['how']:>18} {r['cat']:6.2f} {r['fp_cold']:9.2f} {r['cold_ratio']:6.2f} "
+                  f"{r['sum']:8.2f} {r['fp_warm']:9.2f} {r['warm_ratio']:6.2f} {r['sha']:8.2f} {r['sha_ratio']:7.2f} "
+                  f"{r['fp_over_sha']:6.2f} {r['rss']:12.0f} {100 * r['fsize'] / r['size']:9.4f}")
+        for r in rows:
+            pairs = ", ".join(f"{c:.2f}/{f:.2f}" for c, f in r["cold_all"])
+            print(f"{r['size'] / 2**30:.2f}G cold repetitions (cat s / fingerprint s): {pairs}")
+        print("ratio = baseline time / fingerprint time, median over repetitions "
+              "(targets: >= 0.8 vs cat cold, >= 0.5 vs numpy sum warm).")
         print("sha256 s = hashing alone (the fingerprint's hash job without the sketch), one shard per core, warm;")
-        print("sha/sum = the best ratio any pass that sha256-hashes every byte could reach vs the numpy sum (warm).")
+        print("sha/sum = the best ratio any pass that sha256-hashes every byte could reach vs the numpy sum (warm);")
+        print("fp/sha = the fingerprint's warm time over that floor (1.00 = the sketch costs nothing extra).")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -83,10 +83,15 @@ def test_cli_json_contract_html_and_library(folders, tmp_path):
     assert refs["ref"]["origin"]["country"] == "XX"
     for r in doc["references"]:
         assert isinstance(r["p_value"], float) and r["modules"]
+        # the two summaries the p-value is read from (before the correction across references)
+        assert r["p_value_raw"] == pytest.approx(min(1.0, r["p_value_calibrated"] / 0.99, r["p_value_bound"] / 0.01))
+        # the candidate was renamed: no tensor shares a name, so there is no whole-model test
+        # and the bound over content-matched tensors decides
+        assert r["whole_model"] is None and r["p_value_calibrated"] == 1.0
         for m in r["modules"]:
             assert {"name", "verdict", "p_value", "kind", "counterpart", "statistic"} <= set(m)
     text = html.read_text()
-    assert "<svg" in text and "Tokenizer evidence" in text and "cannot see" in text
+    assert "<svg" in text and "Tokenizer evidence" in text and "cannot see" in text and "per-tensor test" in text
     assert len(Library.load(lib)) == 1
 
 

@@ -28,7 +28,16 @@ or six. Dozens in place is what copied weights look like, even after renaming, r
 <p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
 {% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
 {{ plots[loop.index0]|safe }}
-{% if ref.shared_axes %}<p>Whole-model tests, pooling every tensor that shares a width (units matched to the same
+{% if ref.whole_model %}<p>Whole model, every tensor the two share by name, all widths at once
+({{ ref.whole_model.widths|join(", ") }}): same-position similarity {{ "%.1f"|format(ref.whole_model.z) }} standard deviations
+above what shuffling gives, {{ ref.whole_model.fixed_points }}/{{ ref.whole_model.units }} units in place;
+calibrated p = {{ "%.1e"|format(ref.whole_model.p_value) }} (for independent models this p-value is spread evenly
+between 0 and 1). Bound over every per-tensor test, valid however they depend on each other:
+p = {{ "%.1e"|format(ref.p_value_bound) }}. The model's p-value is the smaller of the two, each charged its share.</p>
+{% else %}<p>No tensor shares a name and shape with the reference (renamed or a different architecture), so there is
+no whole-model test; the model's p-value is the bound over every per-tensor test, valid however they depend on each
+other: p = {{ "%.1e"|format(ref.p_value_bound) }}, charged its share.</p>{% endif %}
+{% if ref.shared_axes %}<p>Per-width tests, pooling every tensor that shares a width (units matched to the same
 index / units compared, p-value): {% for a in ref.shared_axes %}width {{ a.length }}: {{ a.fixed_points }}/{{ a.units }},
 p = {{ "%.1e"|format(a.p_value) }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched to the same index</th><th>p-value</th><th>Verdict</th></tr>

@@ -24,7 +24,7 @@ loses this extra test (the per-tensor search in `align` still runs).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -67,33 +67,52 @@ def _features(side, j: int, axis: str, u: int, start: int) -> np.ndarray:
     return cache[key]
 
 
-def _contributions(A, B) -> list[tuple[str, int, np.ndarray]]:
-    """(candidate tensor name, axis length, unit-similarity matrix) for every exchangeable
-    axis of every name-paired tensor."""
+def _paired(A, B):
+    """(ja, jb) of tensors with the same name and shape in both models."""
     by_name = {t.name: j for j, t in enumerate(B.sk)}
-    out = []
     for ja, ta in enumerate(A.sk):
         jb = by_name.get(ta.name)
-        if jb is None:
+        if jb is not None and B.sk[jb].shape == ta.shape and B.sk[jb].block.shape == ta.block.shape:
+            yield ja, jb
+
+
+def _axes(A, B, ja: int, jb: int):
+    """(axis, length, other length, other axis exchangeable) for the exchangeable axes of a pair."""
+    ta = A.sk[ja]
+    for axis in ("cols", "rows"):
+        ex_a = A.ex_cols[ja] if axis == "cols" else A.ex_rows[ja]
+        ex_b = B.ex_cols[jb] if axis == "cols" else B.ex_rows[jb]
+        if not (ex_a and ex_b):
             continue
-        tb = B.sk[jb]
-        if tb.shape != ta.shape or tb.block.shape != ta.block.shape:
-            continue
-        for axis in ("cols", "rows"):
-            ex_a = A.ex_cols[ja] if axis == "cols" else A.ex_rows[ja]
-            ex_b = B.ex_cols[jb] if axis == "cols" else B.ex_rows[jb]
-            if not (ex_a and ex_b):
+        length, other = (ta.cols, ta.rows) if axis == "cols" else (ta.rows, ta.cols)
+        other_ex = (A.ex_rows[ja] or B.ex_rows[jb]) if axis == "cols" else (A.ex_cols[ja] or B.ex_cols[jb])
+        yield axis, length, other, other_ex
+
+
+def _contributions(A, B, units: int | None = None) -> list[tuple[str, int, np.ndarray]]:
+    """(candidate tensor name, axis length, unit-similarity matrix) for every exchangeable
+    axis of every name-paired tensor.
+
+    units=None: one test per length; the first min(64, length/2) units are relabelled, and
+    a feature axis of the *same* length contributes only coordinates the relabelling cannot
+    touch. units=u: the whole-model test; the same u units of *every* exchangeable axis are
+    relabelled by one permutation, so every exchangeable feature axis gives up its first u."""
+    out = []
+    for ja, jb in _paired(A, B):
+        for axis, length, other, other_ex in _axes(A, B, ja, jb):
+            if units is None:
+                u = min(UNITS, length // 2)
+                start = u if (other == length and other_ex) else 0
+            else:
+                u = units if length >= 2 * units else 0
+                start = units if other_ex else 0
+            kept = A.sk[ja].block.shape[0 if axis == "cols" else 1]  # feature coordinates kept
+            if u < MIN_UNITS or kept - start < MIN_FEATURES:
                 continue
-            length, other = (ta.cols, ta.rows) if axis == "cols" else (ta.rows, ta.cols)
-            u = min(UNITS, length // 2)
-            if u < MIN_UNITS:
-                continue
-            other_ex = (A.ex_rows[ja] or B.ex_rows[jb]) if axis == "cols" else (A.ex_cols[ja] or B.ex_cols[jb])
-            start = u if (other == length and other_ex) else 0
             fa, fb = _features(A, ja, axis, u, start), _features(B, jb, axis, u, start)
             if fa.shape[1] < MIN_FEATURES:
                 continue
-            out.append((ta.name, length, fa @ fb.T))
+            out.append((A.sk[ja].name, length, fa @ fb.T))
     return out
 
 
@@ -127,3 +146,69 @@ def shared_axis_tests(candidate, reference, group: Callable[[str], str] | None =
     for c in contributions:
         by_group[group(c[0])].append(c)
     return {g: _test(cs) for g, cs in by_group.items()}
+
+
+@dataclass
+class PooledResult:
+    """All widths at once: one relabelling of the first `units` units of every exchangeable
+    axis. Its p-value is the audit's calibrated one (see `pooled_test`)."""
+
+    widths: list[int]
+    units: int
+    tensors: int
+    fixed_points: int
+    z: float  # the pooled trace, in permutation standard deviations above its mean
+    p_value: float  # sequential Monte Carlo of the trace: valid, and uniform under the null
+
+    def to_dict(self) -> dict:
+        return {"widths": self.widths, "units": self.units, "tensors": self.tensors,
+                "fixed_points": self.fixed_points, "z": self.z, "p_value": self.p_value}
+
+
+def _trace_moments(s: np.ndarray) -> tuple[float, float]:
+    """Exact mean and standard deviation of trace(S[:, s]) over uniform permutations s."""
+    n = s.shape[0]
+    centred = s - s.mean(axis=0) - s.mean(axis=1, keepdims=True) + s.mean()
+    return float(s.sum() / n), float(np.sqrt((centred ** 2).sum() / max(1, n - 1)))
+
+
+def pooled_test(candidate, reference, *, max_permutations: int = MAX_PERMUTATIONS) -> PooledResult | None:
+    """The whole model's faint and strong evidence in one exactly calibrated p-value.
+
+    Initialisation and training treat the units of every width axis symmetrically, and
+    relabelling the first u units of *every* axis instance by the same permutation is one
+    of those symmetries (it stays one for fused tensors such as gate_up: their first u
+    units belong to one instance). Under it each name-paired similarity matrix, built on
+    features that permutation never touches, turns as S -> S[:, s] with the same s. So
+    M = sum over widths of S_width / sd(trace S_width) turns the same way, and the
+    Monte Carlo p-value of trace(M) is valid and, being of a near-continuous statistic,
+    uniform under the null: unlike a bound that merges many dependent p-values, it says
+    how unusual the pair is on the same scale for every pair.
+
+    u is the residual width's (the most common exchangeable length): min(64, width / 2);
+    widths shorter than 2u are left out. None when the models share no such tensor."""
+    A, B = _cache(candidate), _cache(reference)
+    lengths = Counter(length for ja, jb in _paired(A, B) for _, length, _, _ in _axes(A, B, ja, jb))
+    if not lengths:
+        return None
+    units = min(UNITS, lengths.most_common(1)[0][0] // 2)
+    if units < MIN_UNITS:
+        return None
+    contributions = _contributions(A, B, units)
+    sums: dict[int, np.ndarray] = {}
+    for _, length, sim in contributions:
+        sums[length] = sim if length not in sums else sums[length] + sim
+    pooled = np.zeros((units, units))
+    for total in sums.values():
+        sd = _trace_moments(total)[1]
+        if sd > 0:
+            pooled += total / sd
+    mean, sd = _trace_moments(pooled)
+    if sd == 0:
+        return None
+    rows, cols = linear_sum_assignment(np.abs(pooled), maximize=True)
+    # 100 exceedances before stopping (not 20): p-values in steps of 1% near 1, so that
+    # they read as the smooth uniform they are under the null; null pairs stop early.
+    p = diagonal_permutation_p(pooled, max_permutations=max_permutations, exceedances=100)
+    return PooledResult(sorted(sums), units, len(contributions), int((rows == cols).sum()),
+                        float((np.trace(pooled) - mean) / sd), p)
