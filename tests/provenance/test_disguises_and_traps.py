@@ -56,12 +56,12 @@ def test_disguise_is_derived(case, reference_model, reference_fp, fingerprint):
     ref = report.references[0]
     assert report.verdict == "derived" and ref.verdict == "derived", (case, ref.p_value)
     if case == "heavy-continued-pretraining":
-        # Per-matrix correlation with the original is ~0.04 on a 2-layer, 48-wide model: only
-        # pooling every tensor that shares the residual stream / MLP width finds it (Monte Carlo
-        # floor 1e-6), and no single layer carries enough evidence to be localised: the finding
-        # is the weights as a whole.
-        assert min(a.p_value for a in ref.shared_axes) < DEFAULT_ALPHA / 10
-        assert [m.verdict for m in ref.modules if m.name == "weights"] == ["derived"]
+        # Per-matrix correlation with the original is ~0.04 on a 2-layer, 48-wide model: no
+        # single tensor's test finds it. Pooling every name-paired tensor of a module, with
+        # the calibrated test, finds it and says where: the reused layer, paired by name.
+        assert ref.p_value < DEFAULT_ALPHA and ref.whole_model.p_value < DEFAULT_ALPHA
+        derived = [m for m in ref.modules if m.verdict == "derived"]
+        assert derived and all(m.counterpart == m.name and m.kind == "transformer layer" for m in derived)
         return
     assert ref.p_value < 1e-10
     derived = [m for m in ref.modules if m.verdict == "derived"]

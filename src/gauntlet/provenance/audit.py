@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from threadpoolctl import threadpool_limits
 
 from gauntlet.provenance.align import match_tensors
-from gauntlet.provenance.shared_axes import MAX_PERMUTATIONS, PooledResult, SharedAxisResult, pooled_test, shared_axis_tests
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
+from gauntlet.provenance.shared_axes import (
+    MAX_PERMUTATIONS,
+    TRACE_SCREEN_Z,
+    PooledResult,
+    SharedAxisResult,
+    SharedEvidence,
+    pooled_result,
+    shared_evidence,
+    width_tests,
+)
 from gauntlet.provenance.statistics import bonferroni, holm, merge
 from gauntlet.provenance.tokenizer import compare_tokenizers
 
@@ -184,13 +193,24 @@ class AuditReport:
         write_html(self, path)
 
 
-def _compare(candidate: Fingerprint, reference: Fingerprint):
+def _calibrated(bound: float, evidence: SharedEvidence | None,
+                screen_z: float | None = None) -> tuple[float, PooledResult | None]:
+    """min(calibrated / 0.99, bound / 0.01) and the pooled test behind it."""
+    # When the bound alone is decisive the Monte Carlo could not lower the result (its
+    # floor is 1 / (permutations + 1)); a short run still reports the statistic.
+    decisive = bound / BOUND_WEIGHT <= 1 / ((MAX_PERMUTATIONS + 1) * CALIBRATED_WEIGHT)
+    pooled = pooled_result(evidence, max_permutations=10_000 if decisive else MAX_PERMUTATIONS, screen_z=screen_z)
+    calibrated = pooled.p_value if pooled else 1.0
+    return min(1.0, calibrated / CALIBRATED_WEIGHT, bound / BOUND_WEIGHT), pooled
+
+
+def _compare(candidate: Fingerprint, reference: Fingerprint, evidence: SharedEvidence | None):
     """Reference-level raw p, per-tensor evidence, the per-width tests and the whole-model
-    test. The p-value is the calibrated one (`pooled_test`: uniform under the null) or the
-    dependence-safe bound over everything else, whichever is smaller, each charged its
-    share of alpha (weighted Bonferroni, weights 0.99 and 0.01): valid whatever the
-    dependence, uniform under the null, and still 1e-55 or less for plain copies that the
-    name-paired test cannot see (renamed, re-sharded, re-ordered layers)."""
+    test. The p-value is the calibrated one (`shared_axes.pooled_result`: uniform under the
+    null) or the dependence-safe bound over everything else, whichever is smaller, each
+    charged its share of alpha (weighted Bonferroni, weights 0.99 and 0.01): valid whatever
+    the dependence, uniform under the null, and still 1e-55 or less for plain copies that
+    the name-paired tests cannot see (renamed, re-sharded, re-ordered layers)."""
     rows = []
     for m in match_tensors(candidate, reference):
         cand = candidate.tensors[m.index]
@@ -210,44 +230,47 @@ def _compare(candidate: Fingerprint, reference: Fingerprint):
             }
         )
     compared = [r for r in rows if r["comparisons"]]
-    shared = shared_axis_tests(candidate, reference)
+    shared = width_tests(evidence)
     # The bound, Bonferroni x 2: everything merged (many tensors each showing reuse), or the
     # best per-width test alone (faint evidence pooled over every tensor of one width).
     merged = merge([*(r["p_value"] for r in compared), *(a.p_value for a in shared)])
     per_width = bonferroni(min((a.p_value for a in shared), default=1.0), len(shared))
     bound = min(1.0, 2 * min(merged, per_width))
-    # When the bound alone is decisive, the Monte Carlo could not lower the result
-    # (its floor is 1 / (permutations + 1)); a short run still reports the statistic.
-    decisive = bound / BOUND_WEIGHT <= 1 / ((MAX_PERMUTATIONS + 1) * CALIBRATED_WEIGHT)
-    pooled = pooled_test(candidate, reference, max_permutations=10_000 if decisive else MAX_PERMUTATIONS)
-    calibrated = pooled.p_value if pooled else 1.0
-    p = min(1.0, calibrated / CALIBRATED_WEIGHT, bound / BOUND_WEIGHT)
+    p, pooled = _calibrated(bound, evidence)
     return p, rows, shared, pooled, bound
 
 
-def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint,
-             reference: Fingerprint) -> list[ModuleEvidence]:
+def _modules(rows: list[dict], n_refs: int, alpha: float, evidence: SharedEvidence | None) -> list[ModuleEvidence]:
+    """One row per candidate module: its p-value is, like the model's, the better of the
+    calibrated test over the module's name-paired tensors and the bound over its
+    per-tensor tests, then Bonferroni over every module and reference."""
     by_module: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_module[module_of(r["name"])].append(r)
-    n_modules = max(1, sum(1 for rs in by_module.values() if any(r["comparisons"] for r in rs)))
-    shared_by_module = shared_axis_tests(candidate, reference, group=module_of)
+    paired = {module_of(c[0]) for c in evidence.contributions} if evidence else set()
+    n_modules = max(1, sum(1 for name, rs in by_module.items() if any(r["comparisons"] for r in rs) or name in paired))
     out = []
     for name, rs in by_module.items():
         compared = [r for r in rs if r["comparisons"]]
-        shared = shared_by_module.get(name, [])
-        ps = [*(r["p_value"] for r in compared), *(a.p_value for a in shared)]
-        p_raw = merge(ps) if ps else 1.0
+        bound = merge([r["p_value"] for r in compared]) if compared else 1.0
+        # A module's p-value only matters far in the tail (it is corrected for every module
+        # and reference), so its Monte Carlo runs only above TRACE_SCREEN_Z.
+        module_evidence = evidence.of_module(module_of, name) if name in paired else None
+        p_raw, pooled = _calibrated(bound, module_evidence, screen_z=TRACE_SCREEN_Z)
         p_adj = bonferroni(p_raw, n_modules * n_refs)
         strong = [r for r in compared if r["p_value"] < 0.01]
         counterpart = None
         if strong:
             counterpart = Counter(module_of(r["counterpart"]) for r in strong).most_common(1)[0][0]
-        elif any(a.p_value < 0.01 for a in shared):
-            counterpart = name  # the shared-axis test pairs modules by name
+        elif pooled and pooled.p_value < 0.01:
+            counterpart = name  # the pooled test pairs modules by name
         elif any(r["counterpart"] for r in compared):
             counterpart = Counter(module_of(r["counterpart"]) for r in compared if r["counterpart"]).most_common(1)[0][0]
         best = min(compared, key=lambda r: (r["p_value"], -r["statistic"]), default=None)
+        test = best["test"] if best else ""
+        statistic = best["statistic"] if best else 0.0
+        if pooled and pooled.p_value / CALIBRATED_WEIGHT <= p_raw * (1 + 1e-12):
+            test, statistic = f"module pooled ({pooled.tensors} tensor axes)", pooled.fixed_points
         out.append(
             ModuleEvidence(
                 name=name,
@@ -256,30 +279,30 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, candidate: Fingerprint
                 verdict=verdict_for(p_adj, alpha),
                 p_value=p_adj,
                 p_value_raw=p_raw,
-                statistic=best["statistic"] if best else 0.0,
-                test=best["test"] if best else "",
+                statistic=statistic,
+                test=test,
                 tensors=rs,
             )
         )
     return out
 
 
-def _pooled_module(shared: list[SharedAxisResult], modules: list[ModuleEvidence], n_refs: int,
+def _pooled_module(p_model: float, pooled: PooledResult | None, modules: list[ModuleEvidence], n_refs: int,
                    alpha: float) -> list[ModuleEvidence]:
     """Heavy further training can leave no single layer with enough evidence while every
-    layer's faint trace, pooled along the widths they share, is conclusive. Then the
-    finding is the weights as a whole, listed as one more module so that a report (and a
-    round's policy) never shows a derived model without a derived part."""
-    if not shared or any(m.verdict == "derived" for m in modules):
+    layer's faint trace, pooled over the whole model, is conclusive. Then the finding is
+    the weights as a whole, listed as one more module so that a report (and a round's
+    policy) never shows a derived model without a derived part."""
+    if any(m.verdict == "derived" for m in modules):
         return []
-    best = min(shared, key=lambda a: a.p_value)
-    p = min(1.0, 2 * bonferroni(best.p_value, len(shared)) * n_refs)
+    p = min(1.0, p_model * n_refs)
     if p >= INDEPENDENT_ABOVE:
         return []
+    test = "whole model pooled" if pooled else "all tensors"
     return [ModuleEvidence(
         name="weights", kind="weights", counterpart="weights", verdict=verdict_for(p, alpha), p_value=p,
-        p_value_raw=best.p_value, statistic=best.fixed_points, test=f"shared width {best.length} (all layers pooled)",
-        tensors=[a.to_dict() for a in shared])]
+        p_value_raw=p_model, statistic=pooled.fixed_points if pooled else 0, test=test,
+        tensors=[pooled.to_dict()] if pooled else [])]
 
 
 def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> AuditReport:
@@ -293,9 +316,10 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
     # busy shared cores made an audit several times slower.
     with threadpool_limits(1, user_api="blas"):
         for ref in refs:
-            p, rows, shared, pooled, bound = _compare(cand, ref)
-            modules = _modules(rows, len(refs), alpha, cand, ref)
-            modules += _pooled_module(shared, modules, len(refs), alpha)
+            evidence = shared_evidence(cand, ref)
+            p, rows, shared, pooled, bound = _compare(cand, ref, evidence)
+            modules = _modules(rows, len(refs), alpha, evidence)
+            modules += _pooled_module(p, pooled, modules, len(refs), alpha)
             if ref is not cand:  # one reference's working arrays at a time, however large the library
                 ref.__dict__.pop("_align_side", None)
             raw.append(p)
