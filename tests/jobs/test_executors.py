@@ -31,11 +31,31 @@ def always_failing_job() -> None:
     raise RuntimeError("broken input")
 
 
-@pytest.fixture(params=["inline", "process"])
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray for this module's tests (small: two CPUs, a small object store)."""
+    ray = pytest.importorskip("ray")
+    import ray.cloudpickle
+    import sys
+
+    # Ray workers import functions by module name; this test module is not importable
+    # there, so its job functions travel by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=80 * 2**20)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(params=["inline", "process", "ray"])
 def executor(request, tmp_path):
     state = tmp_path / "jobs.json"
     if request.param == "inline":
         return InlineExecutor(state_path=state)
+    if request.param == "ray":
+        from gauntlet.jobs.ray_executor import RayExecutor
+
+        request.getfixturevalue("ray_cluster")
+        return RayExecutor(state_path=state)
     # fork so the workers can find this test module's functions; production uses spawn
     return LocalProcessExecutor(max_workers=2, mp_context="fork", state_path=state)
 
@@ -91,3 +111,29 @@ def test_job_keys_must_be_unique():
 
     with pytest.raises(InputError):
         InlineExecutor().run([Job("a", math.sqrt, (1,)), Job("a", math.sqrt, (4,))], progress=False)
+
+
+def test_a_ray_worker_that_dies_is_retried(ray_cluster):
+    from gauntlet.jobs.ray_executor import RayExecutor
+
+    statuses = RayExecutor().run([Job("crash", os._exit, (3,), retries=1), Job("after", math.sqrt, (9.0,))],
+                                 progress=False)
+    assert statuses["crash"].state is JobState.FAILED and statuses["crash"].attempts == 2
+    assert statuses["crash"].error == "worker process died"
+    assert statuses["after"].state is JobState.DONE and statuses["after"].result == 3.0
+
+
+def test_an_unreachable_or_malformed_ray_address_is_one_line():
+    """In a fresh process (this one runs a local Ray): no minutes of retries, one line."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    for address, message in (("127.0.0.1:1", "cannot reach the Ray cluster at '127.0.0.1:1'"),
+                             ("nowhere", "Ray address 'nowhere' is not")):
+        code = ("import math; from gauntlet.jobs import Job; from gauntlet.jobs.ray_executor import RayExecutor\n"
+                "from gauntlet.errors import InputError\n"
+                f"try: RayExecutor({address!r}).run([Job('a', math.sqrt, (1.0,))], progress=False)\n"
+                "except InputError as e: print(e)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.stdout.startswith(message), out.stdout + out.stderr

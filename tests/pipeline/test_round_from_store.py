@@ -70,6 +70,14 @@ def run(models, materials, times, people, tmp_path_factory):
     log["audit_too_early"] = refused("challenge", "audit", spec, "--round", ROUND, "--reference",
                                      f"foreign={models['foreign']}", "--now", times["before"], *common)
     after = ("--now", times["after"], "--workers", "0", "--quiet", *common)
+    # The same audit on a Ray started here, on a copy of the store at this point.
+    ray_ws = tmp_path_factory.mktemp("on-ray") / "workspace"
+    shutil.copytree(ws, ray_ws)
+    log["audit_on_ray"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference",
+                             f"foreign={models['foreign']}", "--now", times["after"], "--ray", "local", "--quiet",
+                             "--store", ray_ws)
+    log["ray_and_workers"] = refused("challenge", "audit", spec, "--round", ROUND, "--now", times["after"],
+                                     "--ray", "local", "--workers", "2", "--store", ray_ws)
     log["audit"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference", f"foreign={models['foreign']}",
                       *after)
     # A copy of the store where the benchmark jobs fail (a device that does not exist) ...
@@ -131,6 +139,12 @@ def test_submissions_are_locked_with_their_licence_and_a_late_one_is_refused(run
     assert datetime.fromisoformat(subs["hanbit"]["received_at"]) == datetime.fromisoformat(times["before"])
     # The stage after the deadline refuses to run early: the audit compares every team with every other.
     assert "takes submissions until" in run["audit_too_early"]
+
+
+def test_the_audit_stage_runs_on_ray_with_the_same_verdicts(run):
+    verdicts = lambda out: sorted(line for line in out.splitlines() if line.startswith("  "))  # noqa: E731
+    assert verdicts(run["audit_on_ray"]) == verdicts(run["audit"]) and "mirae: derived" in run["audit_on_ray"]
+    assert "not both" in run["ray_and_workers"]
 
 
 def test_stages_run_as_jobs_whose_states_the_team_pages_show(run):

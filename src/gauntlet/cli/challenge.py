@@ -35,6 +35,10 @@ STORE_HELP = "Workspace folder: stored models, fingerprints, evidence, caches, l
 DB_HELP = "SQLAlchemy database URL (default: $GAUNTLET_DB, else gauntlet.sqlite in the workspace)."
 NOW_HELP = "The time to act at, ISO-8601 with zone (default: the clock); for tests and replays."
 WORKERS_HELP = "Worker processes for the jobs (default: one per two cores; 0 runs them in this process)."
+RAY = typer.Option(None, "--ray", help="Run the jobs on Ray instead: 'auto' (this machine's cluster), "
+                                       "HOST:PORT, ray://HOST:PORT, or 'local'. Model and store paths must be "
+                                       "visible to every node.")
+RAY_GPUS = typer.Option(0.0, "--ray-gpus", min=0.0, help="GPUs each Ray job asks for (e.g. 1 for vLLM).")
 
 
 def _store_option():
@@ -143,6 +147,7 @@ def audit_command(
     library: Optional[Path] = typer.Option(None, "--library", help="Folder of reference fingerprints with origins."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
     workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
@@ -157,7 +162,7 @@ def audit_command(
 
     ctx = _context(spec, store, db)
     verdicts = audit_round(ctx, round_id, _pairs(reference, "--reference"), now=_now(now), library=library,
-                           alpha=alpha, executor=make_executor(workers), progress=not quiet)
+                           alpha=alpha, executor=make_executor(workers, ray=ray, ray_gpus=ray_gpus), progress=not quiet)
     if not verdicts:
         typer.echo(f"every submission of round {round_id!r} was already audited")
     for team, verdict in sorted(verdicts.items()):
@@ -177,6 +182,7 @@ def evaluate_command(
     base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
     seed: int = typer.Option(0, "--seed", help="Seed for lm-eval and the item bootstrap."),
     workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
@@ -190,7 +196,7 @@ def evaluate_command(
     from gauntlet.rounds.stage_jobs import make_executor
 
     ctx = _context(spec, store, db)
-    scores = evaluate_round(ctx, round_id, tasks, now=_now(now), executor=make_executor(workers),
+    scores = evaluate_round(ctx, round_id, tasks, now=_now(now), executor=make_executor(workers, ray=ray, ray_gpus=ray_gpus),
                             settings=_settings(backend, device, batch_size, base_url, served_model), seed=seed,
                             targets=_pairs(target, "--target"), only_available=only_available, progress=not quiet)
     if not scores:
@@ -209,6 +215,7 @@ def arena_open_command(
     base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
     seed: int = typer.Option(0, "--seed", help="Seed for generation."),
     workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
@@ -222,7 +229,7 @@ def arena_open_command(
     from gauntlet.rounds.stage_jobs import make_executor
 
     ctx = _context(spec, store, db)
-    counts = open_arena(ctx, round_id, prompts, now=_now(now), executor=make_executor(workers),
+    counts = open_arena(ctx, round_id, prompts, now=_now(now), executor=make_executor(workers, ray=ray, ray_gpus=ray_gpus),
                         settings=_settings(backend, device, batch_size, base_url, served_model), seed=seed,
                         max_new_tokens=max_new_tokens, progress=not quiet)
     typer.echo(f"arena of round {round_id!r} open: {counts['stored']} new answers shown blind, "

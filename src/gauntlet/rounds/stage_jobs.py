@@ -34,12 +34,21 @@ def answers_job(model_dir: str, prompts: Sequence[tuple[str, str]], settings: An
     return generate_answers(model_dir, prompts, settings=settings, seed=seed, max_new_tokens=max_new_tokens)
 
 
-def make_executor(workers: int | None) -> Executor:
-    """`workers` processes (default: one per two cores, at most the jobs), or 0 for this process."""
+def make_executor(workers: int | None, *, ray: str | None = None, ray_gpus: float = 0) -> Executor:
+    """`workers` processes (default: one per two cores, at most the jobs), 0 for this process,
+    or Ray tasks on the cluster at `ray` (each asking for `ray_gpus` GPUs)."""
     from gauntlet.jobs.local import InlineExecutor, LocalProcessExecutor
 
     if workers is not None and workers < 0:
         raise InputError(f"--workers must be 0 or more, got {workers}")
+    if ray is not None:
+        if workers is not None:
+            raise InputError("choose --workers (this machine) or --ray (a Ray cluster), not both")
+        from gauntlet.jobs.ray_executor import RayExecutor
+
+        return RayExecutor(ray, gpus_per_job=ray_gpus)
+    if ray_gpus:
+        raise InputError("--ray-gpus needs --ray")
     if workers == 0:
         return InlineExecutor()
     return LocalProcessExecutor(max_workers=workers)
