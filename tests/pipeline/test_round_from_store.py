@@ -49,16 +49,46 @@ def tokens_of(output: str) -> dict[str, str]:
     return tokens
 
 
+class Workspaces:
+    """Round workspaces and their databases: SQLite files inside them, or databases on a
+    PostgreSQL server. A copy of a workspace copies its database too."""
+
+    def __init__(self, engine: str, server=None):
+        self.engine, self.server = engine, server
+        self.urls: dict[Path, str] = {}
+
+    def new(self, ws: Path) -> tuple:
+        self.urls[ws] = f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}" if self.server is None else self.server.database()
+        return self.args(ws)
+
+    def copy(self, source: Path, ws: Path) -> tuple:
+        shutil.copytree(source, ws)
+        self.urls[ws] = (f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}" if self.server is None
+                         else self.server.clone(self.urls[source]))
+        return self.args(ws)
+
+    def args(self, ws: Path) -> tuple:
+        return ("--store", ws) if self.server is None else ("--store", ws, "--db", self.urls[ws])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def workspaces(request):
+    """The whole round runs on both engines the store supports."""
+    if request.param == "sqlite":
+        return Workspaces("sqlite")
+    return Workspaces("postgresql", request.getfixturevalue("postgres_server"))
+
+
 @pytest.fixture(scope="module")
-def run(models, materials, times, people, tmp_path_factory):
+def run(models, materials, times, people, tmp_path_factory, workspaces):
     """The round, start to finish, keeping every command's answer for the tests to read."""
     from gauntlet.store.repository import Store
     from gauntlet.web.app import create_app
 
     ws = tmp_path_factory.mktemp("workspace")
     spec = materials["spec"]
-    common = ("--store", ws)
-    log: dict = {"ws": ws, "spec": spec}
+    common = workspaces.new(ws)
+    log: dict = {"ws": ws, "spec": spec, "workspaces": workspaces}
     log["tokens"] = tokens_of(ok("challenge", "init", spec, *common))
     log["init_again"] = refused("challenge", "init", spec, *common)
     log["receipts"] = {}
@@ -71,26 +101,26 @@ def run(models, materials, times, people, tmp_path_factory):
                                      f"foreign={models['foreign']}", "--now", times["before"], *common)
     after = ("--now", times["after"], "--workers", "0", "--quiet", *common)
     # The same audit on a Ray started here, on a copy of the store at this point.
-    ray_ws = tmp_path_factory.mktemp("on-ray") / "workspace"
-    shutil.copytree(ws, ray_ws)
+    on_ray = workspaces.copy(ws, tmp_path_factory.mktemp("on-ray") / "workspace")
     log["audit_on_ray"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference",
                              f"foreign={models['foreign']}", "--now", times["after"], "--ray", "local", "--quiet",
-                             "--store", ray_ws)
+                             *on_ray)
     log["ray_and_workers"] = refused("challenge", "audit", spec, "--round", ROUND, "--now", times["after"],
-                                     "--ray", "local", "--workers", "2", "--store", ray_ws)
+                                     "--ray", "local", "--workers", "2", *on_ray)
     log["audit"] = ok("challenge", "audit", spec, "--round", ROUND, "--reference", f"foreign={models['foreign']}",
                       *after)
     # A copy of the store where the benchmark jobs fail (a device that does not exist) ...
     failing = tmp_path_factory.mktemp("failing") / "workspace"
-    shutil.copytree(ws, failing)
-    evaluate = ("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"], *after[:-2])
-    log["failed_jobs"] = refused(*evaluate, "--store", failing, "--device", "no-such-device")
-    log["failed_states"] = Store(f"sqlite:///{(failing / 'gauntlet.sqlite').resolve()}").jobs(SLUG, team="dasan")
+    on_failing = workspaces.copy(ws, failing)
+    evaluate = ("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"],
+                *after[:-len(common)])
+    log["failed_jobs"] = refused(*evaluate, *on_failing, "--device", "no-such-device")
+    log["failed_states"] = Store(workspaces.urls[failing]).jobs(SLUG, team="dasan")
     log["evaluate"] = ok("challenge", "evaluate", spec, "--round", ROUND, "--tasks", materials["tasks"], *after)
     # ... and running the stage again retries them (here from the results cache the real run filled).
     shutil.copytree(ws / "eval-cache", failing / "eval-cache", dirs_exist_ok=True)
-    log["retried"] = ok(*evaluate, "--store", failing)
-    log["retried_states"] = Store(f"sqlite:///{(failing / 'gauntlet.sqlite').resolve()}").jobs(SLUG, team="dasan")
+    log["retried"] = ok(*evaluate, *on_failing)
+    log["retried_states"] = Store(workspaces.urls[failing]).jobs(SLUG, team="dasan")
     log["arena"] = ok("challenge", "arena", "open", spec, "--round", ROUND, "--prompts", materials["prompts"],
                       "--max-new-tokens", "16", *after)
     log["panel"] = ok("challenge", "panel", "open", spec, "--round", ROUND, "--now", times["after"], *common)
@@ -98,11 +128,11 @@ def run(models, materials, times, people, tmp_path_factory):
     log["decide_before_votes"] = refused(*decide)
     # An organiser may decide despite the gaps, on a copy of the store at this point.
     gap_ws = tmp_path_factory.mktemp("gaps") / "workspace"
-    shutil.copytree(ws, gap_ws)
-    log["decided_with_gaps"] = json.loads(ok(*decide[:-2], "--store", gap_ws, "--allow-missing", "--json"))
+    on_gaps = workspaces.copy(ws, gap_ws)
+    log["decided_with_gaps"] = json.loads(ok(*decide[:-len(common)], *on_gaps, "--allow-missing", "--json"))
     log["gap_ledger"] = gap_ws / "ledger.jsonl"
 
-    url = f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}"
+    url = workspaces.urls[ws]
     clock = lambda: datetime.fromisoformat(times["after"])  # noqa: E731
     web = create_app(url, clock=clock, arena_seed=11)
     voters = [people["voter"](TestClient(web), seed) for seed in range(VOTERS)]
@@ -189,7 +219,7 @@ def test_the_decision_uses_exactly_what_the_store_holds(run):
 
     stored = run["store"].round_decisions(SLUG, ROUND)
     assert len(stored) == 1 and stored[0]["record_hash"] == run["decision"]["record_hash"]
-    ctx = open_context(run["spec"], run["ws"])
+    ctx = open_context(run["spec"], run["ws"], run["workspaces"].urls[run["ws"]])
     again = decision_inputs(ctx.spec, ROUND, gather_round(ctx, ROUND, seed=7).team_results(fill_missing=False), seed=7)
     assert canonical_json(again) == canonical_json(stored[0]["inputs"])
 
@@ -238,9 +268,10 @@ def test_the_report_and_the_team_pages_show_the_decision(run):
 def test_a_spec_changed_after_registration_is_refused(run, tmp_path):
     changed = tmp_path / "changed.toml"
     changed.write_text(Path(run["spec"]).read_text().replace("eliminate_lowest = 1", "eliminate_lowest = 2"))
-    message = refused("challenge", "status", changed, "--round", ROUND, "--store", run["ws"])
+    on_run = run["workspaces"].args(run["ws"])
+    message = refused("challenge", "status", changed, "--round", ROUND, *on_run)
     assert "differs from the one challenge" in message
-    status = ok("challenge", "status", run["spec"], "--round", ROUND, "--store", run["ws"])
+    status = ok("challenge", "status", run["spec"], "--round", ROUND, *on_run)
     assert "ready to decide" in status
 
 
@@ -268,11 +299,11 @@ def test_an_upheld_appeal_re_decides_the_round_without_erasing_the_original(run,
     from gauntlet.store.repository import Store
 
     ws = tmp_path / "appeal"
-    shutil.copytree(run["ws"], ws)
-    store = Store(f"sqlite:///{(ws / 'gauntlet.sqlite').resolve()}")
+    on_appeal = run["workspaces"].copy(run["ws"], ws)
+    store = Store(run["workspaces"].urls[ws])
     original = run["decision"]
     team = next(e["team"] for e in original["outputs"]["eliminated"] if e["reason"] == "independence")
-    redecide = ("challenge", "redecide", run["spec"], "--round", ROUND, "--now", times["after"], "--store", ws)
+    redecide = ("challenge", "redecide", run["spec"], "--round", ROUND, "--now", times["after"], *on_appeal)
     fix = ("--correct", f"{team}.independence=independent")
 
     appeal = store.file_appeal(SLUG, team, ROUND, "our weights were trained in-house; training logs attached")

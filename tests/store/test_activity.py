@@ -9,8 +9,8 @@ from gauntlet.store.repository import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'a.sqlite'}")
+def store(database_url):
+    s = Store(database_url)
     s.register_challenge("k", "K", "x = 1\n")
     s.register_team("k", "lg", "K-EXAONE", "LG AI Research", "KR")
     s.register_team("k", "nc", "VARCO", "NC AI", "KR")

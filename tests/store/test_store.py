@@ -15,25 +15,28 @@ def _stored(tag: str) -> StoredModel:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'g.sqlite'}")
+def store(database_url):
+    """The same store on SQLite and on PostgreSQL (a throwaway server; see tests/conftest.py)."""
+    s = Store(database_url)
     s.register_challenge("k", "K-Sovereign", "name = 'k'\n")
     s.register_team("k", "lg", "LG AI Research", "LG", "KR")
     return s
 
 
-def test_migrations_create_every_table_and_record_the_revision(store, tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'g.sqlite'}")
+def test_migrations_create_every_table_and_record_the_revision(store, database_url):
+    engine = create_engine(database_url)
     assert {"challenges", "teams", "submissions", "component_results", "audit_findings", "decisions"} <= set(
         table_names(engine)
     )
     with engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == head_revision()
-        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+    engine.dispose()
 
 
-def test_reopening_an_existing_store_keeps_its_data(store, tmp_path):
-    again = Store(f"sqlite:///{tmp_path / 'g.sqlite'}")
+def test_reopening_an_existing_store_keeps_its_data(store, database_url):
+    again = Store(database_url)
     assert [c["slug"] for c in again.challenges()] == ["k"]
 
 
