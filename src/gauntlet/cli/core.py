@@ -35,15 +35,28 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes. Every bit of the app's state "
+                                "lives in the store, so several processes (or machines) can serve one "
+                                "PostgreSQL store; with SQLite keep one."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
     sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
+    import os
+
     import uvicorn
 
-    from gauntlet.store.db import default_url
+    from gauntlet.store.db import ENV_VAR, default_url
+    from gauntlet.store.repository import Store
     from gauntlet.web.app import create_app
 
-    uvicorn.run(create_app(db or default_url()), host=host, port=port, log_level="info")
+    url = db or default_url()
+    if workers == 1:
+        uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+        return
+    Store(url)  # migrate once here, before the workers open the store side by side
+    os.environ[ENV_VAR] = url
+    uvicorn.run("gauntlet.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level="info")
 
 
 @app.command()

@@ -117,3 +117,11 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     for module in (public, arena, accounts, teams, experts, organisers):
         app.include_router(module.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the store named by GAUNTLET_DB: what each of `gauntlet serve --workers N`'s
+    processes runs (uvicorn starts them from this import path)."""
+    from gauntlet.store.db import default_url
+
+    return create_app(default_url())
