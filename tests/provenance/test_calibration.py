@@ -81,15 +81,18 @@ def test_holm_is_monotone_and_capped():
     assert holm([0.2, 0.01]) == pytest.approx([0.2, 0.02])
 
 
-def test_four_hundred_independent_pairs_no_false_positive_and_uniform_p_values():
-    """800 independently initialised and trained models, paired: no false accusation at the
+def test_a_thousand_independent_pairs_no_false_positive_and_uniform_p_values():
+    """2,000 independently initialised and trained models, paired: no false accusation at the
     default alpha, and the audit's own p-values (the ones a verdict is read from) look
     uniform, as calibrated p-values must: a KS test, and no threshold crossed more often
     than uniform allows. The whole-model residual-axis test (fixed points of the matching)
-    also has exactly its null law (its randomised p-values are uniform)."""
+    also has exactly its null law (its randomised p-values are uniform). A thousand pairs,
+    because a KS test on a few hundred cannot tell a 1% shift (the 0.99 weight of the
+    calibrated test puts 1% of the mass at p = 1) from chance; `benchmarks/
+    calibration_audit.py` runs 2,000 more with a QQ plot."""
     rng = np.random.default_rng(3)
     ps, us, verdicts = [], [], []
-    for i in range(400):
+    for i in range(1000):
         a = gen.train(gen.llama(10_000 + 2 * i, d=32, h=64, vocab=160, norms="near"), 20_000 + 2 * i, steps=20)
         b = gen.train(gen.llama(10_001 + 2 * i, d=32, h=64, vocab=160, norms="near"), 20_001 + 2 * i, steps=20)
         report = audit(fingerprint_arrays("a", a), [fingerprint_arrays("b", b)], progress=False)

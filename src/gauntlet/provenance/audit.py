@@ -75,8 +75,11 @@ BLIND_SPOTS = [
     "Only the weights in safetensors files are examined; code, data and training logs are not.",
     "Attention channels are treated as fully interchangeable although only whole heads (and channels "
     "within a head) are; the exact null distribution assumes the former, a small approximation.",
-    "Very heavy further training of a small model may be detected for the model as a whole without any "
-    "single layer being localised (the report then lists 'weights' as the reused part).",
+    "Further training erases the trace in the end: on a 2-layer, 48-wide test model, copies whose weights "
+    "still correlate 0.04 with the original are found (and their layer named), copies at 0.01 are not. "
+    "Larger models keep more units and tensors to pool, so more power. Very heavy further training may be "
+    "detected for the model as a whole without any single layer being localised (the report then lists "
+    "'weights' as the reused part).",
 ]
 
 

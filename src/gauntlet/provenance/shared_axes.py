@@ -19,9 +19,10 @@ From these matrices:
 - `width_tests`: per width, the summed matrix's fixed points (units matched to
   the same index by a linear assignment; exact rencontres law) and the Monte
   Carlo p of its trace;
-- `pooled_result`: all widths at once, M = sum of S_width / sd(trace S_width);
-  the Monte Carlo p-value of trace(M) is exact and, the statistic being near
-  continuous, uniform under the null. It is the audit's calibrated p-value, for
+- `pooled_result`: all widths at once, M = the sum of every matrix (each tensor
+  axis counts once: every same-position similarity, added up); the Monte Carlo
+  p-value of trace(M) is exact and, the statistic being near continuous,
+  uniform under the null. It is the audit's calibrated p-value, for
   the whole model and for each module (any subset of the matrices is calibrated
   the same way).
 
@@ -41,7 +42,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from gauntlet.provenance.align import MIN_FEATURES, MIN_UNITS, UNITS, _cache
-from gauntlet.provenance.statistics import _standardise, diagonal_permutation_p, fixed_point_tail
+from gauntlet.provenance.statistics import (
+    _standardise,
+    calibrated_trace_p,
+    diagonal_permutation_p,
+    fixed_point_tail,
+)
 
 MAX_PERMUTATIONS = 1_000_000
 # Per-width and per-module Monte Carlo runs only when the trace is this many permutation
@@ -183,19 +189,17 @@ def _trace_moments(s: np.ndarray) -> tuple[float, float]:
 
 def pooled_result(evidence: SharedEvidence | None, *, max_permutations: int = MAX_PERMUTATIONS,
                   screen_z: float | None = None) -> PooledResult | None:
-    """All widths at once: the exactly calibrated p-value of trace(M), M = sum over widths of
-    S_width / sd(trace S_width) (see the module's docstring).
+    """All widths at once: the exactly calibrated p-value of trace(M), M the sum of every
+    tensor axis's matrix (see the module's docstring). Each axis counts once, so the
+    residual stream, which every tensor touches, weighs most (measured: z 5.2 vs 5.1 and
+    4.5 vs 4.1 over standardising each width first, on heavy further training).
 
     screen_z: below this z the Monte Carlo is skipped and p = 1 (valid, but no longer
     uniform): for module rows, which only matter far in the tail."""
     if evidence is None or not evidence.contributions:
         return None
     sums, counts = _by_width(evidence)
-    pooled = np.zeros((evidence.units, evidence.units))
-    for total in sums.values():
-        sd = _trace_moments(total)[1]
-        if sd > 0:
-            pooled += total / sd
+    pooled = sum(sums.values())
     mean, sd = _trace_moments(pooled)
     if sd == 0:
         return None
@@ -203,9 +207,7 @@ def pooled_result(evidence: SharedEvidence | None, *, max_permutations: int = MA
     z = float((np.trace(pooled) - mean) / sd)
     result = PooledResult(sorted(sums), evidence.units, sum(counts.values()), int((rows == cols).sum()), z, 1.0)
     if screen_z is None or z >= screen_z:
-        # 100 exceedances before stopping (not 20): p-values in steps of 1% near 1, so that
-        # they read as the smooth uniform they are under the null; null pairs stop early.
-        result.p_value = diagonal_permutation_p(pooled, max_permutations=max_permutations, exceedances=100)
+        result.p_value = calibrated_trace_p(pooled, max_permutations=max_permutations)
     return result
 
 

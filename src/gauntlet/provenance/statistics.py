@@ -178,3 +178,34 @@ def diagonal_permutation_p(similarity: np.ndarray, *, max_permutations: int = 1_
         done += size
         batch = min(batch * 4, 65536)
     return float((hits + 1) / (max_permutations + 1))
+
+
+def calibrated_trace_p(similarity: np.ndarray, *, fixed: int = 4000, switch: float = 0.01,
+                       max_permutations: int = 1_000_000) -> float:
+    """A trace permutation p-value that is uniform under the null above `switch` and can still
+    reach 1 / (max_permutations + 1) below it.
+
+    Stage 1 draws `fixed` permutations and gives the plain Monte Carlo p-value
+    p1 = (1 + exceedances) / (fixed + 1), valid and uniform in steps of 1 / (fixed + 1).
+    When p1 > switch it is the answer; otherwise stage 2 answers with the sequential
+    p-value of *fresh* permutations (`diagonal_permutation_p`). Valid: for a level
+    a >= switch, p <= a needs p1 <= a; for a < switch, p <= a needs stage 2's own valid
+    p-value <= a. A sequential p-value alone (h / k) leans up near 1 (measured 1.08x the
+    top decile's share at h = 100), which is why stage 1 uses a fixed number."""
+    import hashlib
+
+    s = np.asarray(similarity, dtype=np.float64)
+    n = s.shape[0]
+    observed = float(np.trace(s))
+    seed = int.from_bytes(hashlib.sha256(b"fixed" + s.tobytes()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n)
+    hits = 0
+    for start in range(0, fixed, 2048):
+        size = min(2048, fixed - start)
+        perms = rng.permuted(np.broadcast_to(rows, (size, n)), axis=1)
+        hits += int((s[rows, perms].sum(axis=1) >= observed - 1e-9 * max(1.0, abs(observed))).sum())
+    p1 = (hits + 1) / (fixed + 1)
+    if p1 > switch:
+        return float(p1)
+    return diagonal_permutation_p(s, max_permutations=max_permutations)
