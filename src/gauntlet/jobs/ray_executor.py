@@ -79,7 +79,7 @@ class RayExecutor(Executor):
         def submit(job: Job) -> None:
             attempts[job.key] += 1
             self._update(job.key, state=JobState.QUEUED, attempts=attempts[job.key])
-            ref = task.remote(events, job.key, attempts[job.key], job.fn, job.args, dict(job.kwargs))
+            ref = task.remote(events, job.key, attempts[job.key], job.fn, job.args, dict(job.kwargs), self.cpus_per_job)
             pending[ref] = job
 
         def drain() -> None:
@@ -160,19 +160,26 @@ def _probe(address: str, timeout: float = 5.0) -> None:
 # ---------------------------------------------------------------- worker side
 
 
-def _ray_call(events, key: str, attempt: int, fn, args: tuple, kwargs: dict):
-    """Runs inside a Ray worker: announce, run with progress forwarded, return (value, last report)."""
+def _ray_call(events, key: str, attempt: int, fn, args: tuple, kwargs: dict, cpus: float = 1):
+    """Runs inside a Ray worker: announce, run with progress forwarded, return (value, last report).
+
+    Events go to the queue actor without waiting for it (calls from one worker to one actor
+    keep their order): a job reporting progress often must not wait on a round trip each time.
+    Math libraries get the job's CPUs as threads, whatever they were loaded with."""
+    from threadpoolctl import threadpool_limits
+
     last: list[tuple] = []
 
     def forward(job_key: str, completed: int, total: int | None, note: str) -> None:
         last[:] = [(completed, total, note)]
-        events.put(("progress", job_key, attempt, completed, total, note))
+        events.actor.put_nowait.remote(("progress", job_key, attempt, completed, total, note))
 
-    events.put(("running", key, attempt))
+    events.actor.put_nowait.remote(("running", key, attempt))
     previous = base._reporter
     base._set_reporter(forward)
     try:
-        value = base._call_job(key, fn, args, kwargs)
+        with threadpool_limits(max(1, int(cpus))):
+            value = base._call_job(key, fn, args, kwargs)
     finally:
         base._set_reporter(previous)
     return value, (last[0] if last else None)
