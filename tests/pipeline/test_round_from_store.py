@@ -310,6 +310,9 @@ def test_an_upheld_appeal_re_decides_the_round_without_erasing_the_original(run,
     assert "not answered yet" in refused(*redecide, "--appeal", appeal, *fix)
     store.answer_appeal(SLUG, appeal, True, "the panel verified the training logs")
     assert "expected TEAM.FIELD=VALUE" in refused(*redecide, "--appeal", appeal, "--correct", "nonsense")
+    # once the next round has locked its submissions, who advanced can no longer change
+    late = [a if a != times["after"] else "2026-10-01T09:00:00+09:00" for a in redecide]
+    assert "can no longer be re-decided" in refused(*late, "--appeal", appeal, *fix)
     result = json.loads(ok(*redecide, "--appeal", appeal, *fix, "--json"))
 
     assert result["replaces"] == original["record_hash"] and result["sequence"] == original["sequence"] + 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Mapping
 
 from gauntlet.errors import InputError, StoreError
-from gauntlet.rounds.workspace import RoundContext
+from gauntlet.rounds.workspace import RoundContext, aware
 
 COMPONENTS = ("benchmark", "expert", "user")
 VERDICTS = ("independent", "derived", "inconclusive")
@@ -95,6 +95,15 @@ def redecide_round(ctx: RoundContext, round_id: str, appeal_id: int, corrections
     if appeal["upheld"] is not True:
         state = "not answered yet" if appeal["upheld"] is None else "rejected"
         raise InputError(f"appeal #{appeal_id} is {state}; only an upheld appeal leads to a re-decision")
+    index = ctx.spec.round_index(round_id)
+    if index + 1 < len(ctx.spec.rounds):
+        # The next round was contested by the teams this decision let through: once its
+        # submissions are locked, changing who advanced would rewrite that round too.
+        following = ctx.spec.rounds[index + 1]
+        if aware(now) >= following.submission_deadline:
+            raise InputError(f"round {following.id!r} locked its submissions at "
+                             f"{following.submission_deadline.isoformat()}; round {round_id!r} can no longer "
+                             f"be re-decided")
     decisions = ctx.store.round_decisions(ctx.slug, round_id)
     in_force = decisions[-1]
     if in_force["sequence"] != appeal["decision_sequence"]:
