@@ -126,6 +126,8 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
     log["panel"] = ok("challenge", "panel", "open", spec, "--round", ROUND, "--now", times["after"], *common)
     decide = ("challenge", "decide", spec, "--round", ROUND, "--now", times["after"], "--seed", "7", *common)
     log["decide_before_votes"] = refused(*decide)
+    log["final_before_first"] = refused("challenge", "decide", spec, "--round", "final", "--now",
+                                        "2026-10-01T09:00:00+09:00", *common)
     # An organiser may decide despite the gaps, on a copy of the store at this point.
     gap_ws = tmp_path_factory.mktemp("gaps") / "workspace"
     on_gaps = workspaces.copy(ws, gap_ws)
@@ -169,6 +171,10 @@ def test_submissions_are_locked_with_their_licence_and_a_late_one_is_refused(run
     assert datetime.fromisoformat(subs["hanbit"]["received_at"]) == datetime.fromisoformat(times["before"])
     # The stage after the deadline refuses to run early: the audit compares every team with every other.
     assert "takes submissions until" in run["audit_too_early"]
+
+
+def test_rounds_are_decided_in_order(run):
+    assert "round 'first' is not decided yet; rounds are decided in order" in run["final_before_first"]
 
 
 def test_the_audit_stage_runs_on_ray_with_the_same_verdicts(run):
