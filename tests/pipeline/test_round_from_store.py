@@ -95,6 +95,8 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
     for team in ("hanbit", "dasan", "saebyeok", "mirae"):
         log["receipts"][team] = ok("challenge", "submit", spec, team, models[team], "--round", ROUND,
                                    "--now", times["before"], "--quiet", *common)
+    log["submit_to_final_early"] = refused("challenge", "submit", spec, "hanbit", models["hanbit"], "--round",
+                                           "final", "--now", times["before"], "--quiet", *common)
     log["late"] = refused("challenge", "submit", spec, "seoul-ai", models["seoul-ai"], "--round", ROUND,
                           "--now", times["after"], "--quiet", *common)
     log["audit_too_early"] = refused("challenge", "audit", spec, "--round", ROUND, "--reference",
@@ -174,7 +176,8 @@ def test_submissions_are_locked_with_their_licence_and_a_late_one_is_refused(run
 
 
 def test_rounds_are_decided_in_order(run):
-    assert "round 'first' is not decided yet; rounds are decided in order" in run["final_before_first"]
+    assert "round 'first' is not decided yet; rounds run in order" in run["final_before_first"]
+    assert "round 'final' opens after it" in run["submit_to_final_early"]
 
 
 def test_the_audit_stage_runs_on_ray_with_the_same_verdicts(run):

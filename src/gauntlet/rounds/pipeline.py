@@ -97,6 +97,7 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
     from gauntlet.rounds.licences import detect_licence
 
     rnd = ctx.round(round_id)
+    ctx.require_earlier_decided(round_id)
     _check_contestant(ctx, team_id, round_id)
     if aware(now) > rnd.submission_deadline:
         raise InputError(f"round {round_id!r} closed for submissions at {rnd.submission_deadline.isoformat()} "

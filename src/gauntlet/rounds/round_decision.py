@@ -46,12 +46,7 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     from gauntlet.rounds.report import render_round_report
 
     ctx.require_closed(round_id, now)
-    for previous in ctx.spec.rounds[: ctx.spec.round_index(round_id)]:
-        # who may contest this round follows from the earlier decisions
-        try:
-            ctx.store.round_decisions(ctx.slug, previous.id)
-        except StoreError:
-            raise InputError(f"round {previous.id!r} is not decided yet; rounds are decided in order") from None
+    ctx.require_earlier_decided(round_id)
     try:
         earlier = ctx.store.round_decisions(ctx.slug, round_id)
     except StoreError:

@@ -97,6 +97,18 @@ class RoundContext:
                              "its audit, benchmarks, arena, panel and decision run after the deadline")
         return rnd
 
+    def require_earlier_decided(self, round_id: str) -> None:
+        """Rounds run in order: who may contest a round follows from every earlier decision
+        (eliminations, entrants), so a round opens only once those exist."""
+        from gauntlet.errors import StoreError
+
+        for previous in self.spec.rounds[: self.spec.round_index(self.round(round_id).id)]:
+            try:
+                self.store.round_decisions(self.slug, previous.id)
+            except StoreError:
+                raise InputError(f"round {previous.id!r} is not decided yet; rounds run in order, so round "
+                                 f"{round_id!r} opens after it") from None
+
 
 def aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
