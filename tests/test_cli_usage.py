@@ -15,6 +15,7 @@ def gauntlet(*args):
     (["round", "decide"], "Missing argument"),
     (["round", "nosuch"], "No such command"),
     (["--bogus"], "No such option"),
+    (["serve", "--workers", "2", "--db", "sqlite:///nowhere.sqlite"], "needs a database server (PostgreSQL)"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, expected):
     result = gauntlet(*args)

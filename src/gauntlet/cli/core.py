@@ -37,7 +37,7 @@ def serve(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes. Every bit of the app's state "
                                 "lives in the store, so several processes (or machines) can serve one "
-                                "PostgreSQL store; with SQLite keep one."),
+                                "PostgreSQL store (SQLite: one)."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
     sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
@@ -50,6 +50,11 @@ def serve(
     from gauntlet.web.app import create_app
 
     url = db or default_url()
+    if workers > 1 and url.startswith("sqlite"):
+        from gauntlet.errors import InputError
+
+        raise InputError("--workers above 1 needs a database server (PostgreSQL): SQLite takes one writer at a "
+                         "time, so several processes would fail each other's votes with 'database is locked'")
     if workers == 1:
         uvicorn.run(create_app(url), host=host, port=port, log_level="info")
         return
