@@ -35,12 +35,13 @@ def always_failing_job() -> None:
 def ray_cluster():
     """One local Ray for this module's tests (small: two CPUs, a small object store)."""
     ray = pytest.importorskip("ray")
-    import ray.cloudpickle
     import sys
+
+    from ray import cloudpickle
 
     # Ray workers import functions by module name; this test module is not importable
     # there, so its job functions travel by value.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=80 * 2**20)
     yield ray
     ray.shutdown()

@@ -14,7 +14,6 @@ import io
 import importlib.util
 import logging
 import os
-import sys
 from functools import lru_cache
 from types import ModuleType
 

@@ -30,7 +30,7 @@ import yaml
 
 from gauntlet.errors import InputError
 from gauntlet.evaluation.items import BenchmarkTask
-from gauntlet.evaluation.tasks import TaskRef, find_task_refs, read_task_ref
+from gauntlet.evaluation.tasks import TaskRef, find_task_refs
 
 # Metrics that are not a 0-1 "fraction right" cannot be put on a 0-100 scale.
 UNBOUNDED_METRICS = {"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "likelihood"}

@@ -35,7 +35,7 @@ length): min(64, width / 2); widths shorter than 2u are left out.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np

@@ -241,7 +241,6 @@ def finetune(
     """Continue training a copy of the model in `base_dir` on `texts`, keeping its
     tokenizer; save to `out_dir` and return it. `progress` and `loss_log` as in
     `train_from_scratch`."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base_dir, out_dir = Path(base_dir), Path(out_dir)
