@@ -62,7 +62,10 @@ class Server:
              f"-k {self._folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -p 5432"],
         ]
         for step in steps:
-            done = subprocess.run(self._run_as + step, capture_output=True, text=True)
+            try:
+                done = subprocess.run(self._run_as + step, capture_output=True, text=True, timeout=120)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"could not start PostgreSQL: {exc}"
             if done.returncode:
                 return f"could not start PostgreSQL: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
         return None
