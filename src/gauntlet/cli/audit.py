@@ -41,6 +41,7 @@ def audit_command(
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON report on stdout."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a readable HTML report here."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Test whether CANDIDATE's weights were derived from any reference (null: independent training)."""
     from gauntlet.errors import InputError
@@ -53,7 +54,7 @@ def audit_command(
         raise InputError("give at least one --against REF or a --library DIR")
     if alpha is not None and not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
-    report = audit(candidate, refs, alpha=alpha if alpha is not None else DEFAULT_ALPHA)
+    report = audit(candidate, refs, alpha=alpha if alpha is not None else DEFAULT_ALPHA, progress=not quiet)
     if html is not None:
         report.write_html(html)
     if as_json:

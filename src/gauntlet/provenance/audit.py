@@ -309,16 +309,25 @@ def _pooled_module(p_model: float, pooled: PooledResult | None, modules: list[Mo
 
 
 def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> AuditReport:
-    """Audit a candidate (folder, fingerprint file or Fingerprint) against references."""
+    """Audit a candidate (folder, fingerprint file or Fingerprint) against references.
+    `progress`: bars for model folders being fingerprinted and for a library's references."""
+    from contextlib import nullcontext
+
+    from gauntlet.console import progress_bar
+
     if not isinstance(references, (list, tuple)):
         references = [references]
-    cand = load_any(candidate)
-    refs = [load_any(r) for r in references]
+    cand = load_any(candidate, progress=progress)
+    refs = [load_any(r, progress=progress) for r in references]
     raw, details = [], []
+    bar = progress_bar(transient=True) if progress and len(refs) > 1 else None
     # The products here are small (<= 128 x 128): BLAS threads only add hand-offs, which on
     # busy shared cores made an audit several times slower.
-    with threadpool_limits(1, user_api="blas"):
+    with threadpool_limits(1, user_api="blas"), (bar or nullcontext()):
+        task = bar.add_task(f"audit {cand.name}", total=len(refs)) if bar is not None else None
         for ref in refs:
+            if task is not None:
+                bar.update(task, description=f"audit {cand.name} vs {ref.name}")
             evidence = shared_evidence(cand, ref)
             p, rows, shared, pooled, bound = _compare(cand, ref, evidence)
             modules = _modules(rows, len(refs), alpha, evidence)
@@ -327,6 +336,8 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
                 ref.__dict__.pop("_align_side", None)
             raw.append(p)
             details.append((rows, shared, modules, pooled, bound))
+            if task is not None:
+                bar.advance(task)
     adjusted = holm(raw) if raw else []
     results = []
     for ref, p_raw, p_adj, (rows, shared, modules, pooled, bound) in zip(refs, raw, adjusted, details):

@@ -304,13 +304,14 @@ def fingerprint_arrays(name: str, tensors: dict[str, np.ndarray], *, origin: dic
                        model_bytes=int(sum(np.asarray(v).nbytes for v in tensors.values())))
 
 
-def load_any(source) -> Fingerprint:
-    """A Fingerprint object, a fingerprint file, or a model folder -> Fingerprint."""
+def load_any(source, *, progress: bool = False) -> Fingerprint:
+    """A Fingerprint object, a fingerprint file, or a model folder (fingerprinted now, with
+    a progress bar when `progress`) -> Fingerprint."""
     if isinstance(source, Fingerprint):
         return source
     path = Path(source)
     if path.is_dir():
-        return fingerprint_model(path, progress=False)
+        return fingerprint_model(path, progress=progress)
     if not path.exists():
         raise InputError(f"{path} does not exist (expected a model folder or a fingerprint file)")
     return Fingerprint.load(path)
