@@ -73,8 +73,9 @@ BLIND_SPOTS = [
     "Weights reused only after heavy compression of both axes (e.g. low-rank re-factorisation) may "
     "fall below detection; the verdict is then `independent` or `inconclusive`, not proof of independence.",
     "Only the weights in safetensors files are examined; code, data and training logs are not.",
-    "Attention channels are treated as fully interchangeable although only whole heads (and channels "
-    "within a head) are; the exact null distribution assumes the former, a small approximation.",
+    "The tests relabel the first 64 channels of an attention projection. Channels are interchangeable only "
+    "within a head, so the null distribution is exact when heads have at least 64 channels (as in today's "
+    "large models: 64-128) and a small approximation for narrower heads.",
     "Further training erases the trace in the end: on a 2-layer, 48-wide test model, copies whose weights "
     "still correlate 0.04 with the original are found (and their layer named), copies at 0.01 are not. "
     "Larger models keep more units and tensors to pool, so more power. Very heavy further training may be "
