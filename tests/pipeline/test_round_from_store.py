@@ -175,6 +175,20 @@ def test_submissions_are_locked_with_their_licence_and_a_late_one_is_refused(run
     assert "takes submissions until" in run["audit_too_early"]
 
 
+def test_the_next_round_takes_survivors_only(run, models, tmp_path):
+    """After the first decision: a team that advanced may submit to the final; one that was
+    eliminated, or that submitted nothing to the first round, may not."""
+    decision = run["decision"]["outputs"]
+    survivor = decision["advancing"][0]
+    eliminated = decision["eliminated"][0]["team"]
+    on_copy = run["workspaces"].copy(run["ws"], tmp_path / "final")
+    submit = ("challenge", "submit", run["spec"])
+    when = ("--round", "final", "--now", "2026-06-01T09:00:00+09:00", "--quiet", *on_copy)
+    assert f"{survivor}" in ok(*submit, survivor, models[survivor], *when)
+    assert f"was eliminated in round 'first'" in refused(*submit, eliminated, models[eliminated], *when)
+    assert "submitted nothing to round 'first'" in refused(*submit, "seoul-ai", models["seoul-ai"], *when)
+
+
 def test_rounds_are_decided_in_order(run):
     assert "round 'first' is not decided yet; rounds run in order" in run["final_before_first"]
     assert "round 'final' opens after it" in run["submit_to_final_early"]

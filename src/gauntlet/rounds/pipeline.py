@@ -86,6 +86,12 @@ def _check_contestant(ctx: RoundContext, team_id: str, round_id: str) -> None:
     out = ctx.store.eliminated_before(ctx.slug, earlier).get(team_id)
     if out is not None:
         raise InputError(f"team {team_id!r} was eliminated in round {out!r} and cannot submit to {round_id!r}")
+    joined = 0 if team.joins_at_round is None else ctx.spec.round_index(team.joins_at_round)
+    for previous in earlier[joined:]:
+        # a team that took part in a round but submitted nothing is out (the lifecycle's "no_submission")
+        decided = ctx.store.round_decisions(ctx.slug, previous)[-1]
+        if team_id not in {t.get("team") for t in decided["inputs"].get("teams", ())}:
+            raise InputError(f"team {team_id!r} submitted nothing to round {previous!r} and is out of the challenge")
 
 
 def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str, *, now: datetime,

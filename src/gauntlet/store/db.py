@@ -32,8 +32,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # A server database can drop a pooled connection (restart, failover, idle timeout, an
+    # administrator); checking each one before use turns that into a reconnect, not an error.
+    server = not url.startswith("sqlite")
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, pool_pre_ping=server)
     except (ArgumentError, ImportError) as exc:
         raise StoreError(f"cannot open database {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
