@@ -1,9 +1,14 @@
-"""Fingerprinting speed and memory vs `cat` (cold cache) and a numpy one-pass sum (warm).
+"""Fingerprinting speed and memory vs `cat` (cold cache) and numpy one-pass sums (warm).
 
-Usage: python benchmarks/bench_fingerprint.py [--gib 4] [--workdir /tmp/gauntlet-bench]
-Generates a multi-shard bf16 Llama-shaped model in the workdir, measures side by side
-in one run, prints ratios, and deletes the model. Peak RSS is measured in a fresh
-subprocess per run (ru_maxrss of the child). Cold cache: `echo 3 > /proc/sys/vm/drop_caches`
+Usage: python benchmarks/bench_fingerprint.py [--gib 4] [--reps 3] [--workdir /tmp/gauntlet-bench]
+Generates a multi-shard bf16 Llama-shaped model in the workdir (at least four shards at
+each size), measures side by side in one run, prints ratios, and deletes the model.
+Every measurement is repeated --reps times, interleaved (cat and fingerprint alternate
+on a cold cache), and the median of the per-repetition ratios is reported: single
+timings on this shared disk vary 2-3x within a minute. Warm, three numpy sums of the
+same bytes (as bytes, as decoded bf16 values, and reinterpreted as float32) and the
+sha256 of every shard alone (the floor for any pass that records it). Peak RSS is the
+VmHWM of a fresh subprocess per run. Cold cache: `echo 3 > /proc/sys/vm/drop_caches`
 when permitted, otherwise posix_fadvise(DONTNEED) on every shard (printed which).
 """
 
