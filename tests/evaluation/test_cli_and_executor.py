@@ -48,14 +48,20 @@ def test_cli_errors_are_one_line_and_exit_2(tiny_model, task_dir, tmp_path, extr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_models_evaluated_through_the_process_pool_match_in_process_results(tiny_model, target_model, tmp_path, make_tasks):
+@pytest.mark.parametrize("where", ["process pool", "ray"])
+def test_models_evaluated_through_an_executor_match_in_process_results(where, tiny_model, target_model, tmp_path,
+                                                                        make_tasks):
     refs = write_tasks(make_tasks(4)[:1], tmp_path / "tasks")
     suite = Suite.from_task_refs(refs)
     models = {"team": tiny_model, "frontier": target_model}
-    pooled = evaluate_models(
-        models, suite, executor=LocalProcessExecutor(max_workers=1, threads_per_worker=1),
-        cache_dir=tmp_path / "pool-cache", progress=False,
-    )
+    if where == "ray":
+        pytest.importorskip("ray")
+        from gauntlet.jobs.ray_executor import RayExecutor
+
+        executor = RayExecutor("local", init_options={"num_cpus": 2, "object_store_memory": 80 * 2**20})
+    else:
+        executor = LocalProcessExecutor(max_workers=1, threads_per_worker=1)
+    pooled = evaluate_models(models, suite, executor=executor, cache_dir=tmp_path / "pool-cache", progress=False)
     inline = evaluate_models(models, suite, executor=InlineExecutor(), cache_dir=tmp_path / "inline-cache", progress=False)
     for name in models:
         assert pooled[name].computed == ("t_mc",)
