@@ -251,7 +251,7 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, evidence: SharedEviden
     by_module: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_module[module_of(r["name"])].append(r)
-    paired = {module_of(c[0]) for c in evidence.contributions} if evidence else set()
+    paired = evidence.by_group(module_of) if evidence else {}
     n_modules = max(1, sum(1 for name, rs in by_module.items() if any(r["comparisons"] for r in rs) or name in paired))
     out = []
     for name, rs in by_module.items():
@@ -259,8 +259,7 @@ def _modules(rows: list[dict], n_refs: int, alpha: float, evidence: SharedEviden
         bound = merge([r["p_value"] for r in compared]) if compared else 1.0
         # A module's p-value only matters far in the tail (it is corrected for every module
         # and reference), so its Monte Carlo runs only above TRACE_SCREEN_Z.
-        module_evidence = evidence.of_module(module_of, name) if name in paired else None
-        p_raw, pooled = _calibrated(bound, module_evidence, screen_z=TRACE_SCREEN_Z)
+        p_raw, pooled = _calibrated(bound, paired.get(name), screen_z=TRACE_SCREEN_Z)
         p_adj = bonferroni(p_raw, n_modules * n_refs)
         strong = [r for r in compared if r["p_value"] < 0.01]
         counterpart = None

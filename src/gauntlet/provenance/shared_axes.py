@@ -47,6 +47,7 @@ from gauntlet.provenance.statistics import (
     calibrated_trace_p,
     diagonal_permutation_p,
     fixed_point_tail,
+    trace_moments,
 )
 
 MAX_PERMUTATIONS = 1_000_000
@@ -81,7 +82,7 @@ class PooledResult:
     tensors: int  # tensor axes pooled
     fixed_points: int
     z: float  # the pooled trace, in permutation standard deviations above its mean
-    p_value: float  # sequential Monte Carlo of the trace: valid, and uniform under the null
+    p_value: float  # Monte Carlo of the trace (`calibrated_trace_p`): valid, and uniform under the null
 
     def to_dict(self) -> dict:
         return {"widths": self.widths, "units": self.units, "tensors": self.tensors,
@@ -95,8 +96,12 @@ class SharedEvidence:
     units: int
     contributions: list[tuple[str, int, np.ndarray]]  # (candidate tensor name, axis length, u x u)
 
-    def of_module(self, group, name: str) -> "SharedEvidence":
-        return SharedEvidence(self.units, [c for c in self.contributions if group(c[0]) == name])
+    def by_group(self, group) -> dict[str, "SharedEvidence"]:
+        """The matrices split by `group(candidate tensor name)` (e.g. per module)."""
+        parts: dict[str, list] = {}
+        for c in self.contributions:
+            parts.setdefault(group(c[0]), []).append(c)
+        return {name: SharedEvidence(self.units, cs) for name, cs in parts.items()}
 
 
 def _features(side, j: int, axis: str, u: int, start: int) -> np.ndarray:
@@ -180,13 +185,6 @@ def width_tests(evidence: SharedEvidence | None) -> list[SharedAxisResult]:
     return results
 
 
-def _trace_moments(s: np.ndarray) -> tuple[float, float]:
-    """Exact mean and standard deviation of trace(S[:, s]) over uniform permutations s."""
-    n = s.shape[0]
-    centred = s - s.mean(axis=0) - s.mean(axis=1, keepdims=True) + s.mean()
-    return float(s.sum() / n), float(np.sqrt((centred ** 2).sum() / max(1, n - 1)))
-
-
 def pooled_result(evidence: SharedEvidence | None, *, max_permutations: int = MAX_PERMUTATIONS,
                   screen_z: float | None = None) -> PooledResult | None:
     """All widths at once: the exactly calibrated p-value of trace(M), M the sum of every
@@ -198,14 +196,14 @@ def pooled_result(evidence: SharedEvidence | None, *, max_permutations: int = MA
     uniform): for module rows, which only matter far in the tail."""
     if evidence is None or not evidence.contributions:
         return None
-    sums, counts = _by_width(evidence)
+    sums, _ = _by_width(evidence)
     pooled = sum(sums.values())
-    mean, sd = _trace_moments(pooled)
+    mean, sd = trace_moments(pooled)
     if sd == 0:
         return None
     rows, cols = linear_sum_assignment(np.abs(pooled), maximize=True)
     z = float((np.trace(pooled) - mean) / sd)
-    result = PooledResult(sorted(sums), evidence.units, sum(counts.values()), int((rows == cols).sum()), z, 1.0)
+    result = PooledResult(sorted(sums), evidence.units, len(evidence.contributions), int((rows == cols).sum()), z, 1.0)
     if screen_z is None or z >= screen_z:
         result.p_value = calibrated_trace_p(pooled, max_permutations=max_permutations)
     return result

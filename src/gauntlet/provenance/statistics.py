@@ -135,6 +135,37 @@ def holm(ps: list[float]) -> list[float]:
 # ------------------------------------------- Monte Carlo for weak, pooled evidence
 
 
+def trace_moments(similarity: np.ndarray) -> tuple[float, float]:
+    """Exact mean and standard deviation of trace(S[:, s]) over uniform permutations s of
+    S's columns (Hoeffding's combinatorial statistic)."""
+    s = np.asarray(similarity, dtype=np.float64)
+    n = s.shape[0]
+    centred = s - s.mean(axis=0) - s.mean(axis=1, keepdims=True) + s.mean()
+    return float(s.sum() / n), float(np.sqrt((centred ** 2).sum() / max(1, n - 1)))
+
+
+class _TraceDraws:
+    """Traces of one similarity matrix under random relabelling of its columns, drawn
+    reproducibly (the generator is seeded by the matrix's bytes and a salt)."""
+
+    def __init__(self, similarity: np.ndarray, salt: bytes = b""):
+        import hashlib
+
+        self.s = np.asarray(similarity, dtype=np.float64)
+        self.observed = float(np.trace(self.s))
+        seed = int.from_bytes(hashlib.sha256(salt + self.s.tobytes()).digest()[:8], "little")
+        self._rng = np.random.default_rng(seed)
+        self._rows = np.arange(self.s.shape[0])
+
+    def exceed(self, size: int) -> np.ndarray:
+        """For `size` fresh permutations: does the permuted trace reach the observed one?"""
+        n = self._rows.size
+        perms = self._rng.permuted(np.broadcast_to(self._rows, (size, n)), axis=1)
+        totals = self.s[self._rows, perms].sum(axis=1)
+        # a tolerance so that float reordering never counts the observed value as below itself
+        return totals >= self.observed - 1e-9 * max(1.0, abs(self.observed))
+
+
 def diagonal_permutation_p(similarity: np.ndarray, *, max_permutations: int = 1_000_000,
                            exceedances: int = 20, screen_z: float | None = None) -> float:
     """P-value of T = trace(S) against T under random relabelling of S's columns,
@@ -147,35 +178,22 @@ def diagonal_permutation_p(similarity: np.ndarray, *, max_permutations: int = 1_
     Where fixed points need each unit to be recognisable on its own, the trace
     adds up weak evidence over all units (heavy continued training), at the cost
     of a Monte Carlo floor instead of an exact tail."""
-    import hashlib
-
-    s = np.asarray(similarity, dtype=np.float64)
-    n = s.shape[0]
-    observed = float(np.trace(s))
-    if screen_z is not None and n > 1:
-        # Exact permutation mean and variance of the trace (Hoeffding's combinatorial
-        # statistic). Used only to skip hopeless cases: a skipped test reports p = 1.
-        centred = s - s.mean(axis=0) - s.mean(axis=1, keepdims=True) + s.mean()
-        sd = np.sqrt((centred**2).sum() / (n - 1))
-        if sd > 0 and (observed - s.sum() / n) / sd < screen_z:
+    draws = _TraceDraws(similarity)
+    if screen_z is not None:
+        # Used only to skip hopeless cases: a skipped test reports p = 1.
+        mean, sd = trace_moments(draws.s)
+        if sd > 0 and (draws.observed - mean) / sd < screen_z:
             return 1.0
-    seed = int.from_bytes(hashlib.sha256(s.tobytes()).digest()[:8], "little")  # reproducible
-    rng = np.random.default_rng(seed)
-    rows = np.arange(n)
     done = hits = 0
     batch = 256
     while done < max_permutations:
-        size = min(batch, max_permutations - done)
-        perms = rng.permuted(np.broadcast_to(rows, (size, n)), axis=1)
-        totals = s[rows, perms].sum(axis=1)
-        # a tolerance so that float reordering never counts the observed value as below itself
-        exceed = totals >= observed - 1e-9 * max(1.0, abs(observed))
+        exceed = draws.exceed(min(batch, max_permutations - done))
         if hits + int(exceed.sum()) >= exceedances:
             need = exceedances - hits
             stop = int(np.flatnonzero(exceed)[need - 1]) + 1
             return float(exceedances / (done + stop))
         hits += int(exceed.sum())
-        done += size
+        done += exceed.size
         batch = min(batch * 4, 65536)
     return float((hits + 1) / (max_permutations + 1))
 
@@ -192,20 +210,9 @@ def calibrated_trace_p(similarity: np.ndarray, *, fixed: int = 4000, switch: flo
     a >= switch, p <= a needs p1 <= a; for a < switch, p <= a needs stage 2's own valid
     p-value <= a. A sequential p-value alone (h / k) leans up near 1 (measured 1.08x the
     top decile's share at h = 100), which is why stage 1 uses a fixed number."""
-    import hashlib
-
-    s = np.asarray(similarity, dtype=np.float64)
-    n = s.shape[0]
-    observed = float(np.trace(s))
-    seed = int.from_bytes(hashlib.sha256(b"fixed" + s.tobytes()).digest()[:8], "little")
-    rng = np.random.default_rng(seed)
-    rows = np.arange(n)
-    hits = 0
-    for start in range(0, fixed, 2048):
-        size = min(2048, fixed - start)
-        perms = rng.permuted(np.broadcast_to(rows, (size, n)), axis=1)
-        hits += int((s[rows, perms].sum(axis=1) >= observed - 1e-9 * max(1.0, abs(observed))).sum())
+    draws = _TraceDraws(similarity, salt=b"fixed")
+    hits = sum(int(draws.exceed(min(2048, fixed - start)).sum()) for start in range(0, fixed, 2048))
     p1 = (hits + 1) / (fixed + 1)
     if p1 > switch:
         return float(p1)
-    return diagonal_permutation_p(s, max_permutations=max_permutations)
+    return diagonal_permutation_p(draws.s, max_permutations=max_permutations)
