@@ -80,17 +80,15 @@ def _check_contestant(ctx: RoundContext, team_id: str, round_id: str) -> None:
         known = ", ".join(t.id for t in ctx.spec.teams)
         raise InputError(f"no team {team_id!r} in challenge {ctx.slug!r} (teams: {known})") from None
     index = ctx.spec.round_index(round_id)
-    if team.joins_at_round is not None and ctx.spec.round_index(team.joins_at_round) > index:
-        raise InputError(f"team {team_id!r} joins at round {team.joins_at_round!r} and cannot submit to {round_id!r}")
-    earlier = [r.id for r in ctx.spec.rounds[:index]]
-    out = ctx.store.eliminated_before(ctx.slug, earlier).get(team_id)
-    if out is not None:
-        raise InputError(f"team {team_id!r} was eliminated in round {out!r} and cannot submit to {round_id!r}")
     joined = 0 if team.joins_at_round is None else ctx.spec.round_index(team.joins_at_round)
-    for previous in earlier[joined:]:
-        # a team that took part in a round but submitted nothing is out (the lifecycle's "no_submission")
-        decided = ctx.store.round_decisions(ctx.slug, previous)[-1]
-        if team_id not in {t.get("team") for t in decided["inputs"].get("teams", ())}:
+    if joined > index:
+        raise InputError(f"team {team_id!r} joins at round {team.joins_at_round!r} and cannot submit to {round_id!r}")
+    # Out is out, as in the lifecycle: eliminated by an earlier decision, or entitled to an
+    # earlier round and submitted nothing to it ("no_submission").
+    for i, (previous, decided) in enumerate(ctx.decisions_before(round_id)):
+        if team_id in {e["team"] for e in decided["outputs"].get("eliminated", ())}:
+            raise InputError(f"team {team_id!r} was eliminated in round {previous!r} and cannot submit to {round_id!r}")
+        if i >= joined and team_id not in {t.get("team") for t in decided["inputs"].get("teams", ())}:
             raise InputError(f"team {team_id!r} submitted nothing to round {previous!r} and is out of the challenge")
 
 
@@ -103,7 +101,6 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
     from gauntlet.rounds.licences import detect_licence
 
     rnd = ctx.round(round_id)
-    ctx.require_earlier_decided(round_id)
     _check_contestant(ctx, team_id, round_id)
     if aware(now) > rnd.submission_deadline:
         raise InputError(f"round {round_id!r} closed for submissions at {rnd.submission_deadline.isoformat()} "

@@ -46,7 +46,7 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     from gauntlet.rounds.report import render_round_report
 
     ctx.require_closed(round_id, now)
-    ctx.require_earlier_decided(round_id)
+    ctx.decisions_before(round_id)  # refuses while an earlier round is undecided
     try:
         earlier = ctx.store.round_decisions(ctx.slug, round_id)
     except StoreError:

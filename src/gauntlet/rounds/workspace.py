@@ -97,17 +97,20 @@ class RoundContext:
                              "its audit, benchmarks, arena, panel and decision run after the deadline")
         return rnd
 
-    def require_earlier_decided(self, round_id: str) -> None:
-        """Rounds run in order: who may contest a round follows from every earlier decision
-        (eliminations, entrants), so a round opens only once those exist."""
+    def decisions_before(self, round_id: str) -> list[tuple[str, dict]]:
+        """(round id, decision in force) of every earlier round, in order. Rounds run in order:
+        who may contest a round follows from every earlier decision (eliminations, entrants),
+        so a round opens only once those exist; a missing one is refused."""
         from gauntlet.errors import StoreError
 
+        out = []
         for previous in self.spec.rounds[: self.spec.round_index(self.round(round_id).id)]:
             try:
-                self.store.round_decisions(self.slug, previous.id)
+                out.append((previous.id, self.store.round_decisions(self.slug, previous.id)[-1]))
             except StoreError:
                 raise InputError(f"round {previous.id!r} is not decided yet; rounds run in order, so round "
                                  f"{round_id!r} opens after it") from None
+        return out
 
 
 def aware(moment: datetime) -> datetime:

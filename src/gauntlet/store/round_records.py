@@ -85,16 +85,3 @@ class RoundVerbs:
                                for a in sorted(sub.audits, key=lambda a: a.reference)],
                 })
             return out
-
-    def eliminated_before(self, slug: str, round_keys: list[str]) -> dict[str, str]:
-        """Teams eliminated by the decisions in force of the given (earlier) rounds:
-        team key -> the round that eliminated it."""
-        out: dict[str, str] = {}
-        for round_key in round_keys:
-            try:
-                decisions = self.round_decisions(slug, round_key)
-            except StoreError:
-                continue  # not decided (yet)
-            for entry in decisions[-1]["outputs"].get("eliminated", ()):
-                out.setdefault(entry["team"], round_key)
-        return out
