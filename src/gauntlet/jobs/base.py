@@ -192,6 +192,23 @@ class Executor(ABC):
         if key in self.statuses:
             self._update(key, completed=completed, total=total, note=note)
 
+    def _worker_event(self, kind: str, key: str, attempt: int, rest: Sequence, attempts: Mapping[str, int]) -> None:
+        """A "running" or "progress" event sent from a worker. Events of an attempt that is
+        no longer the current one, or of a job already finished, are stale and ignored."""
+        status = self.statuses.get(key)
+        if status is None or attempt != attempts.get(key) or status.state in (JobState.DONE, JobState.FAILED):
+            return
+        if kind == "running":
+            self._update(key, state=JobState.RUNNING, note="")
+        elif kind == "progress":
+            self._progress(key, *rest)
+
+    def _done(self, key: str, value: Any, last: tuple | None) -> None:
+        """A job finished; its last progress report rides with its result, so the final
+        count is exact even if its events were not read yet."""
+        extra = dict(zip(("completed", "total", "note"), last)) if last else {}
+        self._update(key, state=JobState.DONE, result=value, error=None, **extra)
+
     def _write_state(self) -> None:
         if self.state_path is None:
             return

@@ -109,11 +109,7 @@ class LocalProcessExecutor(Executor):
                         else:
                             self._update(job.key, state=JobState.FAILED, error=describe_error(exc))
                     else:
-                        value, last = result
-                        # The job's last progress report rides with its result, so the
-                        # final count is exact even if its events were not read yet.
-                        extra = dict(zip(("completed", "total", "note"), last)) if last else {}
-                        self._update(job.key, state=JobState.DONE, result=value, error=None, **extra)
+                        self._done(job.key, *result)
                 if broken:
                     breaks += 1
                     pool.shutdown(wait=False, cancel_futures=True)
@@ -141,14 +137,7 @@ class LocalProcessExecutor(Executor):
             kind, key, attempt, *rest = events.get()
             if kind == "running":
                 started.add((key, attempt))
-            status = self.statuses.get(key)
-            if status is None or attempt != attempts.get(key) or status.state in (JobState.DONE, JobState.FAILED):
-                continue
-            if kind == "running":
-                self._update(key, state=JobState.RUNNING, note="")
-            elif kind == "progress":
-                completed, total, note = rest
-                self._progress(key, completed, total, note)
+            self._worker_event(kind, key, attempt, rest, attempts)
 
 
 # ---------------------------------------------------------------- worker side

@@ -89,13 +89,7 @@ class RayExecutor(Executor):
                 except Empty:
                     return
                 for kind, key, attempt, *rest in batch:
-                    status = self.statuses.get(key)
-                    if status is None or attempt != attempts.get(key) or status.state in (JobState.DONE, JobState.FAILED):
-                        continue
-                    if kind == "running":
-                        self._update(key, state=JobState.RUNNING, note="")
-                    else:
-                        self._progress(key, *rest)
+                    self._worker_event(kind, key, attempt, rest, attempts)
 
         try:
             for job in jobs:
@@ -114,8 +108,7 @@ class RayExecutor(Executor):
                     except ray.exceptions.RayError:  # the worker or its node died
                         error = "worker process died"
                     else:
-                        extra = dict(zip(("completed", "total", "note"), last)) if last else {}
-                        self._update(job.key, state=JobState.DONE, result=value, error=None, **extra)
+                        self._done(job.key, value, last)
                         continue
                     if attempts[job.key] <= job.retries:
                         self._update(job.key, error=error)
