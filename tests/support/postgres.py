@@ -71,27 +71,28 @@ class Server:
         return None
 
     def database(self) -> str:
+        return self._create()
+
+    def clone(self, url: str) -> str:
+        """A new database with the contents of the one at `url` (CREATE DATABASE ... TEMPLATE);
+        other sessions on the source are closed first, as PostgreSQL requires."""
+        from sqlalchemy import make_url
+
+        return self._create(template=make_url(url).database)
+
+    def _create(self, template: str | None = None) -> str:
+        """A new database (a copy of `template` when given); returns its URL."""
         from sqlalchemy import create_engine, text
 
         name = f"g_{uuid.uuid4().hex[:12]}"
         admin = create_engine(self._url("postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return self._url(name)
-
-    def clone(self, url: str) -> str:
-        """A new database with the contents of the one at `url` (CREATE DATABASE ... TEMPLATE);
-        other sessions on the source are closed first, as PostgreSQL requires."""
-        from sqlalchemy import create_engine, make_url, text
-
-        source = make_url(url).database
-        name = f"g_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(self._url("postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": source})
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+            if template is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": template})
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         admin.dispose()
         return self._url(name)
 
