@@ -4,9 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 install: $(STAMP)
+
+# The browser tests drive Debian's Chromium (never a browser download of Playwright's own);
+# the CJK fonts make Korean pages readable in their screenshots. Installed as root (CI is);
+# elsewhere the browser tests skip with the reason.
+browser:
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "note: not root, so Debian's chromium and fonts-noto-cjk are not installed; browser tests will skip"; fi
 
 # torch is pinned first so pip keeps the CPU build instead of pulling a CUDA one.
 $(STAMP): pyproject.toml
@@ -19,7 +28,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/gauntlet demo $(if $(WORKDIR),--workdir $(WORKDIR),)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
 
 bench: install

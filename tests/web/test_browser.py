@@ -1,0 +1,112 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright, the app served
+by uvicorn on loopback over the same populated store as the other web tests.
+
+Each test looks at a page the way a person would: at a phone's width (390 px) and at a
+desktop's, what is on screen, whether it fits, and what a click does. Screenshots of the
+main pages go to `$GAUNTLET_SCREENSHOTS` (default: the test's temporary folder), which is
+how the README's pictures are made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from gauntlet.web.app import create_app
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it)")
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(world):
+    """The app on a loopback port for the length of one test."""
+    port = _free_port()
+    app = create_app(world.url, clock=world.clock, arena_seed=7)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("GAUNTLET_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _overflow(page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: nothing hidden sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_a_voter_on_a_phone_votes_blind_and_then_sees_both_models(world, served, browser, shots):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{served}/arena")
+    answers = page.locator(".answer")
+    assert answers.count() == 2
+    shown = page.inner_text("main")
+    assert world.leaks(shown) == [], "nothing on the battle page names a model"
+    assert "\ufffd" not in shown, "answers are shown whole, never cut inside a character"
+    assert _overflow(page) <= 0, "the battle fits a phone's width"
+    # The two answers stack on a phone: B starts below A, not beside it.
+    box_a, box_b = answers.nth(0).bounding_box(), answers.nth(1).bounding_box()
+    assert box_b["y"] >= box_a["y"] + box_a["height"]
+    page.screenshot(path=str(shots / "arena-phone.png"), full_page=True)
+
+    with page.expect_navigation():
+        page.locator("button[name=choice][value=a]").tap()
+    revealed = page.inner_text("main")
+    named = {key for key in world.teams if key in world.leaks(revealed)}
+    names = {world.teams[key][0] for key in named}
+    assert len(named) == 2 and all(name in revealed for name in names), "the reveal names both models"
+    assert _overflow(page) <= 0
+    page.screenshot(path=str(shots / "arena-reveal-phone.png"), full_page=True)
+    context.close()
+
+
+def test_the_public_pages_render_for_a_reader_on_desktop(world, served, browser, shots):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    for path, name in (("/", "leaderboard"), (f"/rounds/{world.round}", "round"), ("/teams/lg", "team")):
+        response = page.goto(served + path)
+        assert response.status == 200, path
+        assert page.locator("h1").count() >= 1, path
+        assert "\ufffd" not in page.inner_text("body"), path
+        page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
+    context.close()
