@@ -187,6 +187,9 @@ def redecide(store, spec, round_id: str, appeal_id: int, corrections, at: dateti
             raise StoreError(f"no appeal #{appeal_id}")
         if appeal.round != round_id:
             raise InputError(f"appeal #{appeal_id} is about round {appeal.round!r}, not {round_id!r}")
+        if appeal.upheld is not True:
+            how = "not answered yet" if appeal.upheld is None else "rejected"
+            raise InputError(f"appeal #{appeal_id} is {how}; only an upheld appeal leads to a re-decision")
         in_force = now_state.in_force(round_id)
         inputs = corrected_inputs(dict(in_force.inputs), corrections)
         outputs = decide_document(inputs)
