@@ -38,6 +38,7 @@ DEADLINE = datetime(2025, 12, 30, 18, 0, tzinfo=KST)
 DECISION_DATE = datetime(2026, 1, 15, 10, 0, tzinfo=KST)
 # The organisers' clock: teams submit before the deadline, the stages run the next
 # morning, the public votes for a week, the experts review, and the round is decided.
+REGISTERED_AT = DEADLINE - timedelta(days=30)
 SUBMITTED_AT = DEADLINE - timedelta(days=2)
 STAGES_AT = DEADLINE + timedelta(hours=15)
 ARENA_DAYS = 7
@@ -174,6 +175,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     from gauntlet.evaluation import write_tasks
     from gauntlet.jobs.local import InlineExecutor
     from gauntlet.rounds.pipeline import audit_round, evaluate_round, init_challenge, open_arena, open_panel, submit
+    from gauntlet.rounds.publication import publish_round
     from gauntlet.rounds.round_decision import decide_round
     from gauntlet.rounds.workspace import DB_FILE, open_context
     from gauntlet.synth import DEMO_CAST, build_cast, generate_world, heldout_bits_per_byte
@@ -197,7 +199,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     spec_path = workdir / "challenge.toml"
     spec_path.write_text(demo_spec_toml(teams, cast.reference, world.benchmark_tasks, votes=votes), encoding="utf-8")
     db_url = f"sqlite:///{(workdir / DB_FILE).resolve()}"  # the demo's own store, whatever GAUNTLET_DB says
-    ctx = open_context(spec_path, workdir, db_url, register=True)
+    ctx = open_context(spec_path, workdir, db_url, register=True, at=REGISTERED_AT)
     tokens = init_challenge(ctx)
     err_console.print(f"{len(world.train_texts):,} training documents, "
                       f"{sum(len(t.items) for t in world.benchmark_tasks):,} benchmark items in "
@@ -247,13 +249,14 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     reviews = review_as_experts(ctx, ROUND, quality, seed=seed, at=STAGES_AT + timedelta(days=ARENA_DAYS))
     err_console.print(f"  {len(reviewers)} anonymous submissions, {reviews} reviews submitted")
 
-    _stage(9, "Decision from the store: ledger, bundle and report")
-    decision = decide_round(ctx, ROUND, now=DECISION_DATE, seed=seed)
+    _stage(9, "Decision from the store: a draft for the organisers, then published with its report and bundle")
+    decision = decide_round(ctx, ROUND, now=DECISION_DATE - timedelta(days=1), seed=seed)
+    published = publish_round(ctx, ROUND, now=DECISION_DATE)
     evidence = decision.evidence
     if evidence.arena is not None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(evidence.arena.review.reasons().items())) or "none"
         err_console.print(f"  arena: {len(evidence.arena.review.accepted):,} votes counted; excluded by reason: "
-                          f"{reasons} (every vote with its reason: {decision.report.parent / 'arena-vote-log.csv'})")
+                          f"{reasons} (every vote with its reason: {published.folder / 'arena-vote-log.csv'})")
     if evidence.panel is not None:
         err_console.print(f"  panel: {len(evidence.panel.reviews)} reviews; low-agreement criteria: "
                           f"{', '.join(evidence.panel.flagged_criteria) or 'none'}")
@@ -261,13 +264,15 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     tokens_file.write_text("".join(f"{who}: {token}\n" for who, token in tokens), encoding="utf-8")
 
     _print_summary(decision.outputs, ctx.spec, evidence.components, time.perf_counter() - started)
-    err_console.print(f"\nReport:        [bold]{decision.report}[/bold]")
-    err_console.print(f"Inputs:        {decision.inputs_file}  "
-                      f"(recompute: gauntlet round decide {decision.inputs_file} --json)")
-    err_console.print(f"Ledger head:   {decision.ledger_head}  ({ctx.workspace.ledger})")
+    ledger = workdir / "record.jsonl"
+    ledger.write_text(ctx.store.export_ledger(ctx.slug), encoding="utf-8")
+    err_console.print(f"\nReport:        [bold]{published.report}[/bold]")
+    err_console.print(f"Inputs:        {published.inputs_file}  "
+                      f"(recompute: gauntlet round decide {published.inputs_file} --json)")
+    err_console.print(f"Ledger head:   {published.ledger_head}  ({ledger}: gauntlet ledger export, then verify)")
     err_console.print(f"Web:           gauntlet serve --db {db_url}"
                       f"  (sign-in tokens for the organiser, every team and expert: {tokens_file})")
-    return DemoResult(workdir, decision.report, decision.inputs_file, ctx.workspace.ledger, decision.ledger_head,
+    return DemoResult(workdir, published.report, published.inputs_file, ledger, published.ledger_head,
                       decision.outputs)
 
 

@@ -89,8 +89,8 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
     spec = materials["spec"]
     common = workspaces.new(ws)
     log: dict = {"ws": ws, "spec": spec, "workspaces": workspaces}
-    log["tokens"] = tokens_of(ok("challenge", "init", spec, *common))
-    log["init_again"] = refused("challenge", "init", spec, *common)
+    log["tokens"] = tokens_of(ok("challenge", "init", spec, "--now", "2026-03-01T09:00:00+09:00", *common))
+    log["init_again"] = refused("challenge", "init", spec, "--now", "2026-03-01T09:00:00+09:00", *common)
     log["receipts"] = {}
     for team in ("hanbit", "dasan", "saebyeok", "mirae"):
         log["receipts"][team] = ok("challenge", "submit", spec, team, models[team], "--round", ROUND,
@@ -134,7 +134,7 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
     gap_ws = tmp_path_factory.mktemp("gaps") / "workspace"
     on_gaps = workspaces.copy(ws, gap_ws)
     log["decided_with_gaps"] = json.loads(ok(*decide[:-len(common)], *on_gaps, "--allow-missing", "--json"))
-    log["gap_ledger"] = gap_ws / "ledger.jsonl"
+    log["gap_records"] = Store(workspaces.urls[gap_ws]).records(SLUG)
 
     url = workspaces.urls[ws]
     clock = lambda: datetime.fromisoformat(times["after"])  # noqa: E731
@@ -149,8 +149,14 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
             expert.headers["Authorization"] = f"Bearer {token}"
             log["reviews"][who.split()[1]] = people["review"](expert, seed=len(log["reviews"]))
     log["published_votes"] = TestClient(web).get(f"/api/arena/votes.csv?challenge={SLUG}&round={ROUND}").text
-    log["decision"] = json.loads(ok(*decide, "--json"))
+    log["draft"] = json.loads(ok(*decide, "--json"))
+    log["draft_public"] = TestClient(web).get(f"/api/teams/hanbit?challenge={SLUG}").json()
     log["decide_again"] = refused(*decide)
+    publish = ("challenge", "publish", spec, "--round", ROUND, "--now", "2026-04-15T10:00:00+09:00", "--json", *common)
+    log["decision"] = {**log["draft"], **json.loads(ok(*publish))}
+    log["publish_again"] = json.loads(ok(*publish))
+    log["ledger"] = ws / "exported-ledger.jsonl"
+    ok("ledger", "export", "-o", log["ledger"], "--db", url)
     log["store"] = Store(url)
     return log
 
@@ -190,7 +196,7 @@ def test_the_next_round_takes_survivors_only(run, models, tmp_path):
 
 
 def test_rounds_are_decided_in_order(run):
-    assert "round 'first' is not decided yet; rounds run in order" in run["final_before_first"]
+    assert "round 'first' is not decided and published yet; rounds run in order" in run["final_before_first"]
     assert "round 'final' opens after it" in run["submit_to_final_early"]
 
 
@@ -215,6 +221,8 @@ def test_a_decision_waits_for_votes_and_reviews_and_names_what_is_missing(run):
     assert "arena votes" not in before_reviews, "the votes cast on the web are there now"
     assert "team 'hanbit' has 0 of 2 expert reviews" in before_reviews
     assert "already decided" in run["decide_again"]
+    assert run["draft"]["status"] == "draft" and run["publish_again"]["published"] is False
+    assert run["draft_public"]["submissions"][0]["components"] == {}, "a draft's scores are not public"
 
 
 def test_the_round_is_decided_from_web_votes_reviews_audits_and_licences(run):
@@ -253,10 +261,13 @@ def test_the_decision_uses_exactly_what_the_store_holds(run):
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout.strip() == canonical_json(run["decision"]["outputs"])
 
-    ledger = Ledger(run["ws"] / "ledger.jsonl")
+    ledger = Ledger(run["ledger"])
     assert ledger.verify().intact
     assert run["store"].ledger_head(SLUG)["head"] == ledger.head == run["decision"]["ledger_head"]
-    replay = ok("round", "replay", run["decision"]["bundle"], "--ledger", run["ws"] / "ledger.jsonl")
+    kinds = [r["kind"] for r in ledger.records()]
+    assert kinds[0] == "spec" and kinds.count("submission") == 4 and kinds[-2:] == ["decision", "publication"]
+    assert "intact" in ok("ledger", "verify", "--db", run["workspaces"].urls[run["ws"]])
+    replay = ok("round", "replay", run["decision"]["bundle"], "--ledger", run["ledger"])
     assert "byte-identical" in replay
 
 
@@ -271,6 +282,7 @@ def test_the_user_component_comes_from_the_votes_the_web_publishes(run):
     counted = sum(v["counted"] for v in run["votes"])
     assert len(published) == counted > 0
     mine = Path(run["decision"]["report"]).parent / "arena-votes.csv"
+    assert mine.is_file()
     assert len(mine.read_text().strip().splitlines()[1:]) == counted
     board = fit_leaderboard(read_votes(mine), bootstrap=100, seed=7)
     user = user_component_scores(board, method="win_rate")
@@ -304,8 +316,8 @@ def test_allow_missing_decides_with_the_gaps_on_record(run):
     assert any("has no counted arena votes" in g for g in decision["gaps"])
     teams = decision["outputs"]["ranking"]
     assert all(t["points"]["user"] == 0 and t["points"]["expert"] == 0 for t in teams), "missing components score 0"
-    record = json.loads(run["gap_ledger"].read_text().splitlines()[-1])
-    assert record["note"].startswith("decided with gaps: ") and "0 of 2 expert reviews" in record["note"]
+    record = run["gap_records"][-1]
+    assert record["kind"] == "decision" and record["note"].startswith("decided with gaps: ") and "0 of 2 expert reviews" in record["note"]
 
 
 def test_failed_jobs_are_recorded_and_running_the_stage_again_retries_them(run):
@@ -326,26 +338,40 @@ def test_an_upheld_appeal_re_decides_the_round_without_erasing_the_original(run,
     store = Store(run["workspaces"].urls[ws])
     original = run["decision"]
     team = next(e["team"] for e in original["outputs"]["eliminated"] if e["reason"] == "independence")
-    redecide = ("challenge", "redecide", run["spec"], "--round", ROUND, "--now", times["after"], *on_appeal)
+    inside = "2026-04-20T10:00:00+09:00"  # inside the window opened by the publication
+    redecide = ("challenge", "redecide", run["spec"], "--round", ROUND, "--now", inside, *on_appeal)
     fix = ("--correct", f"{team}.independence=independent")
 
-    appeal = store.file_appeal(SLUG, team, ROUND, "our weights were trained in-house; training logs attached")
+    appeal = int(ok("challenge", "appeal", run["spec"], team, "--round", ROUND, "--grounds",
+                    "our weights were trained in-house; training logs attached", "--now", inside,
+                    *on_appeal).split("#")[1].split()[0])
     assert "not answered yet" in refused(*redecide, "--appeal", appeal, *fix)
-    store.answer_appeal(SLUG, appeal, True, "the panel verified the training logs")
+    ok("challenge", "answer", run["spec"], appeal, "--upheld", "--reasons", "the panel verified the training logs",
+       "--now", inside, *on_appeal)
     assert "expected TEAM.FIELD=VALUE" in refused(*redecide, "--appeal", appeal, "--correct", "nonsense")
     # once the next round has locked its submissions, who advanced can no longer change
-    late = [a if a != times["after"] else "2026-10-01T09:00:00+09:00" for a in redecide]
+    late = [a if a != inside else "2026-10-01T09:00:00+09:00" for a in redecide]
     assert "can no longer be re-decided" in refused(*late, "--appeal", appeal, *fix)
     result = json.loads(ok(*redecide, "--appeal", appeal, *fix, "--json"))
+    published = json.loads(ok("challenge", "publish", run["spec"], "--round", ROUND, "--now", inside, "--json",
+                              *on_appeal))
 
     assert result["replaces"] == original["record_hash"] and result["sequence"] == original["sequence"] + 1
+    assert published["sequence"] == result["sequence"] and Path(published["report"]).is_file()
     assert {e["team"]: e["reason"] for e in result["outputs"]["eliminated"]}.get(team) != "independence"
     decisions = store.round_decisions(SLUG, ROUND)
     assert decisions[0]["outputs"] == original["outputs"]  # the original is still on record
     assert decisions[-1]["record_hash"] == result["record_hash"]
-    record = Ledger(ws / "ledger.jsonl").records()[-1]
-    assert record["kind"] == "re-decision" and original["record_hash"] in record["references"]
+    board = store.leaderboard(SLUG)
+    assert board["decision"]["sequence"] == result["sequence"]
+    exported = ws / "ledger.jsonl"
+    ok("ledger", "export", "-o", exported, "--db", run["workspaces"].urls[ws])
+    records = Ledger(exported).records()
+    assert [r["kind"] for r in records[-4:]] == ["appeal", "appeal-answer", "re-decision", "publication"]
+    record = next(r for r in records if r["kind"] == "re-decision")
+    assert original["record_hash"] in record["references"]
     assert f"appeal #{appeal}" in record["note"] and f"{team}.independence=independent" in record["note"]
-    assert Ledger(ws / "ledger.jsonl").verify().intact
+    assert Ledger(exported).verify().intact
+    assert "byte-identical" in ok("round", "replay", published["bundle"], "--ledger", exported)
     # An appeal answers one decision: once it has been replaced, the same appeal cannot re-decide again.
-    assert "already replaced" in refused(*redecide, "--appeal", appeal, "--correct", f"{team}.expert=90")
+    assert "already led to a re-decision" in refused(*redecide, "--appeal", appeal, "--correct", f"{team}.expert=90")

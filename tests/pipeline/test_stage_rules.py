@@ -35,10 +35,7 @@ def ctx(materials, tmp_path):
                         'organisation = "Entrant Co"\ncountry = "KR"\njoins_at_round = "final"\n\n[[rounds]]\nid = "first"', 1)
     path = tmp_path / "challenge.toml"
     path.write_text(spec)
-    context = open_context(path, tmp_path / "ws", register=True)
-    for team in context.spec.teams:
-        context.store.register_team(context.slug, team.id, team.name, team.organisation, team.country)
-    return context
+    return open_context(path, tmp_path / "ws", register=True, at=EARLY - timedelta(days=30))
 
 
 def test_who_may_submit_to_which_round(ctx):
@@ -48,11 +45,8 @@ def test_who_may_submit_to_which_round(ctx):
         submit(ctx, "late-entrant", "/nowhere", "first", now=EARLY)
     with pytest.raises(InputError, match="no round 'second'"):
         submit(ctx, "hanbit", "/nowhere", "second", now=EARLY)
-    # A team eliminated by an earlier round's decision in force cannot come back.
-    ctx.store.record_decision(ctx.slug, "first", {}, {"eliminated": [{"team": "dasan", "reason": "performance"}],
-                                                      "ranking": [], "advancing": [], "allocation": {}}, "ab" * 32)
-    with pytest.raises(InputError, match="eliminated in round 'first'"):
-        submit(ctx, "dasan", "/nowhere", "final", now=EARLY)
+    with pytest.raises(InputError, match="'first' is not decided and published yet"):
+        submit(ctx, "hanbit", "/nowhere", "final", now=EARLY)
     with pytest.raises(InputError, match="closed for submissions"):
         submit(ctx, "hanbit", "/nowhere", "first", now=datetime(2026, 4, 1, tzinfo=timezone.utc))
 
@@ -60,8 +54,10 @@ def test_who_may_submit_to_which_round(ctx):
 def test_stages_after_the_deadline_wait_for_it(ctx):
     deadline = ctx.spec.round("first").submission_deadline
     with pytest.raises(InputError, match="takes submissions until"):
-        ctx.require_closed("first", deadline)
-    assert ctx.require_closed("first", deadline + timedelta(seconds=1)).id == "first"
+        ctx.require_locked("first", deadline)
+    assert ctx.require_locked("first", deadline + timedelta(seconds=1)).id == "first"
+    assert [r["kind"] for r in ctx.store.records(ctx.slug)] == ["spec", "lock"]
+    assert ctx.require_locked("first", deadline + timedelta(days=1)).id == "first"  # locked once
     with pytest.raises(InputError, match="time zone"):
         parse_time("2026-04-01T00:00:00")
     assert parse_time("2026-04-01T00:00:00Z") == datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -100,19 +96,6 @@ def test_the_suite_is_the_specs_benchmarks_found_in_the_task_folder(ctx, materia
     assert [e.task for e in suite.entries] == ["p_mc"] and skipped == ["p_ll"]
 
 
-def test_intake_facts_are_written_once_and_read_back_with_the_round(ctx):
-    store = ctx.store
-    sub = store.record_submission(ctx.slug, "hanbit", "first", _stored("a"))
-    deadline = ctx.spec.round("first").submission_deadline
-    store.record_intake(sub, licence="mit", received_at=EARLY, deadline=deadline)
-    store.record_intake(sub, licence="apache-2.0", received_at=EARLY + timedelta(days=1), deadline=deadline)
-    [row] = store.round_submissions(ctx.slug, "first")
-    assert (row["team"], row["licence"], row["received_at"]) == ("hanbit", "mit", EARLY.isoformat())
-    assert row["components"] == {} and row["audits"] == []
-    with pytest.raises(StoreError, match="no submission #999"):
-        store.record_intake(999, licence=None, received_at=EARLY, deadline=deadline)
-
-
 def test_a_0002_store_upgrades_to_0003_and_back(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     cfg = Config()
@@ -124,14 +107,17 @@ def test_a_0002_store_upgrades_to_0003_and_back(tmp_path):
     assert "submission_intake" not in table_names(engine)
     store = Store(url)  # opening migrates to the head
     assert "submission_intake" in table_names(make_engine(url))
-    store.register_challenge("k", "K", "x = 1\n")
+    store.register_challenge("k", "K", "x = 1\n", at=EARLY)
     store.register_team("k", "lg", "LG", "LG AI Research", "KR")
-    sub = store.record_submission("k", "lg", "first", _stored("b"))
-    store.record_intake(sub, licence=None, received_at=EARLY, deadline=EARLY)
+    from gauntlet.store.round_records import write_submission
+
+    with store.sessions.begin() as session:
+        write_submission(session, store._team(session, "k", "lg"), "first", _stored("b"), licence=None, at=EARLY,
+                         deadline=EARLY)
     assert store.round_submissions("k", "first")[0]["intake_recorded"]
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0002")
+        command.downgrade(cfg, "0002")  # through 0003_record (the record table) and 0003
     assert "submission_intake" not in table_names(engine)
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from submissions")).scalar() == 1

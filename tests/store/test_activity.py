@@ -1,5 +1,7 @@
 """The store's activity verbs refuse what would rewrite the record, and leave it intact when they do."""
 
+from datetime import datetime, timezone
+
 import pytest
 
 from gauntlet.errors import InputError, StoreError
@@ -7,11 +9,13 @@ from gauntlet.ratings.arena import Prompt
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
 
+T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
 
 @pytest.fixture
 def store(database_url):
     s = Store(database_url)
-    s.register_challenge("k", "K", "x = 1\n")
+    s.register_challenge("k", "K", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     s.register_team("k", "lg", "K-EXAONE", "LG AI Research", "KR")
     s.register_team("k", "nc", "VARCO", "NC AI", "KR")
     s.add_arena_prompts("k", "r1", [Prompt("p1", "ko", "안녕하세요?"), Prompt("p2", "en", "Hello?")])
@@ -65,9 +69,13 @@ def test_a_vote_is_cast_once_by_the_voter_it_was_served_to(store):
 def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_path):
     from gauntlet.artifacts.content_store import FileEntry, Manifest, StoredModel
 
-    for i, team in enumerate(("lg", "nc")):
-        manifest = Manifest((FileEntry("model.safetensors", 10, "ab"[i] * 64),))
-        store.record_submission("k", team, "r1", StoredModel(manifest.sha256, tmp_path, manifest))
+    from gauntlet.store.round_records import write_submission
+
+    with store.sessions.begin() as session:  # the rows `gauntlet.rounds.service.submit` writes
+        for i, team in enumerate(("lg", "nc")):
+            manifest = Manifest((FileEntry("model.safetensors", 10, "ab"[i] * 64),))
+            write_submission(session, store._team(session, "k", team), "r1", StoredModel(manifest.sha256, tmp_path,
+                             manifest), licence=None, at=T, deadline=T)
     store.add_expert("k", "e1", "One", ["KAIST"])
     store.add_expert("k", "e1", "One", ["KAIST"])  # same: no-op
     with pytest.raises(StoreError, match="other declarations"):

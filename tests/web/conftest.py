@@ -1,4 +1,4 @@
-"""A populated challenge for the web tests, built only through `Store` verbs.
+"""A populated challenge for the web tests, built through the application service and `Store` verbs.
 
 `world` registers the example spec's first round: five teams with locked
 submissions, components, audit findings (one derived, one inconclusive), a
@@ -52,9 +52,16 @@ def answer_text(team: str, prompt_id: str) -> str:
     return f"{style} 답합니다 ({prompt_id}). Here is a careful answer number {len(team) * 7 + len(prompt_id)}."
 
 
+KST = timezone(timedelta(hours=9))
+DEADLINE = datetime(2025, 12, 30, 18, 0, tzinfo=KST)  # the example spec's first round
+PUBLISHED_AT = datetime(2026, 1, 15, 10, 0, tzinfo=KST)  # its decision date
+
+
 class Clock:
+    """The web app's clock: the day after the first round's decision was published."""
+
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = PUBLISHED_AT + timedelta(days=1)
 
     def __call__(self) -> datetime:
         return self.now
@@ -106,22 +113,30 @@ def decision_inputs() -> dict:
             "monte_carlo": {"seed": 0, "draws": 500}, "round": ROUND}
 
 
-def populate(store: Store) -> World:
-    store.register_challenge(SLUG, "Sovereign AI Foundation Model Challenge 2026", SPEC_PATH.read_text(encoding="utf-8"))
-    for key, (name, org) in TEAMS.items():
-        store.register_team(SLUG, key, name, org, "KR")
+def populate(store: Store, *, publish: bool = True) -> World:
+    """The example challenge's first round through the application service (as the CLI plays
+    it): submissions, results, the lock, the decision (published unless `publish=False`)."""
+    from gauntlet import spec as spec_module
+    from gauntlet.rounds import service
+
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    spec = spec_module.loads(text)
+    service.register(store, spec, text, DEADLINE - timedelta(days=60))
     for i, key in enumerate(TEAMS):
-        sub = store.record_submission(SLUG, key, ROUND, stored_model("abcde"[i]))
+        sub = service.submit(store, spec, key, ROUND, stored_model("abcde"[i]), "apache-2.0",
+                             DEADLINE - timedelta(days=1))
         bench, expert, user = SCORES[key]
         store.record_component(sub, "benchmark", bench, bench - 2, bench + 2)
         store.record_component(sub, "expert", expert, expert - 3, expert + 3)
         verdict = {"naver": "derived", "nc": "inconclusive"}.get(key, "independent")
         store.record_audit(sub, "glm-4.5-air", verdict, 1e-9 if verdict == "derived" else 0.04 if key == "nc" else 0.6,
                            {"verdict": verdict})
+    service.lock(store, spec, ROUND, DEADLINE + timedelta(hours=1))
     inputs = decision_inputs()
     outputs = decide(inputs)
-    store.record_decision(SLUG, ROUND, inputs, outputs, "ab" * 32)
-    store.record_ledger_head(SLUG, "cd" * 32, records=2)
+    service.decide(store, spec, ROUND, inputs, PUBLISHED_AT - timedelta(days=1))
+    if publish:
+        service.publish(store, spec, ROUND, PUBLISHED_AT)
 
     prompts = demo_prompt_set(ROUND)
     store.add_arena_prompts(SLUG, ROUND, prompts.prompts)
@@ -129,9 +144,6 @@ def populate(store: Store) -> World:
     answers[REVEALING[0]][REVEALING[1]] = "As K-EXAONE, trained by LG AI Research, I would say: be kind."
     store.add_arena_answers(SLUG, ROUND, answers)
 
-    from gauntlet import spec as spec_module
-
-    spec = spec_module.load(SPEC_PATH)
     for e in spec.expert_panel.experts:
         store.add_expert(SLUG, e.id, e.name, e.affiliations, e.conflicts)
     store.assign_panel(SLUG, ROUND, seed=3)
@@ -156,13 +168,12 @@ def populate(store: Store) -> World:
     return world
 
 
-@pytest.fixture(scope="session")
-def _world_template(tmp_path_factory) -> tuple[Path, World]:
+def _template(tmp_path_factory, name: str, publish: bool) -> tuple[Path, World]:
     """Populate once; each test gets its own copy of the database file (migrating and
     populating per test would dominate the suite's time)."""
-    path = tmp_path_factory.mktemp("world") / "web.sqlite"
+    path = tmp_path_factory.mktemp(name) / "web.sqlite"
     store = Store(f"sqlite:///{path}")
-    template = populate(store)
+    template = populate(store, publish=publish)
     engine = store.sessions.kw["bind"]
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -170,14 +181,35 @@ def _world_template(tmp_path_factory) -> tuple[Path, World]:
     return path, template
 
 
-@pytest.fixture
-def world(_world_template, tmp_path) -> World:
-    source, template = _world_template
-    target = tmp_path / "web.sqlite"
+def _copy(template: tuple[Path, World], tmp_path: Path) -> World:
+    source, world = template
+    target = tmp_path / source.parent.name / "web.sqlite"
+    target.parent.mkdir()
     shutil.copyfile(source, target)
     store = Store(f"sqlite:///{target}")
-    return World(store.url, store, Clock(), tokens=dict(template.tokens), inputs=template.inputs,
-                 outputs=template.outputs)
+    return World(store.url, store, Clock(), tokens=dict(world.tokens), inputs=world.inputs, outputs=world.outputs)
+
+
+@pytest.fixture(scope="session")
+def _world_template(tmp_path_factory) -> tuple[Path, World]:
+    return _template(tmp_path_factory, "world", publish=True)
+
+
+@pytest.fixture(scope="session")
+def _draft_template(tmp_path_factory) -> tuple[Path, World]:
+    return _template(tmp_path_factory, "draft-world", publish=False)
+
+
+@pytest.fixture
+def world(_world_template, tmp_path) -> World:
+    """The first round decided and published."""
+    return _copy(_world_template, tmp_path)
+
+
+@pytest.fixture
+def draft_world(_draft_template, tmp_path) -> World:
+    """The first round decided, its decision still a draft: nothing of it is public."""
+    return _copy(_draft_template, tmp_path)
 
 
 def identity_leaks(text: str) -> list[str]:

@@ -1,5 +1,7 @@
 """The public web app: leaderboard, health, OpenAPI."""
 
+from datetime import datetime, timezone
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,19 +22,14 @@ def test_empty_store_serves_a_helpful_page(url):
     assert "/api/leaderboard" in client.get("/openapi.json").json()["paths"]
 
 
-def test_leaderboard_shows_ranking_outcomes_and_allocation(url):
-    store = Store(url)
-    store.register_challenge("k", "K-Sovereign 2026", "x = 1\n")
-    for key, name in [("lg", "LG AI Research"), ("nc", "NC AI")]:
-        store.register_team("k", key, name, name.split()[0], "KR")
-    outputs = {"ranking": [{"team": "lg", "total": 90.2, "rank": 1}, {"team": "nc", "total": 70.1, "rank": 2}],
-               "eliminated": [{"team": "nc", "reason": "performance"}], "advancing": ["lg"],
-               "allocation": {"lg": {"B200": 1024, "H100": 1024}}}
-    store.record_decision("k", "round-1", {}, outputs, "cd" * 32)
-    page = TestClient(create_app(url)).get("/").text
-    assert page.index("LG AI Research") < page.index("NC AI")
-    assert "out: performance" in page and "advances" in page
-    assert "1024" in page and "90.2" in page
+def test_leaderboard_shows_ranking_outcomes_and_allocation(world):
+    page = world.client().get("/").text
+    ranking = world.outputs["ranking"]
+    first, last = (world.teams[ranking[i]["team"]][1] for i in (0, -1))
+    assert page.index(first) < page.index(last)
+    assert "out: independence" in page and "advances" in page
+    grant = next(iter(world.outputs["allocation"].values()))
+    assert str(next(iter(grant.values()))) in page and f"{ranking[0]['total']:.1f}" in page
 
 
 def test_unknown_challenge_is_404_with_one_line_message(url):
@@ -44,6 +41,6 @@ def test_the_arena_says_plainly_when_it_is_not_open(url):
     client = TestClient(create_app(url))
     empty = client.get("/arena", headers={"accept": "application/json"})
     assert empty.status_code == 404 and empty.json() == {"error": "this store holds no challenge yet"}
-    Store(url).register_challenge("k", "K", "x = 1\n")
+    Store(url).register_challenge("k", "K", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     closed = client.get("/api/arena/battle")
     assert closed.status_code == 404 and "not open" in closed.json()["error"]

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import re
+from datetime import datetime, timezone
 
 from typer.testing import CliRunner
 
@@ -82,7 +83,7 @@ def test_a_repeat_vote_on_the_same_prompt_and_pair_is_kept_but_not_counted(tmp_p
     from fastapi.testclient import TestClient
 
     store = Store(f"sqlite:///{tmp_path / 'small.sqlite'}")
-    store.register_challenge("c", "Small", "x = 1\n")
+    store.register_challenge("c", "Small", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     for key in ("alpha", "beta"):
         store.register_team("c", key, key.title(), key.title() + " Labs", "KR")
     store.add_arena_prompts("c", "r1", [Prompt("p1", "en", "Say hello.")])
@@ -156,7 +157,7 @@ def test_after_a_restart_a_voter_is_not_served_what_they_already_judged(tmp_path
     from gauntlet.web.app import create_app
 
     store = Store(f"sqlite:///{tmp_path / 'restart.sqlite'}")
-    store.register_challenge("c", "Small", "x = 1\n")
+    store.register_challenge("c", "Small", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     for key in ("alpha", "beta"):
         store.register_team("c", key, key.title(), key.title() + " Labs", "KR")
     store.add_arena_prompts("c", "r1", [Prompt("p1", "en", "Say hello."), Prompt("p2", "en", "Say goodbye.")])

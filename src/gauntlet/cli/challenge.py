@@ -7,10 +7,14 @@
     gauntlet challenge arena open challenge.toml --round first --prompts prompts.jsonl
     gauntlet challenge panel open challenge.toml --round first
     gauntlet serve --db sqlite:///gauntlet-store/gauntlet.sqlite  # voters on /arena, experts on /expert
-    gauntlet challenge decide challenge.toml --round first
+    gauntlet challenge decide challenge.toml --round first       # a draft, for the organisers
+    gauntlet challenge publish challenge.toml --round first      # public: report folder, bundle
+    gauntlet challenge appeal|answer|redecide ...                # after publication
+    gauntlet challenge join challenge.toml newco                 # an entrant, at its round
 
-Each command is a few lines over `gauntlet.rounds.pipeline` and
-`gauntlet.rounds.round_decision`.
+Every command takes its time from `--now` (the clock only when it is not
+given) and is a few lines over `gauntlet.rounds` (the pipeline stages and the
+application service, `gauntlet.rounds.service`).
 """
 
 from __future__ import annotations
@@ -89,7 +93,8 @@ SERVED = typer.Option(None, "--served-model", help="local-completions: model nam
 
 @challenge_app.command("init")
 def init_command(spec: Path = SPEC, store: Path = _store_option(),
-                 db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
+                 db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+                 now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP)) -> None:
     """Register the challenge, its teams and experts, and print their sign-in tokens.
 
     Validates the spec first. One token per role (organiser, each team, each
@@ -97,7 +102,9 @@ def init_command(spec: Path = SPEC, store: Path = _store_option(),
     """
     from gauntlet.rounds.pipeline import init_challenge
 
-    ctx = _context(spec, store, db, register=True)
+    from gauntlet.rounds.workspace import open_context
+
+    ctx = open_context(spec, store, db, register=True, at=_now(now))
     tokens = init_challenge(ctx)
     typer.echo(f"registered challenge {ctx.slug!r}: {len(ctx.spec.teams)} teams, "
                f"{len(tokens) - 1 - len(ctx.spec.teams)} experts; store {ctx.workspace.db_url(db)}")
@@ -111,7 +118,7 @@ def submit_command(
     spec: Path = SPEC,
     team: str = typer.Argument(..., help="The team's id in the spec."),
     model_dir: Path = typer.Argument(..., help="Model folder: config.json + *.safetensors (+ tokenizer, LICENSE)."),
-    round_id: Optional[str] = typer.Option(None, "--round", help="Round id (default: the first round still open)."),
+    round_id: Optional[str] = typer.Option(None, "--round", help="Round id (default: the current round)."),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -127,10 +134,10 @@ def submit_command(
     ctx = _context(spec, store, db)
     moment = _now(now)
     if round_id is None:
-        open_rounds = [r for r in ctx.spec.rounds if moment <= r.submission_deadline]
-        if not open_rounds:
-            raise InputError(f"every round of {ctx.slug!r} is closed for submissions")
-        round_id = open_rounds[0].id
+        current = ctx.state().current_round()
+        if current is None:
+            raise InputError(f"challenge {ctx.slug!r} is over: every round is decided")
+        round_id = current.id
     receipt = submit(ctx, team, model_dir, round_id, now=moment, progress=not quiet)
     allowed = {None: "", True: " (allowed)", False: " (NOT on the spec's list: ineligible)"}[receipt.licence_allowed]
     typer.echo(f"team {receipt.team!r}, round {receipt.round!r}: submission #{receipt.submission_id} locked as "
@@ -279,36 +286,64 @@ def decide_command(
     spec: Path = SPEC,
     round_id: str = typer.Option(..., "--round", help="Round id."),
     seed: int = typer.Option(0, "--seed", help="Seed for the arena and panel bootstraps and the survival draws."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Report folder (default: reports/ROUND in the workspace)."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Decide despite gaps: a missing component "
                                                                        "scores 0, a missing audit is inconclusive; "
                                                                        "the gaps are written into the ledger record."),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision record as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the draft as JSON."),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Decide a closed round from what the store holds, into the ledger and a report.
+    """Draft a closed round's decision from what the store holds (organisers only see it).
 
     Benchmark results, the arena votes cast on the web (after the vote-quality
     rules), the expert reviews, audits and licences become the decision
-    inputs; the decision is appended to the ledger, recorded in the store,
-    published as a bundle and rendered as an HTML report. Missing votes,
-    reviews, results or audits are refused in one line unless --allow-missing.
+    inputs; the draft and its ledger record are written in one transaction.
+    Inspect it (survival probabilities, too-close-to-call, `gauntlet round
+    what-if`), then `gauntlet challenge publish`. Missing votes, reviews,
+    results or audits are refused in one line unless --allow-missing.
     """
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds.round_decision import decide_round
-    from gauntlet.rounds.views import show_decision
+    from gauntlet.rounds.views import show_decision, show_sensitivity
+    from gauntlet.rounds.decisions import sensitivity
 
-    result = decide_round(_context(spec, store, db), round_id, now=_now(now), seed=seed,
-                          allow_missing=allow_missing, report_dir=report)
+    result = decide_round(_context(spec, store, db), round_id, now=_now(now), seed=seed, allow_missing=allow_missing)
+    if as_json:
+        typer.echo(canonical_json({"round": result.round, "sequence": result.sequence, "status": "draft",
+                                   "record_hash": result.record_hash, "inputs": result.inputs,
+                                   "outputs": result.outputs, "gaps": list(result.gaps)}))
+        return
+    show_decision(result.outputs)
+    show_sensitivity(sensitivity(result.inputs))
+    typer.echo(f"draft decision #{result.sequence} (record {result.record_hash[:16]}): not public until "
+               f"`gauntlet challenge publish {spec} --round {round_id}`")
+
+
+@challenge_app.command("publish")
+def publish_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the publication as JSON."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Publish a round's draft decision: it becomes public and its appeal window opens.
+
+    The report folder and the bundle are rebuilt from the record (atomically);
+    running the command again after a crash completes them.
+    """
+    from gauntlet.domain.canonical import canonical_json
+    from gauntlet.rounds.publication import publish_round
+
+    result = publish_round(_context(spec, store, db), round_id, now=_now(now))
     if as_json:
         typer.echo(canonical_json({"round": result.round, "sequence": result.sequence,
                                    "record_hash": result.record_hash, "ledger_head": result.ledger_head,
-                                   "outputs": result.outputs, "report": str(result.report),
-                                   "bundle": str(result.bundle), "gaps": list(result.gaps)}))
+                                   "published": result.newly_published, "report": str(result.report),
+                                   "bundle": str(result.bundle), "inputs": str(result.inputs_file)}))
         return
-    show_decision(result.outputs)
-    typer.echo(f"ledger head: {result.ledger_head} (decision #{result.sequence})")
+    what = "published" if result.newly_published else "already published; derived files complete"
+    typer.echo(f"round {round_id!r}: decision #{result.sequence} {what}; ledger head {result.ledger_head}")
     typer.echo(f"report: {result.report}")
     typer.echo(f"bundle: {result.bundle}  (recompute: gauntlet round decide {result.bundle} --json)")
 
@@ -319,31 +354,86 @@ def redecide_command(
     round_id: str = typer.Option(..., "--round", help="Round id."),
     appeal: int = typer.Option(..., "--appeal", help="The upheld appeal this re-decision answers."),
     correct: list[str] = typer.Option(..., "--correct", help="What the panel corrected, as TEAM.FIELD=VALUE "
-                                                               "(FIELD: independence, benchmark, expert, user); "
+                                                               "(FIELD: independence or a spec component); "
                                                                "repeat for several."),
-    as_json: bool = typer.Option(False, "--json", help="Print the re-decision record as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the draft re-decision as JSON."),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Decide a round again after an upheld appeal; the original decision is never erased.
+    """Draft a new decision after an upheld appeal; the original decision is never erased.
 
     The decision in force is re-decided with exactly the stated corrections,
-    appended to the ledger as a re-decision that references the record it
-    replaces and quotes the appeal, and recorded in the store as the decision
-    now in force.
+    recorded as a re-decision that references the record it replaces and the
+    appeal's answer; `gauntlet challenge publish` makes it the decision in force.
     """
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds.redecision import parse_corrections, redecide_round
     from gauntlet.rounds.views import show_decision
 
-    result = redecide_round(_context(spec, store, db), round_id, appeal, parse_corrections(correct), now=_now(now))
+    sequence, record, replaces = redecide_round(_context(spec, store, db), round_id, appeal,
+                                                parse_corrections(correct), now=_now(now))
     if as_json:
-        typer.echo(canonical_json({"round": result.round, "appeal": result.appeal, "sequence": result.sequence,
-                                   "replaces": result.replaces, "record_hash": result.record_hash,
-                                   "ledger_head": result.ledger_head, "outputs": result.outputs,
-                                   "bundle": str(result.bundle)}))
+        typer.echo(canonical_json({"round": round_id, "appeal": appeal, "sequence": sequence, "status": "draft",
+                                   "replaces": replaces, "record_hash": record["hash"], "outputs": record["outputs"]}))
         return
-    show_decision(result.outputs)
-    typer.echo(f"re-decision #{result.sequence} replaces record {result.replaces[:16]}; "
-               f"ledger head: {result.ledger_head}")
-    typer.echo(f"bundle: {result.bundle}  (recompute: gauntlet round decide {result.bundle} --json)")
+    show_decision(record["outputs"])
+    typer.echo(f"draft re-decision #{sequence} replaces record {replaces[:16]} once published")
+
+
+@challenge_app.command("join")
+def join_command(
+    spec: Path = SPEC, team: str = typer.Argument(..., help="The entrant's id in the spec."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """An entrant declared in the spec joins at its round, bringing its own allotment."""
+    from gauntlet.rounds import service
+
+    ctx = _context(spec, store, db)
+    record = service.join(ctx.store, ctx.spec, team, _now(now))
+    typer.echo(f"{record['note']}; record {record['hash'][:16]}")
+
+
+@challenge_app.command("lock")
+def lock_command(
+    spec: Path = SPEC, round_id: str = typer.Option(..., "--round", help="Round id."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Freeze a round's submissions after its deadline (the first stage run after it does this too)."""
+    from gauntlet.rounds import service
+
+    ctx = _context(spec, store, db)
+    locked = service.lock(ctx.store, ctx.spec, ctx.round(round_id).id, _now(now))
+    typer.echo(f"round {round_id!r} submissions {'locked' if locked else 'were already locked'}")
+
+
+@challenge_app.command("appeal")
+def appeal_command(
+    spec: Path = SPEC, team: str = typer.Argument(..., help="The appealing team's id."),
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    grounds: str = typer.Option(..., "--grounds", help="Why the decision should change."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """File a team's appeal against a round's published decision (as the team page does)."""
+    from gauntlet.rounds import service
+
+    ctx = _context(spec, store, db)
+    typer.echo(f"appeal #{service.appeal(ctx.store, ctx.spec, team, round_id, grounds, _now(now))} filed")
+
+
+@challenge_app.command("answer")
+def answer_command(
+    spec: Path = SPEC, appeal: int = typer.Argument(..., help="The appeal's number."),
+    upheld: bool = typer.Option(..., "--upheld/--rejected", help="Whether the appeal is upheld."),
+    reasons: str = typer.Option(..., "--reasons", help="The organisers' reasons."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Answer an appeal, once (as the organiser page does)."""
+    from gauntlet.rounds import service
+
+    ctx = _context(spec, store, db)
+    record = service.answer(ctx.store, ctx.spec, appeal, upheld, reasons, _now(now))
+    typer.echo(f"appeal #{appeal} {'upheld' if upheld else 'rejected'}; record {record['hash'][:16]}")

@@ -179,11 +179,43 @@ def publish_command(
     typer.echo(f"bundle: {output} (record {bundle['record']['seq']}, chain head {bundle['chain_head']})")
 
 
+def _store_records(db: str, challenge: Optional[str]) -> tuple[str, str]:
+    """(slug, the record as JSON Lines) of a challenge in the store at `db` (default: its only one)."""
+    from gauntlet.errors import InputError
+    from gauntlet.store.repository import Store
+
+    store = Store(db)
+    slugs = [c["slug"] for c in store.challenges()]
+    if challenge is None:
+        if len(slugs) != 1:
+            raise InputError(f"--challenge: the store holds {len(slugs)} challenges ({', '.join(slugs) or 'none'})")
+        challenge = slugs[0]
+    return challenge, store.export_ledger(challenge)
+
+
+@ledger_app.command("export")
+def ledger_export_command(
+    output: Path = typer.Option(..., "-o", "--output", help="The JSON Lines file to write."),
+    db: str = typer.Option(..., "--db", help="SQLAlchemy URL of the store."),
+    challenge: Optional[str] = typer.Option(None, "--challenge", help="Challenge slug (default: the store's only one)."),
+) -> None:
+    """Write a challenge's record from the store as the JSON Lines file `gauntlet ledger verify` checks."""
+    import os
+
+    slug, text = _store_records(db, challenge)
+    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, output)  # a reader sees the old file or the whole new one
+    typer.echo(f"{output}: {text.count(chr(10))} record(s) of {slug!r}")
+
+
 @ledger_app.command("verify")
 def ledger_verify_command(
-    ledger: Path = typer.Argument(..., help="The ledger (JSON Lines)."),
+    ledger: Optional[Path] = typer.Argument(None, help="The ledger (JSON Lines); or --db to read a store."),
     head: Optional[str] = typer.Option(None, "--head", help="A published chain head that must be in the ledger."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: Optional[str] = typer.Option(None, "--db", help="Verify the record in this store instead of a file."),
+    challenge: Optional[str] = typer.Option(None, "--challenge", help="With --db: the challenge's slug."),
 ) -> None:
     """Check the hash chain: changed, removed, reordered or forged records are named.
 
@@ -192,6 +224,8 @@ def ledger_verify_command(
     from gauntlet.rounds.views import show_ledger_report
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds.ledger_store import Ledger
+
+    ledger = _ledger_file(ledger, db, challenge)
 
     report = Ledger(ledger).verify(head)
     if as_json:
@@ -203,6 +237,22 @@ def ledger_verify_command(
     else:
         show_ledger_report(ledger, report)
     raise typer.Exit(0 if report.intact else 1)
+
+
+def _ledger_file(ledger: Optional[Path], db: Optional[str], challenge: Optional[str]) -> Path:
+    """The file to verify: `ledger`, or the store's record exported exactly as `ledger export` writes it."""
+    import tempfile
+
+    from gauntlet.errors import InputError
+
+    if (ledger is None) == (db is None):
+        raise InputError("give a ledger file or --db (one of them)")
+    if ledger is not None:
+        return ledger
+    slug, text = _store_records(db, challenge)
+    path = Path(tempfile.mkdtemp(prefix="gauntlet-ledger-")) / f"{slug}.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @ledger_app.command("show")

@@ -14,7 +14,8 @@ Every stage reads its inputs from the store and writes its results there, so
 stages can run on different days, from different machines, and a stage that
 failed halfway is finished by running it again: teams already done are
 skipped.  Jobs go through an executor with their states recorded for the team
-pages.  The clock is always passed in.
+pages.  The clock is always passed in; the first stage run after a round's
+deadline records its lock.
 """
 
 from __future__ import annotations
@@ -45,11 +46,9 @@ FINGERPRINT_SUFFIX = ".gfp"
 
 
 def init_challenge(ctx: RoundContext) -> list[tuple[str, str]]:
-    """Register the spec's teams and experts and issue one role token each (plus the
-    organiser's).  Returns (who, token) pairs: tokens are shown once, only hashes are kept."""
+    """Register the spec's experts and issue one role token each, for every team and the
+    organiser too (the teams were registered with the challenge).  Returns (who, token) pairs: tokens are shown once, only hashes are kept."""
     store, slug = ctx.store, ctx.slug
-    for team in ctx.spec.teams:
-        store.register_team(slug, team.id, team.name, team.organisation, team.country)
     experts = ctx.spec.expert_panel.experts if ctx.spec.expert_panel else ()
     for e in experts:
         store.add_expert(slug, e.id, e.name, e.affiliations, e.conflicts)
@@ -73,42 +72,25 @@ class Receipt:
     licence_allowed: bool | None  # None: the spec has no eligibility rule
 
 
-def _check_contestant(ctx: RoundContext, team_id: str, round_id: str) -> None:
-    try:
-        team = ctx.spec.team(team_id)
-    except KeyError:
-        known = ", ".join(t.id for t in ctx.spec.teams)
-        raise InputError(f"no team {team_id!r} in challenge {ctx.slug!r} (teams: {known})") from None
-    index = ctx.spec.round_index(round_id)
-    joined = 0 if team.joins_at_round is None else ctx.spec.round_index(team.joins_at_round)
-    if joined > index:
-        raise InputError(f"team {team_id!r} joins at round {team.joins_at_round!r} and cannot submit to {round_id!r}")
-    # Out is out, as in the lifecycle: eliminated by an earlier decision, or entitled to an
-    # earlier round and submitted nothing to it ("no_submission").
-    for i, (previous, decided) in enumerate(ctx.decisions_before(round_id)):
-        if team_id in {e["team"] for e in decided["outputs"].get("eliminated", ())}:
-            raise InputError(f"team {team_id!r} was eliminated in round {previous!r} and cannot submit to {round_id!r}")
-        if i >= joined and team_id not in {t.get("team") for t in decided["inputs"].get("teams", ())}:
-            raise InputError(f"team {team_id!r} submitted nothing to round {previous!r} and is out of the challenge")
-
-
 def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str, *, now: datetime,
            progress: bool = True) -> Receipt:
-    """Accept a team's model for a round: refused after the round's deadline (by `now`),
-    then validated, hashed and stored immutably, locked as the team's one submission for
-    the round, with the licence its files declare recorded for the eligibility rule."""
+    """Accept a team's model for a round: the lifecycle's rules first (the team takes part,
+    the round is open, the deadline by `now`), then the folder is validated, hashed and
+    stored immutably, and the submission, the licence its files declare and its event are
+    recorded together (`gauntlet.rounds.service.submit`)."""
     from gauntlet.artifacts.intake import intake
+    from gauntlet.domain.lifecycle import Event, RuleBroken, check
+    from gauntlet.rounds import service
     from gauntlet.rounds.licences import detect_licence
 
-    rnd = ctx.round(round_id)
-    _check_contestant(ctx, team_id, round_id)
-    if aware(now) > rnd.submission_deadline:
-        raise InputError(f"round {round_id!r} closed for submissions at {rnd.submission_deadline.isoformat()} "
-                         f"(now {now.isoformat()}); the submission is refused")
+    ctx.round(round_id)
+    try:  # refuse before copying gigabytes; the service checks again inside its transaction
+        check(ctx.state(), Event("submission", aware(now), round_id, {"team": team_id, "artifact": "?"}))
+    except RuleBroken as exc:
+        raise InputError(str(exc)) from None
     stored = intake(model_dir, ctx.workspace.content, progress=progress)
-    submission_id = ctx.store.record_submission(ctx.slug, team_id, round_id, stored, at=aware(now))
     licence = detect_licence(stored.path)
-    ctx.store.record_intake(submission_id, licence=licence, received_at=now, deadline=rnd.submission_deadline)
+    submission_id = service.submit(ctx.store, ctx.spec, team_id, round_id, stored, licence, now)
     allowed = None if ctx.spec.eligibility is None else licence in ctx.spec.eligibility.licences
     return Receipt(team_id, round_id, submission_id, stored.id, stored.manifest.total_bytes, licence, allowed)
 
@@ -171,7 +153,7 @@ def audit_round(ctx: RoundContext, round_id: str, references: Mapping[str, str |
     spec's references and every other team; returns {team: verdict} for those audited now."""
     from gauntlet.provenance import DEFAULT_ALPHA
 
-    ctx.require_closed(round_id, now)
+    ctx.require_locked(round_id, now)
     subs = _submissions(ctx, round_id)
     if all(sub["audits"] for sub in subs):
         return {}
@@ -255,7 +237,7 @@ def evaluate_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path, *, n
     the component (0-100, item-bootstrap interval and replicates) with its evidence."""
     from gauntlet.evaluation import BackendSettings, benchmark_score, evaluate_model
 
-    ctx.require_closed(round_id, now)
+    ctx.require_locked(round_id, now)
     subs = _submissions(ctx, round_id)
     suite, missing = round_suite(ctx, tasks_dir, only_available=only_available)
     settings = settings or BackendSettings()
@@ -342,7 +324,7 @@ def open_arena(ctx: RoundContext, round_id: str, prompts_file: str | Path, *, no
     from gauntlet.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
     from gauntlet.ratings.arena import AnswerCache
 
-    ctx.require_closed(round_id, now)
+    ctx.require_locked(round_id, now)
     subs = _submissions(ctx, round_id)
     prompts = read_prompts(prompts_file, round_id)
     settings = settings or BackendSettings()
@@ -378,7 +360,7 @@ def open_arena(ctx: RoundContext, round_id: str, prompts_file: str | Path, *, no
 def open_panel(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0) -> dict[str, tuple[str, ...]]:
     """Assign each submission its anonymous code and k conflict-free reviewers; the
     experts review the round's arena answers, so the arena must be open first."""
-    ctx.require_closed(round_id, now)
+    ctx.require_locked(round_id, now)
     subs = _submissions(ctx, round_id)
     answered = set(ctx.store.arena_teams(ctx.slug, round_id))
     lacking = [s["team"] for s in subs if s["team"] not in answered]

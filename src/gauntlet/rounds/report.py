@@ -14,7 +14,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gauntlet import __version__
 
 TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
-COMPONENTS = ("benchmark", "expert", "user")
 
 
 def _environment() -> Environment:
@@ -54,7 +53,7 @@ def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: l
     html = _environment().get_template("round_report.html").render(
         board=board, weights=weights, audit_rows=audit_rows, alpha=alpha, inputs_file=inputs_file,
         ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [],
-        component_names=COMPONENTS, version=__version__,
+        component_names=board.get("component_names") or list(weights), version=__version__,
     )
     path.write_text(html, encoding="utf-8")
     return path

@@ -1,22 +1,21 @@
-"""Decide a round from what the store holds: gather -> decision inputs -> ledger ->
-store -> published bundle -> HTML report.
+"""Decide a round from what the store holds: gather -> decision inputs -> a draft.
 
-The decision is appended to the ledger before anything else is written, so the
-hash chain is the record of truth; the store then holds the same inputs and
-outputs under that record's hash, and the bundle lets anyone re-run
-`gauntlet round decide` on it and compare bytes.
+The draft, its inputs, the arena and panel components it used, and its ledger
+record are written in one transaction (`gauntlet.rounds.service.decide`).
+Nothing is public yet: organisers inspect the draft (survival probabilities,
+too-close-to-call, what-if) and publish it with `gauntlet challenge publish`
+(`gauntlet.rounds.publication`), which also builds the report folder.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from gauntlet.errors import InputError, StoreError
-from gauntlet.rounds.gather import DEFAULT_BOOTSTRAP, RoundEvidence, copy_evidence, gather_round, missing_error
+from gauntlet.errors import InputError
+from gauntlet.rounds.gather import DEFAULT_BOOTSTRAP, RoundEvidence, gather_round, missing_error
 from gauntlet.rounds.workspace import RoundContext
 
 
@@ -25,99 +24,39 @@ class RoundDecision:
     round: str
     sequence: int
     record_hash: str
-    ledger_head: str
     inputs: dict
     outputs: dict
-    report: Path
-    bundle: Path
-    inputs_file: Path
     gaps: tuple[str, ...] = ()
     evidence: RoundEvidence | None = field(default=None, repr=False)
 
 
 def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0, allow_missing: bool = False,
-                 report_dir: str | Path | None = None, bootstrap: int = DEFAULT_BOOTSTRAP,
-                 draws: int = 4000) -> RoundDecision:
-    """Decide a closed round once.  Refuses with one line naming every gap (a team short of
-    reviews, votes, a benchmark result or an audit) unless `allow_missing`."""
-    from gauntlet.provenance import DEFAULT_ALPHA
-    from gauntlet.rounds import Ledger, decision_inputs
-    from gauntlet.rounds.orchestrate import audit_rows
-    from gauntlet.rounds.report import render_round_report
+                 bootstrap: int = DEFAULT_BOOTSTRAP, draws: int = 4000) -> RoundDecision:
+    """Draft a closed round's decision, once.  Refuses with one line naming every gap (a team
+    short of reviews, votes, a benchmark result or an audit) unless `allow_missing`."""
+    from gauntlet.rounds import decision_inputs, service
 
-    ctx.require_closed(round_id, now)
-    ctx.decisions_before(round_id)  # refuses while an earlier round is undecided
-    try:
-        earlier = ctx.store.round_decisions(ctx.slug, round_id)
-    except StoreError:
-        earlier = []
-    if earlier:
-        raise InputError(f"round {round_id!r} was already decided (decision #{earlier[-1]['sequence']}, record "
-                         f"{earlier[-1]['record_hash'][:12]}); published decisions are never replaced")
+    ctx.require_locked(round_id, now)
+    if ctx.state().history(round_id):
+        first = ctx.state().history(round_id)[0]
+        raise InputError(f"round {round_id!r} was already decided (record {first.record[:12]}); a decision is "
+                         "never replaced, only re-decided after an upheld appeal")
     evidence = gather_round(ctx, round_id, seed=seed, bootstrap=bootstrap)
     if evidence.gaps and not allow_missing:
         raise missing_error(round_id, evidence.gaps)
     inputs = decision_inputs(ctx.spec, round_id, evidence.team_results(fill_missing=allow_missing),
                              seed=seed, draws=draws)
-    ledger = Ledger(ctx.workspace.ledger)
     note = ("decided with gaps: " + "; ".join(evidence.gaps)) if evidence.gaps else ""
-    record = ledger.append_decision(inputs, round_id=round_id, spec_hash=ctx.spec.spec_hash,
-                                    recorded_at=now.isoformat(), note=note)
-    outputs = record["outputs"]
-    _record_human_components(ctx, evidence)
-    sequence = ctx.store.record_decision(ctx.slug, round_id, inputs, outputs, record["hash"])
-    head = ledger.head
-    ctx.store.record_ledger_head(ctx.slug, head, records=len(ledger.records()))
-
-    out = Path(report_dir) if report_dir else ctx.workspace.report(round_id)
-    inputs_file, bundle = write_publication(out, inputs, ledger, record["hash"])
-    sections = []
-    if evidence.arena is not None:
-        _write_votes(evidence, out)
-        sections.append(arena_section(evidence))
-    if evidence.panel is not None:
-        sections.append(panel_section(evidence.panel))
-    if evidence.gaps:
-        sections.append({"title": "Decided with gaps",
-                         "html": "<ul>" + "".join(f"<li>{escape(g)}</li>" for g in evidence.gaps) + "</ul>"})
-    unc = outputs.get("uncertainty", {}).get("teams", {})
-    intervals = {t: (v["total_lower"], v["total_upper"]) for t, v in unc.items() if "total_lower" in v}
-    audits = copy_evidence(evidence.audits, out / "audits")
-    report = render_round_report(out / "index.html", board=ctx.store.round_board(ctx.slug, round_id),
-                                 weights=inputs["weights"], audit_rows=audit_rows(audits, out), alpha=DEFAULT_ALPHA,
-                                 inputs_file=inputs_file.name, ledger_head=head, total_intervals=intervals,
-                                 extra_sections=sections)
-    return RoundDecision(round_id, sequence, record["hash"], head, inputs, outputs, report, bundle, inputs_file,
-                         tuple(evidence.gaps), evidence)
-
-
-def write_publication(out: Path, inputs: dict, ledger, record_hash: str) -> tuple[Path, Path]:
-    """What is published with every decision or re-decision: its inputs (readable JSON) and
-    the bundle (inputs, outputs, record, chain head) that `gauntlet round decide` re-checks."""
-    from gauntlet.rounds import publish
-
-    out.mkdir(parents=True, exist_ok=True)
-    inputs_file = out / "decision-inputs.json"
-    inputs_file.write_text(json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
-    bundle = out / "decision-bundle.json"
-    publish(ledger, bundle, record_hash)
-    return inputs_file, bundle
-
-
-def _record_human_components(ctx: RoundContext, evidence: RoundEvidence) -> None:
-    """The arena and panel components as decided, for the team pages and the leaderboard."""
-    sources = {"user": evidence.arena.scores if evidence.arena else {},
-               "expert": evidence.panel.scores if evidence.panel else {}}
-    for name, scores in sources.items():
+    human: dict[str, dict] = {}
+    for name, scores in (("user", evidence.arena.scores if evidence.arena else {}),
+                         ("expert", evidence.panel.scores if evidence.panel else {})):
         for team, score in scores.items():
-            sub = evidence.submissions[team]
-            if name in sub["components"]:
-                continue
-            ctx.store.record_component(sub["submission_id"], name, score.value, score.lower, score.upper,
-                                       {"samples": list(score.samples)})
+            human.setdefault(team, {})[name] = score
+    sequence, record = service.decide(ctx.store, ctx.spec, round_id, inputs, now, note=note, components=human)
+    return RoundDecision(round_id, sequence, record["hash"], inputs, record["outputs"], tuple(evidence.gaps), evidence)
 
 
-def _write_votes(evidence: RoundEvidence, out: Path) -> None:
+def write_votes(evidence: RoundEvidence, out: Path) -> None:
     """The counted votes in FastChat's columns (`gauntlet ratings fit votes.csv` refits them)
     and every vote with the reason it was or was not counted."""
     import csv

@@ -62,6 +62,7 @@ class Workspace:
 
     @property
     def ledger(self) -> Path:
+        """Where a store before the record moved into the database kept its ledger file."""
         return self.root / "ledger.jsonl"
 
     def report(self, round_id: str) -> Path:
@@ -88,29 +89,21 @@ class RoundContext:
             known = ", ".join(r.id for r in self.spec.rounds)
             raise InputError(f"no round {round_id!r} in challenge {self.slug!r} (rounds: {known})") from None
 
-    def require_closed(self, round_id: str, now: datetime) -> Round:
-        """The round, once its submissions are frozen: the audits compare every team with
-        every other, and a decision must see the same submissions the audits saw."""
+    def state(self):
+        """The challenge's state now, replayed from its record (`gauntlet.domain.lifecycle`)."""
+        from gauntlet.rounds import service
+
+        return service.state(self.store, self.spec)
+
+    def require_locked(self, round_id: str, now: datetime) -> Round:
+        """The round, once its submissions are frozen (recording the lock the first time): the
+        audits compare every team with every other, and a decision must see the same
+        submissions the audits saw."""
+        from gauntlet.rounds import service
+
         rnd = self.round(round_id)
-        if aware(now) <= rnd.submission_deadline:
-            raise InputError(f"round {round_id!r} takes submissions until {rnd.submission_deadline.isoformat()}; "
-                             "its audit, benchmarks, arena, panel and decision run after the deadline")
+        service.lock(self.store, self.spec, rnd.id, aware(now))
         return rnd
-
-    def decisions_before(self, round_id: str) -> list[tuple[str, dict]]:
-        """(round id, decision in force) of every earlier round, in order. Rounds run in order:
-        who may contest a round follows from every earlier decision (eliminations, entrants),
-        so a round opens only once those exist; a missing one is refused."""
-        from gauntlet.errors import StoreError
-
-        out = []
-        for previous in self.spec.rounds[: self.spec.round_index(self.round(round_id).id)]:
-            try:
-                out.append((previous.id, self.store.round_decisions(self.slug, previous.id)[-1]))
-            except StoreError:
-                raise InputError(f"round {previous.id!r} is not decided yet; rounds run in order, so round "
-                                 f"{round_id!r} opens after it") from None
-        return out
 
 
 def aware(moment: datetime) -> datetime:
@@ -134,9 +127,10 @@ def utc_now() -> datetime:
 
 
 def open_context(spec_path: str | Path, workspace: str | Path, db: str | None = None, *,
-                 register: bool = False) -> RoundContext:
+                 register: bool = False, at: datetime | None = None) -> RoundContext:
     """Load and validate the spec, open (and migrate) the store, and check that the
-    challenge is registered with exactly this spec (`register=True` registers it)."""
+    challenge is registered with exactly this spec (`register=True` registers it, at `at`).
+    A workspace whose store predates the record table has its ledger file imported."""
     from gauntlet import spec as spec_module
     from gauntlet.files import read_text
     from gauntlet.errors import SpecError
@@ -149,13 +143,16 @@ def open_context(spec_path: str | Path, workspace: str | Path, db: str | None = 
     store = Store(ws.db_url(db))
     known = {c["slug"] for c in store.challenges()}
     if register:
-        if spec.id in known:
-            raise InputError(f"challenge {spec.id!r} is already registered in this store; "
-                             "issue further tokens from the organiser page (/organiser)")
-        store.register_challenge(spec.id, spec.name, text)
+        from gauntlet.rounds import service
+
+        service.register(store, spec, text, aware(at))
     elif spec.id not in known:
         raise StoreError(f"challenge {spec.id!r} is not registered in this store; run `gauntlet challenge init` first")
     elif store.spec_text(spec.id) != text:
         raise InputError(f"spec {spec_path} differs from the one challenge {spec.id!r} was registered with; "
                          "a challenge's rules cannot change after registration")
+    elif ws.ledger.is_file() and store.ledger_head(spec.id) is None:
+        from gauntlet.rounds import service
+
+        service.import_ledger_file(store, spec, ws.ledger)
     return RoundContext(spec, text, store, ws)

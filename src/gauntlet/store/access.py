@@ -1,5 +1,4 @@
-"""Who may act: role tokens (organiser, team, expert), the web app's signing key,
-and the published ledger heads.
+"""Who may act: role tokens (organiser, team, expert) and the web app's signing key.
 
 A token is shown once, when created; the store keeps only its SHA-256.
 """
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gauntlet.errors import GauntletError, InputError, StoreError
 from gauntlet.store.models import Challenge, Team
-from gauntlet.store.models_activity import AccessToken, AppSetting, LedgerHead, PanelExpert
+from gauntlet.store.models_activity import AccessToken, AppSetting, PanelExpert
 
 ROLES = ("organiser", "team", "expert")
 TOKEN_PREFIX = "gt_"
@@ -108,23 +107,6 @@ class AccessVerbs:
             pass  # another process made it first; use theirs
         with self.sessions() as session:
             return bytes.fromhex(session.get(AppSetting, "web_secret").value)
-
-    # -- the published ledger head ------------------------------------------------
-    def record_ledger_head(self, slug: str, head: str, records: int | None = None) -> None:
-        """Publish the decision ledger's head hash (call after every append to the ledger)."""
-        if not isinstance(head, str) or len(head) != 64 or any(c not in "0123456789abcdef" for c in head):
-            raise InputError("a ledger head is a 64-character lower-case hex SHA-256")
-        with self.sessions.begin() as session:
-            challenge = self._challenge(session, slug)
-            session.add(LedgerHead(challenge_id=challenge.id, head=head, records=records, recorded_at=_now()))
-
-    def ledger_head(self, slug: str) -> dict | None:
-        with self.sessions() as session:
-            challenge = self._challenge(session, slug)
-            row = session.scalar(select(LedgerHead).where(LedgerHead.challenge_id == challenge.id)
-                                 .order_by(LedgerHead.id.desc()).limit(1))
-            return None if row is None else {"head": row.head, "records": row.records,
-                                             "recorded_at": row.recorded_at.isoformat()}
 
     def spec_text(self, slug: str) -> str:
         """The challenge's spec as registered (TOML text)."""

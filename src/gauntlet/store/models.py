@@ -112,7 +112,8 @@ class AuditFinding(Base):
 
 
 class Decision(Base):
-    """A published round decision: its inputs, outputs and place in the hash chain."""
+    """A round decision: its inputs, outputs and record in the hash chain; a draft (seen by the
+    organisers only) until `published_at` is set by its publication event."""
 
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("challenge_id", "sequence"),)
@@ -125,5 +126,6 @@ class Decision(Base):
     outputs: Mapped[dict] = mapped_column(JSON)
     record_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     challenge: Mapped[Challenge] = relationship(back_populates="decisions")

@@ -1,5 +1,5 @@
 """Tables for what happens between decisions: who may sign in, the public arena,
-the expert panel, job states, appeals, and the ledger heads published so far.
+the expert panel, job states and appeals.
 
 Like the published record (`models.py`), these rows are appended, not rewritten:
 a vote, a review or an appeal is never edited or deleted.  The exceptions are
@@ -224,15 +224,3 @@ class AppealRecord(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     team: Mapped[Team] = relationship()
-
-
-class LedgerHead(Base):
-    """The decision ledger's head hash each time it was published (newest last)."""
-
-    __tablename__ = "ledger_heads"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id"))
-    head: Mapped[str] = mapped_column(String(64))
-    records: Mapped[int | None] = mapped_column(Integer)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

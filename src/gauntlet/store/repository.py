@@ -1,14 +1,15 @@
 """The store's verbs: what the rounds and the web app read and write.
 
-Published rows are never updated in place: a submission, an audit finding or a
-decision, once recorded, can only be superseded by a new record.
+The events of a challenge (submissions, locks, decisions, publications,
+appeals) are written by `gauntlet.rounds.service` together with their ledger
+record; the verbs here read them back, and record job results (components,
+audit findings), which are never updated in place.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,17 +18,14 @@ from gauntlet.errors import StoreError
 from gauntlet.store.access import AccessVerbs
 from gauntlet.store.arena_records import ArenaVerbs
 from gauntlet.store.db import open_database
-from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, SubmissionFile, Team
+from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, Team
 from gauntlet.store.panel_records import PanelVerbs
+from gauntlet.store.records import RecordVerbs
 from gauntlet.store.round_records import RoundVerbs
 from gauntlet.store.team_records import TeamVerbs, board_document
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
+class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RecordVerbs, RoundVerbs, TeamVerbs):
     """Every verb of the store; the arena, panel, team and access verbs live in their own modules."""
 
     def __init__(self, url: str):
@@ -48,13 +46,15 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
             raise StoreError(f"no team {key!r} in challenge {slug!r}")
         return team
 
-    def register_challenge(self, slug: str, name: str, spec_toml: str) -> None:
-        """Create the challenge, or check that the stored spec is the same one."""
+    def register_challenge(self, slug: str, name: str, spec_toml: str, *, at: datetime) -> None:
+        """Create the challenge (at the caller's time), or check that the stored spec is the same
+        one.  A real challenge is registered with its spec on the record by
+        `gauntlet.rounds.service.register`; this verb serves stores of other tools and tests."""
         digest = hashlib.sha256(spec_toml.encode()).hexdigest()
         with self.sessions.begin() as session:
             existing = session.scalar(select(Challenge).where(Challenge.slug == slug))
             if existing is None:
-                session.add(Challenge(slug=slug, name=name, spec_sha256=digest, spec_toml=spec_toml, created_at=_now()))
+                session.add(Challenge(slug=slug, name=name, spec_sha256=digest, spec_toml=spec_toml, created_at=at))
             elif existing.spec_sha256 != digest:
                 raise StoreError(f"challenge {slug!r} is already stored with a different spec")
 
@@ -65,37 +65,7 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
             if exists is None:
                 session.add(Team(challenge_id=challenge.id, key=key, name=name, organisation=organisation, country=country))
 
-    # -- submissions ---------------------------------------------------------
-    def record_submission(self, slug: str, team_key: str, round_key: str, stored: Any,
-                          at: datetime | None = None) -> int:
-        """Lock a stored model (gauntlet.artifacts.content_store.StoredModel) as the team's
-        submission for a round, received `at` (the caller's clock; now by default).
-        Re-submitting the same bytes is a no-op; different bytes are refused."""
-        with self.sessions.begin() as session:
-            team = self._team(session, slug, team_key)
-            existing = session.scalar(
-                select(Submission).where(Submission.team_id == team.id, Submission.round_key == round_key)
-            )
-            if existing is not None:
-                if existing.manifest_sha256 != stored.id:
-                    raise StoreError(
-                        f"team {team_key!r} already has a locked submission for round {round_key!r} "
-                        f"({existing.manifest_sha256[:12]})"
-                    )
-                return existing.id
-            submission = Submission(
-                team_id=team.id,
-                round_key=round_key,
-                manifest_sha256=stored.id,
-                total_bytes=stored.manifest.total_bytes,
-                stored_path=str(stored.path),
-                submitted_at=at or _now(),
-                files=[SubmissionFile(path=f.path, sha256=f.sha256, size=f.size) for f in stored.manifest.files],
-            )
-            session.add(submission)
-            session.flush()
-            return submission.id
-
+    # -- submissions (written with their event by gauntlet.rounds.service.submit) ----------
     def submission_id(self, slug: str, team_key: str, round_key: str) -> int:
         with self.sessions() as session:
             team = self._team(session, slug, team_key)
@@ -120,16 +90,6 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
             session.add(AuditFinding(submission_id=submission_id, reference=reference, verdict=verdict,
                                      p_value=p_value, report=report))
 
-    def record_decision(self, slug: str, round_key: str, inputs: dict, outputs: dict, record_hash: str) -> int:
-        with self.sessions.begin() as session:
-            challenge = self._challenge(session, slug)
-            last = session.scalar(select(Decision.sequence).where(Decision.challenge_id == challenge.id)
-                                  .order_by(Decision.sequence.desc()).limit(1))
-            sequence = (last or 0) + 1
-            session.add(Decision(challenge_id=challenge.id, sequence=sequence, round_key=round_key, inputs=inputs,
-                                 outputs=outputs, record_hash=record_hash, created_at=_now()))
-            return sequence
-
     # -- reading -------------------------------------------------------------
     def challenges(self) -> list[dict]:
         with self.sessions() as session:
@@ -137,7 +97,8 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                     for c in session.scalars(select(Challenge).order_by(Challenge.id))]
 
     def leaderboard(self, slug: str | None = None) -> dict | None:
-        """The latest decision of a challenge (the first one if none named), joined with team details."""
+        """The latest published decision of a challenge (the first one if none named), joined
+        with team details."""
         with self.sessions() as session:
             if slug is None:
                 challenge = session.scalar(select(Challenge).order_by(Challenge.id).limit(1))
@@ -145,6 +106,7 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                     return None
             else:
                 challenge = self._challenge(session, slug)
-            decision = session.scalar(select(Decision).where(Decision.challenge_id == challenge.id)
+            decision = session.scalar(select(Decision).where(Decision.challenge_id == challenge.id,
+                                                             Decision.published_at.is_not(None))
                                       .order_by(Decision.sequence.desc()).limit(1))
             return board_document(session, challenge, decision)

@@ -1,10 +1,7 @@
-"""What a round's pipeline (`gauntlet challenge ...`) reads and writes beyond the
-published record: when each submission was received (by the round's clock, so
-the deadline check is on record) and the licence its files declared at intake,
+"""A round's submissions as the pipeline (`gauntlet challenge ...`) writes and reads
+them: the submission with its files, when it was received (by the caller's clock,
+so the deadline check is on record) and the licence its files declared at intake,
 and read-backs of a round's submissions with their stored results.
-
-Like the rest of the record these rows are written once: a submission's intake
-details are fixed when it is locked, and re-submitting the same bytes keeps them.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gauntlet.errors import StoreError
 from gauntlet.store.models import Base, Submission, Team
 
 
@@ -41,20 +37,35 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def write_submission(session, team: Team, round_key: str, stored, *, licence: str | None, at: datetime,
+                     deadline: datetime) -> int:
+    """The team's submission for a round, with its files and intake facts, inside the caller's
+    transaction (`gauntlet.rounds.service.submit`, which records the event with it).  A later
+    submission before the lock replaces the earlier one; the same bytes again change nothing."""
+    from gauntlet.store.models import SubmissionFile
+
+    existing = session.scalar(select(Submission).where(Submission.team_id == team.id, Submission.round_key == round_key))
+    if existing is not None:
+        if existing.manifest_sha256 == stored.id:
+            return existing.id
+        for row in (*existing.files, *session.scalars(select(SubmissionIntake).where(
+                SubmissionIntake.submission_id == existing.id))):
+            session.delete(row)
+        session.delete(existing)
+        session.flush()
+    submission = Submission(team_id=team.id, round_key=round_key, manifest_sha256=stored.id,
+                            total_bytes=stored.manifest.total_bytes, stored_path=str(stored.path), submitted_at=_utc(at),
+                            files=[SubmissionFile(path=f.path, sha256=f.sha256, size=f.size)
+                                   for f in stored.manifest.files])
+    session.add(submission)
+    session.flush()
+    session.add(SubmissionIntake(submission_id=submission.id, licence=licence, received_at=_utc(at),
+                                 deadline=_utc(deadline)))
+    return submission.id
+
+
 class RoundVerbs:
     """Mixed into `Store`."""
-
-    def record_intake(self, submission_id: int, *, licence: str | None, received_at: datetime,
-                      deadline: datetime) -> None:
-        """Record when a submission was received and the licence it declared.  Recording
-        the same submission again (the same bytes re-submitted) keeps the first record."""
-        with self.sessions.begin() as session:
-            if session.get(Submission, submission_id) is None:
-                raise StoreError(f"no submission #{submission_id}")
-            if session.scalar(select(SubmissionIntake).where(SubmissionIntake.submission_id == submission_id)):
-                return
-            session.add(SubmissionIntake(submission_id=submission_id, licence=licence,
-                                         received_at=_utc(received_at), deadline=_utc(deadline)))
 
     def round_submissions(self, slug: str, round_key: str) -> list[dict]:
         """Every locked submission of a round, by team key: where its files are, its

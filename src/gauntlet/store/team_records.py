@@ -1,10 +1,11 @@
 """What teams follow between decisions: their jobs' states (with retry
-requests), their appeals, and the public per-team and per-round views.
+requests), their appeals, and the per-team and per-round views.
 
-Appeals follow the same rules as the round lifecycle
-(`gauntlet.rounds.lifecycle`): only against a decided round, only by a team
-that took part in it, only within the round's appeal window counted from the
-decision in force; an answer is given once and never edited.
+Nothing of a round is shown before its decision is published (the embargo):
+a viewer sees a team's scores and audit verdicts for a round only once the
+round's decision is published, unless the viewer is that team or an
+organiser.  Appeals are filed and answered through `gauntlet.rounds.service`
+(the rules live in `gauntlet.domain.lifecycle`); this module reads them back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from gauntlet.store.models_activity import AppealRecord, JobRecord
 from gauntlet.store.spec_view import appeal_window_days, round_names
 
 JOB_STATES = ("queued", "running", "done", "failed")
-MAX_GROUNDS = 5000
 
 
 def _now() -> datetime:
@@ -41,12 +41,12 @@ def _job(row: JobRecord) -> dict:
             "retry_requested": row.retry_requested_at is not None}
 
 
-def _appeal(row: AppealRecord, window_days: int, decided_at: datetime) -> dict:
+def _appeal(row: AppealRecord, window_days: int, published_at: datetime) -> dict:
     return {"id": row.id, "round": row.round_key, "team": row.team.key, "team_name": row.team.name,
             "decision_sequence": row.decision_sequence, "grounds": row.grounds,
             "filed_at": _aware(row.filed_at).isoformat(), "upheld": row.upheld, "answer": row.answer,
             "answered_at": _aware(row.answered_at).isoformat() if row.answered_at else None,
-            "window_closes": (decided_at + timedelta(days=window_days)).isoformat()}
+            "window_closes": (published_at + timedelta(days=window_days)).isoformat()}
 
 
 def _field(status: Any, name: str, default=None):
@@ -54,16 +54,24 @@ def _field(status: Any, name: str, default=None):
     return getattr(value, "value", value)  # JobState enums carry their text in .value
 
 
+def _component(entry) -> dict:
+    if isinstance(entry, dict):
+        return {"value": entry["value"], "lower": entry["lower"], "upper": entry["upper"]}
+    return {"value": entry, "lower": entry, "upper": entry}
+
+
 def board_document(session, challenge, decision: Decision | None) -> dict:
     """The leaderboard document of a decision (None: the challenge before any decision): team
-    details, and each team's recorded components and audit verdicts for the decided round."""
+    details, each team's components exactly as the decision used them (its inputs: after a
+    corrected re-decision, the corrected values), and the audit verdicts of the round."""
     components: dict[str, dict] = {}
     audits: dict[str, list] = {}
     if decision is not None:
+        names = list(decision.inputs.get("weights", {}))
+        for entry in decision.inputs.get("teams", ()):
+            components[entry["team"]] = {n: _component(entry[n]) for n in names if n in entry}
         for sub in session.scalars(select(Submission).join(Team).where(
                 Team.challenge_id == challenge.id, Submission.round_key == decision.round_key)):
-            components[sub.team.key] = {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
-                                        for c in sub.components}
             audits[sub.team.key] = [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
                                     for a in sub.audits]
     return {
@@ -72,10 +80,22 @@ def board_document(session, challenge, decision: Decision | None) -> dict:
                   for t in challenge.teams},
         "decision": None if decision is None else {
             "round": decision.round_key, "sequence": decision.sequence, "record_hash": decision.record_hash,
-            "created_at": _aware(decision.created_at).isoformat(), "outputs": decision.outputs},
+            "created_at": _aware(decision.created_at).isoformat(),
+            "published_at": _aware(decision.published_at).isoformat() if decision.published_at else None,
+            "outputs": decision.outputs},
+        "component_names": list(decision.inputs.get("weights", {})) if decision is not None else [],
         "components": components,
         "audits": audits,
     }
+
+
+def _decisions(session, challenge, round_key: str | None = None, *, drafts: bool = False):
+    query = select(Decision).where(Decision.challenge_id == challenge.id)
+    if round_key is not None:
+        query = query.where(Decision.round_key == round_key)
+    if not drafts:
+        query = query.where(Decision.published_at.is_not(None))
+    return list(session.scalars(query.order_by(Decision.sequence)))
 
 
 class TeamVerbs:
@@ -151,57 +171,6 @@ class TeamVerbs:
                 JobRecord.state == "failed").order_by(JobRecord.retry_requested_at)))
 
     # -- appeals ---------------------------------------------------------------------
-    def _decision_in_force(self, session, challenge, round_key: str) -> Decision | None:
-        return session.scalar(select(Decision).where(Decision.challenge_id == challenge.id,
-                                                     Decision.round_key == round_key)
-                              .order_by(Decision.sequence.desc()).limit(1))
-
-    def file_appeal(self, slug: str, team_key: str, round_key: str, grounds: str, at: datetime | None = None) -> int:
-        """A team appeals a round's decision in force; returns the appeal's id."""
-        at = at or _now()
-        grounds = (grounds or "").strip()
-        if not grounds:
-            raise InputError("an appeal must state its grounds")
-        if len(grounds) > MAX_GROUNDS:
-            raise InputError(f"the grounds are longer than {MAX_GROUNDS} characters")
-        with self.sessions.begin() as session:
-            challenge = self._challenge(session, slug)
-            team = self._team(session, slug, team_key)
-            decision = self._decision_in_force(session, challenge, round_key)
-            if decision is None:
-                raise InputError(f"round {round_key!r} has no decision to appeal")
-            took_part = {t.get("team") for t in decision.inputs.get("teams", ())} | {
-                r.get("team") for r in decision.outputs.get("ranking", ())}
-            if team_key not in took_part:
-                raise InputError(f"team {team_key!r} did not take part in round {round_key!r} and cannot appeal it")
-            opened = _aware(decision.created_at)
-            closes = opened + timedelta(days=appeal_window_days(challenge.spec_toml, round_key))
-            if not opened <= at <= closes:
-                raise InputError(f"the appeal window for round {round_key!r} ran from {opened.isoformat()} "
-                                 f"to {closes.isoformat()}")
-            if session.scalar(select(AppealRecord).where(
-                    AppealRecord.team_id == team.id, AppealRecord.round_key == round_key,
-                    AppealRecord.upheld.is_(None))) is not None:
-                raise InputError(f"team {team_key!r} already has an unanswered appeal against round {round_key!r}")
-            row = AppealRecord(challenge_id=challenge.id, round_key=round_key, team_id=team.id,
-                               decision_sequence=decision.sequence, grounds=grounds, filed_at=at)
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def answer_appeal(self, slug: str, appeal_id: int, upheld: bool, answer: str, at: datetime | None = None) -> None:
-        answer = (answer or "").strip()
-        if not answer:
-            raise InputError("an answer to an appeal must give its reasons")
-        with self.sessions.begin() as session:
-            challenge = self._challenge(session, slug)
-            row = session.get(AppealRecord, appeal_id)
-            if row is None or row.challenge_id != challenge.id:
-                raise StoreError(f"no appeal #{appeal_id}")
-            if row.upheld is not None:
-                raise InputError(f"appeal #{appeal_id} has already been answered")
-            row.upheld, row.answer, row.answered_at = bool(upheld), answer, at or _now()
-
     def appeals(self, slug: str, team: str | None = None, open_only: bool = False) -> list[dict]:
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
@@ -212,49 +181,57 @@ class TeamVerbs:
                 query = query.where(AppealRecord.upheld.is_(None))
             out = []
             for row in session.scalars(query.order_by(AppealRecord.id)):
-                decided = session.scalar(select(Decision.created_at).where(
+                published = session.scalar(select(Decision.published_at).where(
                     Decision.challenge_id == challenge.id, Decision.sequence == row.decision_sequence))
-                out.append(_appeal(row, appeal_window_days(challenge.spec_toml, row.round_key), _aware(decided)))
+                out.append(_appeal(row, appeal_window_days(challenge.spec_toml, row.round_key), _aware(published)))
             return out
 
     def appeal_window(self, slug: str, round_key: str) -> dict | None:
         """When the appeal window of the round's decision in force opens and closes."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
-            decision = self._decision_in_force(session, challenge, round_key)
-            if decision is None:
+            published = _decisions(session, challenge, round_key)
+            if not published:
                 return None
-            opened = _aware(decision.created_at)
+            decision = published[-1]
+            opened = _aware(decision.published_at)
             closes = opened + timedelta(days=appeal_window_days(challenge.spec_toml, round_key))
             return {"opens": opened.isoformat(), "closes": closes.isoformat(), "sequence": decision.sequence}
 
     # -- public views ------------------------------------------------------------------
-    def team_profile(self, slug: str, team_key: str) -> dict:
-        """A team and every submission it made, with components, audits and files."""
+    def team_profile(self, slug: str, team_key: str, viewer: dict | None = None) -> dict:
+        """A team and every submission it made, with files; its components and audits for a round
+        only once the round's decision is published, unless `viewer` (an identity from
+        `identify_token`) is this team or an organiser."""
         with self.sessions() as session:
+            challenge = self._challenge(session, slug)
             team = self._team(session, slug, team_key)
+            insider = bool(viewer) and viewer.get("challenge") == slug and (
+                viewer.get("role") == "organiser" or (viewer.get("role") == "team" and viewer.get("subject") == team_key))
+            published = {d.round_key for d in _decisions(session, challenge)}
             subs = session.scalars(select(Submission).where(Submission.team_id == team.id).order_by(Submission.id))
             return {
                 "key": team.key, "name": team.name, "organisation": team.organisation, "country": team.country,
                 "submissions": [{
                     "round": s.round_key, "manifest_sha256": s.manifest_sha256, "total_bytes": s.total_bytes,
                     "submitted_at": _aware(s.submitted_at).isoformat(),
+                    "published": s.round_key in published,
                     "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in s.files],
                     "components": {c.component: {"value": c.value, "lower": c.lower, "upper": c.upper}
-                                   for c in s.components},
+                                   for c in s.components} if insider or s.round_key in published else {},
                     "audits": [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
-                               for a in s.audits],
+                               for a in s.audits] if insider or s.round_key in published else [],
                 } for s in subs],
             }
 
-    def rounds(self, slug: str) -> list[dict]:
-        """Rounds known to the store (the spec's, then any others seen), with decision counts."""
+    def rounds(self, slug: str, *, drafts: bool = False) -> list[dict]:
+        """Rounds known to the store (the spec's, then any others seen), with counts of their
+        published decisions (and of drafts too, for organisers: `drafts=True`)."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
             names = round_names(challenge.spec_toml)
             decided: dict[str, int] = {}
-            for d in session.scalars(select(Decision).where(Decision.challenge_id == challenge.id)
-                                     .order_by(Decision.sequence)):
+            for d in _decisions(session, challenge, drafts=drafts):
                 decided[d.round_key] = decided.get(d.round_key, 0) + 1
             submitted: dict[str, int] = {}
             for s in session.scalars(select(Submission).join(Team).where(Team.challenge_id == challenge.id)):
@@ -263,27 +240,27 @@ class TeamVerbs:
             return [{"key": k, "name": names.get(k, k), "decisions": decided.get(k, 0),
                      "submissions": submitted.get(k, 0)} for k in dict.fromkeys(keys)]
 
-    def round_decisions(self, slug: str, round_key: str) -> list[dict]:
-        """Every decision recorded for a round, oldest first (re-decisions never erase originals)."""
+    def round_decisions(self, slug: str, round_key: str, *, drafts: bool = False) -> list[dict]:
+        """Every published decision of a round, oldest first (re-decisions never erase originals);
+        with `drafts`, the unpublished ones too (organisers only)."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
-            rows = list(session.scalars(select(Decision).where(Decision.challenge_id == challenge.id,
-                                                               Decision.round_key == round_key)
-                                        .order_by(Decision.sequence)))
+            rows = _decisions(session, challenge, round_key, drafts=drafts)
             if not rows:
-                raise StoreError(f"round {round_key!r} of {slug!r} has no decision")
+                raise StoreError(f"round {round_key!r} of {slug!r} has no {'' if drafts else 'published '}decision")
             return [{"round": d.round_key, "sequence": d.sequence, "record_hash": d.record_hash,
-                     "created_at": _aware(d.created_at).isoformat(), "inputs": d.inputs, "outputs": d.outputs}
+                     "created_at": _aware(d.created_at).isoformat(),
+                     "published_at": _aware(d.published_at).isoformat() if d.published_at else None,
+                     "inputs": d.inputs, "outputs": d.outputs}
                     for d in rows]
 
-    def round_board(self, slug: str, round_key: str, sequence: int | None = None) -> dict:
+    def round_board(self, slug: str, round_key: str, sequence: int | None = None, *, drafts: bool = False) -> dict:
         """`leaderboard()`'s document for one round's decision (the one in force, or `sequence`)."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
-            query = select(Decision).where(Decision.challenge_id == challenge.id, Decision.round_key == round_key)
-            if sequence is not None:
-                query = query.where(Decision.sequence == sequence)
-            decision = session.scalar(query.order_by(Decision.sequence.desc()).limit(1))
+            rows = [d for d in _decisions(session, challenge, round_key, drafts=drafts)
+                    if sequence is None or d.sequence == sequence]
+            decision = rows[-1] if rows else None
             if decision is None:
                 what = f"decision #{sequence}" if sequence is not None else "decision"
                 raise StoreError(f"round {round_key!r} of {slug!r} has no {what}")

@@ -48,7 +48,9 @@ def render(request: Request, template: str, context: dict, status: int = 200) ->
     except Exception:  # a bad bearer token still gets its page's own error, not a broken header
         who = None
     signer = request.app.state.signer
-    base = {"who": who, "csrf": signer.csrf_token(request.state.visitor), "component_names": COMPONENTS}
+    # The components a decision weighed are its own (its inputs' weights); other pages use the usual three.
+    names = (context.get("board") or {}).get("component_names") or COMPONENTS
+    base = {"who": who, "csrf": signer.csrf_token(request.state.visitor), "component_names": names}
     return request.app.state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
 

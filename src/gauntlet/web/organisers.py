@@ -39,21 +39,23 @@ def panel_summary(panel: dict) -> dict:
     return summary
 
 
-def flagged_items(store, desk, slug: str, panels: list[dict]) -> list[dict]:
+def flagged_items(store, desk, slug: str, panels: list[dict], who: dict) -> list[dict]:
     flags = []
     for team in store.team_names(slug):
-        for sub in store.team_profile(slug, team)["submissions"]:
+        for sub in store.team_profile(slug, team, viewer=who)["submissions"]:
             for audit in sub["audits"]:
                 if audit["verdict"] == "inconclusive":
                     flags.append({"kind": "audit", "round": sub["round"],
                                   "what": f"independence audit of {team} against {audit['reference']} is inconclusive "
                                           f"(p = {audit['p_value']:.2g}): the panel should look"})
-    for rnd in store.rounds(slug):
+    for rnd in store.rounds(slug, drafts=True):
         if rnd["decisions"]:
-            out = store.round_board(slug, rnd["key"])["decision"]["outputs"]
+            board = store.round_board(slug, rnd["key"], drafts=True)
+            out = board["decision"]["outputs"]
+            draft = " (draft, not published)" if board["decision"]["published_at"] is None else ""
             for team in (out.get("uncertainty") or {}).get("close_calls") or ():
                 flags.append({"kind": "close", "round": rnd["key"],
-                              "what": f"{team}'s outcome is too close to call: its margin is inside the noise"})
+                              "what": f"{team}'s outcome is too close to call{draft}: its margin is inside the noise"})
     for panel in panels:
         if panel["result"] is not None:
             for rel in panel["result"].reliability:
@@ -86,12 +88,28 @@ def overview(request: Request) -> HTMLResponse:
     assigned = {p["round"] for p in panels}
     return render(request, "organiser.html", {
         "slug": slug, "challenge_name": next(c["name"] for c in store.challenges() if c["slug"] == slug),
-        "rounds": store.rounds(slug), "jobs": jobs, "job_counts": counts,
-        "flags": flagged_items(store, desk, slug, panels), "appeals": store.appeals(slug),
+        "rounds": store.rounds(slug, drafts=True), "jobs": jobs, "job_counts": counts,
+        "drafts": _drafts(store, slug),
+        "flags": flagged_items(store, desk, slug, panels, who), "appeals": store.appeals(slug),
         "panels": panels, "unassigned": [r for r in store.rounds(slug) if r["submissions"] and r["key"] not in assigned],
         "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
         "teams": store.team_names(slug),
     })
+
+
+def _drafts(store, slug: str) -> list[dict]:
+    """Each round's unpublished decision with its survival probabilities, for the organisers."""
+    drafts = []
+    for rnd in store.rounds(slug, drafts=True):
+        if not rnd["decisions"]:
+            continue
+        latest = store.round_decisions(slug, rnd["key"], drafts=True)[-1]
+        if latest["published_at"] is None:
+            unc = (latest["outputs"].get("uncertainty") or {})
+            drafts.append({"round": rnd["key"], "sequence": latest["sequence"], "outputs": latest["outputs"],
+                           "survival": {t: v.get("survival_probability") for t, v in (unc.get("teams") or {}).items()},
+                           "close_calls": unc.get("close_calls") or []})
+    return drafts
 
 
 def _done(request: Request, who: dict, document: dict, anchor: str = ""):
@@ -107,9 +125,25 @@ def answer_appeal(request: Request, appeal_id: int, fields: dict = Depends(form_
     verdict = fields.get("upheld", "")
     if verdict not in ("yes", "no"):
         raise InputError("say whether the appeal is upheld: upheld=yes or upheld=no")
-    request.app.state.store.answer_appeal(who["challenge"], appeal_id, verdict == "yes", fields.get("answer", ""),
-                                          now(request))
+    from gauntlet.rounds import service
+
+    store = request.app.state.store
+    service.answer(store, service.spec_of(store, who["challenge"]), appeal_id, verdict == "yes",
+                   fields.get("answer", ""), now(request))
     return _done(request, who, {"appeal": appeal_id, "upheld": verdict == "yes"}, "#appeals")
+
+
+@router.post("/organiser/rounds/{round_key}/publish")
+def publish_decision(request: Request, round_key: str, fields: dict = Depends(form_fields)):
+    """Publish the round's draft decision (the report folder is built by the next
+    `gauntlet challenge publish`, which the web app has no workspace for)."""
+    from gauntlet.rounds import service
+
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    store = request.app.state.store
+    record = service.publish(store, service.spec_of(store, who["challenge"]), round_key, now(request))
+    return _done(request, who, {"round": round_key, "published": record["references"][0]}, "#rounds")
 
 
 @router.post("/organiser/panel")

@@ -1,5 +1,7 @@
 """Public pages: the leaderboard, each team's record, and each round's decision
-with everything needed to recompute it."""
+with everything needed to recompute it.  Only published decisions and the
+results of published rounds appear here (a team, or an organiser, signed in
+sees its own results before that)."""
 
 from __future__ import annotations
 
@@ -41,17 +43,26 @@ def _outcome(board: dict | None, team: str) -> dict | None:
             "allocation": (out.get("allocation") or {}).get(team, {})}
 
 
+def _viewer(request: Request) -> dict | None:
+    from gauntlet.web.security import identify
+
+    try:
+        return identify(request)
+    except Exception:  # noqa: BLE001 - a bad token sees what the public sees
+        return None
+
+
 @router.get("/api/teams/{team}")
 def api_team(request: Request, team: str, challenge: str | None = None) -> JSONResponse:
     slug = challenge_slug(request, challenge)
-    return JSONResponse(request.app.state.store.team_profile(slug, team))
+    return JSONResponse(request.app.state.store.team_profile(slug, team, viewer=_viewer(request)))
 
 
 @router.get("/teams/{team}", response_class=HTMLResponse)
 def team_page(request: Request, team: str, challenge: str | None = None) -> HTMLResponse:
     store = request.app.state.store
     slug = challenge_slug(request, challenge)
-    profile = store.team_profile(slug, team)
+    profile = store.team_profile(slug, team, viewer=_viewer(request))
     board = store.leaderboard(slug)
     return render(request, "team_public.html", {
         "slug": slug, "challenge_name": board["challenge"]["name"], "team": profile,

@@ -1,5 +1,6 @@
-"""A team's own page: its submissions with every job's state (and a retry for
-failed ones), and its appeals."""
+"""A team's own page: its submissions with their results (its own, before
+publication too), every job's state (and a retry for failed ones), and its
+appeals, filed on the record through the same service as the CLI's."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def team_dashboard(request: Request) -> HTMLResponse:
     slug, team = who["challenge"], who["subject"]
     jobs = store.jobs(slug, team=team)
     return render(request, "team_dashboard.html", {
-        "slug": slug, "team": store.team_profile(slug, team), "jobs": jobs,
+        "slug": slug, "team": store.team_profile(slug, team, viewer=who), "jobs": jobs,
         "busy": any(j["state"] in ("queued", "running") for j in jobs),
         "appeals": store.appeals(slug, team=team),
         "appealable": _rounds_open_for_appeal(store, slug, team, now(request)),
@@ -57,8 +58,11 @@ def retry_job(request: Request, job_key: str, fields: dict = Depends(form_fields
 def file_appeal(request: Request, fields: dict = Depends(form_fields)):
     who = require_role(request, "team")
     check_csrf(request, fields, who)
-    appeal_id = request.app.state.store.file_appeal(who["challenge"], who["subject"], fields.get("round", ""),
-                                                    fields.get("grounds", ""), now(request))
+    from gauntlet.rounds import service
+
+    store = request.app.state.store
+    appeal_id = service.appeal(store, service.spec_of(store, who["challenge"]), who["subject"], fields.get("round", ""),
+                               fields.get("grounds", ""), now(request))
     if who["via"] == "bearer":
         return JSONResponse({"appeal": appeal_id}, status_code=201)
     return RedirectResponse("/team#appeals", status_code=303)

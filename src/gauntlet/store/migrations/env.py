@@ -3,7 +3,7 @@ which hands over an open connection (so SQLite in-memory and file URLs both work
 
 from alembic import context
 
-from gauntlet.store import models_activity  # noqa: F401  (registers the 0002 tables on Base)
+from gauntlet.store import models_activity, records, round_records  # noqa: F401  (register their tables on Base)
 from gauntlet.store.models import Base
 
 connection = context.config.attributes.get("connection")

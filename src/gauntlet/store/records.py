@@ -1,0 +1,87 @@
+"""The record of a challenge: an append-only, hash-chained table of events.
+
+Each row is one sealed ledger record (`gauntlet.domain.ledger`), kept as its
+canonical JSON text so that what is hashed is exactly what is stored (a JSON
+column could re-render a float).  `append` is called inside the transaction
+that changes the state the event is about, so the state and its record commit
+together or not at all.  Two writers cannot fork the chain: `(challenge, seq)`
+is unique, so the second one's commit fails and nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from gauntlet.domain import ledger as chain
+from gauntlet.domain.canonical import canonical_json
+from gauntlet.store.models import Base, Challenge
+
+
+class LedgerRecord(Base):
+    """One event of a challenge's record (migration 0003_record)."""
+
+    __tablename__ = "ledger_records"
+    __table_args__ = (UniqueConstraint("challenge_id", "seq"), UniqueConstraint("challenge_id", "record_hash"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    round_key: Mapped[str | None] = mapped_column(String(100))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)  # the sealed record's canonical JSON
+
+
+def read_records(session: Session, challenge: Challenge) -> list[dict]:
+    rows = session.scalars(select(LedgerRecord.body).where(LedgerRecord.challenge_id == challenge.id)
+                           .order_by(LedgerRecord.seq))
+    return [json.loads(body) for body in rows]
+
+
+def last_record(session: Session, challenge: Challenge) -> dict | None:
+    body = session.scalar(select(LedgerRecord.body).where(LedgerRecord.challenge_id == challenge.id)
+                          .order_by(LedgerRecord.seq.desc()).limit(1))
+    return None if body is None else json.loads(body)
+
+
+def append(session: Session, challenge: Challenge, *, kind: str, code_version: str, recorded_at: str,
+           inputs: Any = None, outputs: Any = None, round_id: str | None = None, spec_hash: str | None = None,
+           references: Sequence[str] = (), note: str = "") -> dict:
+    """Seal the next record of `challenge` and add it to `session` (committed with it)."""
+    record = chain.seal(last_record(session, challenge), kind=kind, code_version=code_version, inputs=inputs,
+                        outputs=outputs, round_id=round_id, spec_hash=spec_hash, references=references,
+                        note=note, recorded_at=recorded_at)
+    add_sealed(session, challenge, record)
+    return record
+
+
+def add_sealed(session: Session, challenge: Challenge, record: dict) -> None:
+    """Add an already sealed record (an imported ledger file's) as it is."""
+    session.add(LedgerRecord(challenge_id=challenge.id, seq=record["seq"], kind=record["kind"],
+                             round_key=record["round"], record_hash=record["hash"], body=canonical_json(record)))
+    session.flush()
+
+
+class RecordVerbs:
+    """Mixed into `Store`: reading the record."""
+
+    def records(self, slug: str) -> list[dict]:
+        """Every record of the challenge, in chain order."""
+        with self.sessions() as session:
+            return read_records(session, self._challenge(session, slug))
+
+    def ledger_head(self, slug: str) -> dict | None:
+        """The chain's head: the hash of the latest record and how many records there are."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            last = last_record(session, challenge)
+            return None if last is None else {"head": last["hash"], "records": last["seq"] + 1,
+                                              "recorded_at": last["recorded_at"]}
+
+    def export_ledger(self, slug: str) -> str:
+        """The record as the JSON Lines file `gauntlet ledger verify` checks."""
+        return "".join(canonical_json(r) + "\n" for r in self.records(slug))
