@@ -105,10 +105,10 @@ def _sample(header, name: str) -> np.ndarray | None:
     values = []
     for r in picks:
         row = read_tensor(header, name, slice(int(r), int(r) + 1)).ravel()
-        if not row.any():
-            continue  # a padding embedding
         values.append(row[np.linspace(0, row.size - 1, min(row.size, per_row)).astype(int)])
-    return np.concatenate(values).astype(np.float64) if values else None
+    # An all-zero row is a padding embedding; a matrix of nothing but zeros is no initialisation.
+    kept = [v for v in values if v.any()] or values
+    return np.concatenate(kept).astype(np.float64)
 
 
 def scheme_test(folder) -> OriginResult:
