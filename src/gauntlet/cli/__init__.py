@@ -41,7 +41,7 @@ def _register_groups() -> None:
     # Sibling modules add their commands to `app` on import.
     from gauntlet.cli import core  # noqa: F401
 
-    for name in ("audit", "ratings", "evaluate", "rounds"):
+    for name in ("audit", "ratings", "evaluate", "rounds", "chain", "contamination"):
         try:
             __import__(f"gauntlet.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -127,6 +127,8 @@ def _validate(task: BenchmarkTask) -> None:
         if item_id in seen:
             raise InputError(f"{where}: duplicate item id {item_id!r}")
         seen.add(item_id)
+        if "published" in item and not isinstance(item["published"], bool):
+            raise InputError(f"{here}: field 'published' must be true or false")
         for key, kind in required.items():
             value = item.get(key)
             if not isinstance(value, kind) or isinstance(value, bool):
@@ -147,6 +149,8 @@ def _row(task: BenchmarkTask, item: dict, index: int) -> dict:
     }[task.output_type]
     row = {"id": str(item.get("id", index))}
     row.update({k: item[k] for k in keys})
+    if "published" in item:  # the round's published/held-out split (see evaluation.contamination)
+        row["published"] = item["published"]
     return row
 
 

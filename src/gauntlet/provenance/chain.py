@@ -1,0 +1,276 @@
+"""Verify a training run from its checkpoints: "trained here", or where it breaks.
+
+What is established, and by which test (each one the independence audit's
+calibrated test, whose p-value is uniform when two weight sets were made
+independently):
+- links: each checkpoint against its predecessor, the final model against the
+  last checkpoint. A link is `derived` when p < alpha. A chain passes only if
+  every link does, so a forger who puts in one foreign model must win that one
+  test, which happens with probability at most alpha; no correction over links
+  is needed (an intersection-union test), and a failed link is named.
+- origin: step 0 replayed bit for bit from its recipe, or tested against the
+  declared initialisation scheme (`chain_origin`), and independent of every
+  reference.
+- references: every model of the chain AND every update between two
+  checkpoints (the difference of their weights) against every reference. An
+  honest update is made by the team's own optimiser from the team's own weights,
+  so it is independent of a foreign model; an update that points towards one (a
+  run "trained" by interpolating from noise towards a foreign model, or a
+  foreign model spliced in) is derived from it even when every link is. All
+  these p-values are Holm-corrected together, so an honest chain is accused with
+  probability at most alpha whatever its length and the number of references.
+- drift: how far each link moves (relative to the weights' size), per declared
+  step. Not a p-value: a plausibility check with stated rules (`DRIFT_RULES`).
+
+Fingerprints stream (the audit's), and updates are sketched one tensor pair at a
+time, so memory is bounded by the largest tensor whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gauntlet.artifacts.layout import open_model_folder
+from gauntlet.artifacts.safetensors_io import read_header, read_tensor
+from gauntlet.provenance import DEFAULT_ALPHA, Fingerprint, audit, fingerprint_arrays, fingerprint_model, load_any
+from gauntlet.provenance.chain_file import Chain, Checkpoint, read_chain
+from gauntlet.provenance.chain_origin import OriginResult, replay_recipe, scheme_test
+from gauntlet.provenance.statistics import holm
+
+INDEPENDENT_ABOVE = 1e-3
+# Learning-rate schedules (warm-up, decay) change how far one step moves by well under
+# this factor between two stretches of one run; more than that is not one run.
+DRIFT_FACTOR = 100.0
+DRIFT_RULES = [
+    "the weights move whenever the declared step advances",
+    f"no stretch of the run moves more per declared step than {DRIFT_FACTOR:g}x the run's median, nor less than 1/{DRIFT_FACTOR:g} of it",
+]
+
+
+@dataclass
+class Link:
+    source: Checkpoint
+    target: Checkpoint
+    verdict: str
+    p_value: float
+    drift: float  # |target - source| / |source| over every shared tensor
+    steps: int | None
+    tokens: int | None
+    drift_per_step: float | None = None
+    plausible: bool = True
+
+    def to_dict(self) -> dict:
+        return {"from": self.source.key, "to": self.target.key, "verdict": self.verdict, "p_value": self.p_value,
+                "drift": self.drift, "steps": self.steps, "tokens": self.tokens,
+                "drift_per_step": self.drift_per_step, "drift_plausible": self.plausible}
+
+
+@dataclass
+class ReferenceFinding:
+    reference: str
+    verdict: str
+    first_step: int | str | None
+    p_value: float  # the smallest corrected p-value over the chain's models and updates
+    tests: list[dict] = field(default_factory=list)  # [{"what": "model"|"update", "step", "p_value", "verdict"}]
+
+    def to_dict(self) -> dict:
+        return {"reference": self.reference, "verdict": self.verdict, "first_step": self.first_step,
+                "p_value": self.p_value, "tests": self.tests}
+
+
+@dataclass
+class ChainReport:
+    chain: str
+    verdict: str
+    alpha: float
+    links: list[Link]
+    origin: OriginResult
+    references: list[ReferenceFinding]
+    findings: list[str]
+    first_offending_step: int | str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "chain": self.chain,
+            "verdict": self.verdict,
+            "alpha": self.alpha,
+            "independent_above": INDEPENDENT_ABOVE,
+            "first_offending_step": self.first_offending_step,
+            "links": [link.to_dict() for link in self.links],
+            "origin": self.origin.to_dict(),
+            "references": [r.to_dict() for r in self.references],
+            "findings": self.findings,
+            "drift_rules": DRIFT_RULES,
+        }
+
+    def write_html(self, path) -> None:
+        from gauntlet.provenance.chain_report import write_html
+
+        write_html(self, path)
+
+
+def _verdict(p: float, alpha: float) -> str:
+    return "derived" if p < alpha else "independent" if p >= INDEPENDENT_ABOVE else "inconclusive"
+
+
+def _tensor_index(folder) -> dict:
+    model = open_model_folder(folder)
+    index = {}
+    for shard in model.shards:
+        header = read_header(shard)
+        for name, info in header.tensors.items():
+            if info.is_float and info.numel:
+                index[name] = (header, info)
+    return index
+
+
+def update_between(source: Checkpoint, target: Checkpoint) -> tuple[Fingerprint, float]:
+    """The update source -> target as a fingerprint (sketched tensor by tensor, so one
+    pair of tensors is in memory at a time) and its relative size |delta| / |source|."""
+    before, after = _tensor_index(source.path), _tensor_index(target.path)
+    sketches = []
+    moved = size = 0.0
+    for name, (header, info) in after.items():
+        if name not in before or before[name][1].shape != info.shape:
+            continue
+        a = read_tensor(before[name][0], name)
+        delta = read_tensor(header, name)
+        delta -= a
+        moved += float(np.dot(delta.ravel(), delta.ravel()))
+        size += float(np.dot(a.ravel(), a.ravel()))
+        del a
+        if delta.any():
+            sketches += fingerprint_arrays(name, {name: delta}).tensors
+    label = f"update {source.key}->{target.key}"
+    return Fingerprint(name=label, tensors=sketches), math.sqrt(moved / size) if size > 0 else 0.0
+
+
+def _origin(chain: Chain) -> OriginResult:
+    first = chain.checkpoints[0]
+    if first.step != 0:
+        return OriginResult("unknown", "none", None, f"the chain starts at step {first.step}, not at a fresh step 0")
+    if chain.init is not None:
+        return replay_recipe(first.path, chain.init.seed)
+    return scheme_test(first.path)
+
+
+def _check_drift(links: list[Link]) -> list[str]:
+    findings = []
+    rates = [link.drift_per_step for link in links if link.drift_per_step]
+    median = float(np.median(rates)) if rates else 0.0
+    for link in links:
+        where = f"step {link.source.key} -> {link.target.key}"
+        if link.steps and link.drift == 0.0:
+            link.plausible = False
+            findings.append(f"drift: {where} declares {link.steps} steps but the weights did not move")
+        elif link.drift_per_step and median > 0 and not 1 / DRIFT_FACTOR <= link.drift_per_step / median <= DRIFT_FACTOR:
+            link.plausible = False
+            findings.append(f"drift: {where} moves {link.drift_per_step:.2e} per step, "
+                            f"{link.drift_per_step / median:.3g}x the run's median {median:.2e}")
+    return findings
+
+
+def verify_chain(chain_file, references=(), *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> ChainReport:
+    """Verify CHAIN.json (path or `Chain`) against reference models (folders, fingerprint
+    files or Fingerprints)."""
+    from contextlib import nullcontext
+
+    from gauntlet.console import progress_bar
+
+    chain = chain_file if isinstance(chain_file, Chain) else read_chain(chain_file)
+    refs = [load_any(r, progress=progress) for r in references]
+    models = chain.models
+    pairs = list(zip(models, models[1:]))
+    bar = progress_bar(transient=True) if progress else None
+    with bar or nullcontext():
+        task = bar.add_task("chain: fingerprints", total=len(models) + len(pairs)) if bar else None
+        prints = []
+        for m in models:
+            prints.append(fingerprint_model(m.path, name=f"step {m.key}", progress=False))
+            if bar:
+                bar.advance(task)
+        links, updates = [], []
+        for (a, b), fa, fb in zip(pairs, prints, prints[1:]):
+            if bar:
+                bar.update(task, description=f"chain: link {a.key} -> {b.key}")
+            p = audit(fb, [fa], alpha=alpha, progress=False).references[0].p_value
+            update, drift = update_between(a, b)
+            updates.append(update)
+            steps = b.step - a.step if b.step is not None else None
+            tokens = b.tokens - a.tokens if b.tokens is not None else None
+            links.append(Link(a, b, _verdict(p, alpha), p, drift, steps, tokens,
+                              drift / steps if steps else None))
+            if bar:
+                bar.advance(task)
+    origin = _origin(chain)
+    findings: list[str] = []
+    reference_findings = _reference_tests(models, prints, updates, refs, alpha, progress)
+    derived_at_zero = [r.reference for r in reference_findings
+                       if any(t["what"] == "model" and t["step"] == models[0].key and t["verdict"] == "derived" for t in r.tests)]
+    if derived_at_zero:
+        origin.references = derived_at_zero
+        origin.verdict = "not-fresh"
+    findings += _check_drift(links)
+    verdict, first = _conclude(chain, links, origin, reference_findings, findings, bool(refs))
+    return ChainReport(str(chain.source), verdict, alpha, links, origin, reference_findings, findings, first)
+
+
+def _reference_tests(models, prints, updates, refs, alpha, progress) -> list[ReferenceFinding]:
+    """Every model and every update against every reference, Holm-corrected together."""
+    if not refs:
+        return []
+    subjects = [("model", m.key, fp) for m, fp in zip(models, prints)]
+    subjects += [("update", b.key, up) for (a, b), up in zip(zip(models, models[1:]), updates) if up.tensors]
+    raw = []  # (reference index, what, step, raw p)
+    for what, step, fp in subjects:
+        report = audit(fp, refs, alpha=alpha, progress=False)
+        for i, r in enumerate(report.references):
+            raw.append((i, what, step, r.p_value_raw))
+    adjusted = holm([p for *_, p in raw])
+    order = {m.key: k for k, m in enumerate(models)}
+    out = []
+    for i, ref in enumerate(refs):
+        tests = [{"what": what, "step": step, "p_value": q, "verdict": _verdict(q, alpha)}
+                 for (j, what, step, _), q in zip(raw, adjusted) if j == i]
+        tests.sort(key=lambda t: (order[t["step"]], t["what"] == "model"))
+        derived = [t for t in tests if t["verdict"] == "derived"]
+        unclear = [t for t in tests if t["verdict"] == "inconclusive"]
+        verdict = "derived" if derived else "inconclusive" if unclear else "independent"
+        first = (derived or unclear)[0]["step"] if derived or unclear else None
+        out.append(ReferenceFinding(ref.name, verdict, first, min(t["p_value"] for t in tests), tests))
+    return out
+
+
+def _conclude(chain, links, origin, references, findings, have_refs) -> tuple[str, int | str | None]:
+    order = {m.key: k for k, m in enumerate(chain.models)}
+    offending = []
+    for link in links:
+        if link.verdict == "independent":
+            findings.append(f"link {link.source.key} -> {link.target.key} is broken: the later model is not derived "
+                            f"from the earlier one (p = {link.p_value:.2e})")
+            offending.append(link.target.key)
+        elif link.verdict == "inconclusive":
+            findings.append(f"link {link.source.key} -> {link.target.key} is inconclusive (p = {link.p_value:.2e})")
+    if origin.verdict == "not-fresh":
+        where = f"derived from {', '.join(origin.references)}" if origin.references else origin.detail
+        findings.append(f"step {chain.models[0].key} is not a fresh initialisation: {where}")
+        offending.append(chain.models[0].key)
+    elif origin.verdict == "unknown":
+        findings.append(f"origin unknown: {origin.detail}")
+    for ref in references:
+        if ref.verdict == "derived":
+            findings.append(f"step {ref.first_step} is derived from {ref.reference} (corrected p = {ref.p_value:.2e})")
+            offending.append(ref.first_step)
+        elif ref.verdict == "inconclusive":
+            findings.append(f"step {ref.first_step} may be derived from {ref.reference} (corrected p = {ref.p_value:.2e})")
+    if not have_refs:
+        findings.append("no references given: derivation from a foreign model was not tested")
+    first = min(offending, key=lambda k: order[k]) if offending else None
+    if first is not None:
+        return "broken", first
+    unclear = (any(link.verdict == "inconclusive" or not link.plausible for link in links)
+               or origin.verdict == "unknown" or any(r.verdict == "inconclusive" for r in references))
+    return ("inconclusive" if unclear else "consistent"), None
