@@ -95,6 +95,22 @@ def test_cli_json_contract_html_and_library(folders, tmp_path):
     assert len(Library.load(lib)) == 1
 
 
+def test_library_reads_gfp_files_as_the_readme_writes_them(folders, tmp_path):
+    """`gauntlet fingerprint MODEL -o model.gfp` (the README's example) into a library folder:
+    `--library` uses it, next to a `.fingerprint` file, and ignores other files."""
+    lib = tmp_path / "lib"
+    origin = ["--organisation", "Foreign Lab", "--country", "XX", "--licence", "apache-2.0", "--release-date", "2025-01-01"]
+    for source, name in ((folders["ref"], "ref.gfp"), (folders["other"], "other.fingerprint")):
+        out = runner.invoke(app, ["fingerprint", str(source), "-o", str(lib / name), "--quiet", *origin])
+        assert out.exit_code == 0, out.output
+    (lib / "notes.txt").write_text("not a fingerprint")
+    assert sorted(Path(fp.source).name for fp in Library.load(lib)) == ["other.fingerprint", "ref.gfp"]
+    res = runner.invoke(app, ["audit", str(folders["derived"]), "--library", str(lib), "--json"])
+    assert res.exit_code == 0, res.output
+    refs = {r["reference"]: r["verdict"] for r in json.loads(res.stdout)["references"]}
+    assert refs == {"ref": "derived", "other": "independent"}
+
+
 def test_library_entry_without_origin_is_refused(folders, tmp_path):
     lib = tmp_path / "lib"
     fingerprint_model(folders["ref"], progress=False).save(lib / "x.fingerprint")

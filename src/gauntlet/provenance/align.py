@@ -6,7 +6,10 @@ tests (see `sketch` and `statistics`), and keeps its best comparison, corrected
 with Bonferroni for every (counterpart, test) it could have picked. Searching
 many places for a counterpart therefore cannot manufacture evidence, and the
 search is what survives renamed, re-sharded, re-ordered, dropped, duplicated,
-interleaved, fused/split or upcycled tensors.
+interleaved, fused/split or upcycled tensors. Storage order is not trusted either:
+each reference matrix is also compared as if stored transposed (GPT-2's Conv1D
+keeps [in, out]); a transposed sketch is the same sketch with its axes' parts
+swapped, so this costs no pass over the weights.
 
 To keep an audit against a large library fast, every compatible pair is first
 scored cheaply (the mean correlation of same-index units: one matrix product
@@ -23,7 +26,9 @@ are read from names, because shapes cannot show them: the output rows of query/k
 projections are tied to rotary-position frequencies (RoPE), and the rows of a
 position-embedding table are positions even when their count happens to equal a
 width (512 positions in a 512-wide model); independently trained models share
-structure in that order, so those rows are never used as units.
+structure in that order, so those rows are never used as units. Beyond shapes and
+names, every axis is checked by content on each model (`validity`): constant,
+tied, repeated-pattern or ordered units never carry evidence.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 
 from gauntlet.provenance.sketch import SKETCH_SIZE, TensorSketch
 from gauntlet.provenance.statistics import _standardise, bonferroni, matched_units
+from gauntlet.provenance.validity import Exclusion, check_tensor
 
 UNITS = SKETCH_SIZE // 2  # units matched per test (LAP on 64 x 64: ~0.05 ms)
 MIN_UNITS = 8  # fewer units cannot reach a small p-value (P(F = n) = 1/n!)
@@ -104,24 +110,77 @@ def _features(t: TensorSketch, test: str) -> np.ndarray | None:
     return f[:UNITS]
 
 
-class _Side:
-    """Per-model, per-test stacks the tests need, computed once per fingerprint."""
+def transposed(t: TensorSketch) -> TensorSketch:
+    """The sketch the same matrix would have if stored transposed ([in, out], as GPT-2's
+    Conv1D stores it): every part of the sketch is the other axis's (see `sketch`)."""
+    view = TensorSketch(t.name, t.dtype, (t.shape[1], t.shape[0]), t.mean, t.std)
+    view.block = t.block.T
+    view.cross_in, view.cross_out = t.cross_out, t.cross_in
+    return view
 
-    def __init__(self, tensors: list[TensorSketch]):
-        self.index = [i for i, t in enumerate(tensors) if t.is_matrix]
-        self.sk = [tensors[i] for i in self.index]
+
+def _validity(fp) -> list:
+    """Per tensor, its axes that may not carry evidence (`validity.check_tensor`), computed
+    once per fingerprint object (a library's references keep theirs between audits)."""
+    flags = getattr(fp, "_validity", None)
+    if flags is None:
+        flags = [check_tensor(t) for t in fp.tensors]
+        try:
+            fp._validity = flags
+        except AttributeError:
+            pass
+    return flags
+
+
+class _Side:
+    """Per-model, per-test stacks the tests need, computed once per fingerprint.
+
+    Entries are the model's matrices as stored and, for 2-D ones, as if stored transposed
+    (`transposed`): names and storage order are never trusted, so a reference's
+    tensor is compared in both orientations."""
+
+    def __init__(self, fp):
+        tensors = fp.tensors if hasattr(fp, "tensors") else fp
+        flags = _validity(fp) if hasattr(fp, "tensors") else [check_tensor(t) for t in tensors]
         ex = exchangeable_lengths(tensors)
-        # A kernel's flattened columns mix input channels with spatial positions (pixels,
-        # time steps), an external basis: never units, whatever their count.
-        self.ex_cols = np.array([t.cols in ex and len(t.shape) == 2 for t in self.sk], bool)
-        self.ex_rows = np.array([t.rows in ex and not FIXED_ORDER_ROWS.search(t.name) for t in self.sk], bool)
+        self.index, self.sk, self.transposed = [], [], []
+        ex_cols, ex_rows, unit_cols, unit_rows = [], [], [], []
+        self.exclusions: list[Exclusion] = []
+        for i, t in enumerate(tensors):
+            if not t.is_matrix:
+                continue
+            # A kernel's flattened columns mix input channels with spatial positions (pixels,
+            # time steps), an external basis: never units, whatever their count.
+            cols_ex = t.cols in ex and len(t.shape) == 2
+            rows_ex = t.rows in ex
+            rows_fixed = bool(FIXED_ORDER_ROWS.search(t.name))
+            bad = flags[i]
+            for axis, (reason, detail) in bad.items():
+                if (rows_ex if axis == "rows" else cols_ex):
+                    self.exclusions.append(Exclusion(t.name, t.shape, axis, reason, detail))
+            if rows_ex and rows_fixed:
+                self.exclusions.append(Exclusion(t.name, t.shape, "rows", "rotary/position order",
+                                                 "query/key outputs or positions, by name"))
+            rows_ok = rows_ex and not rows_fixed and "rows" not in bad
+            cols_ok = cols_ex and "columns" not in bad
+            self.index.append(i), self.sk.append(t), self.transposed.append(False)
+            ex_rows.append(rows_ex), ex_cols.append(cols_ex), unit_rows.append(rows_ok), unit_cols.append(cols_ok)
+            if len(t.shape) == 2:
+                self.index.append(i), self.sk.append(transposed(t)), self.transposed.append(True)
+                ex_rows.append(cols_ex), ex_cols.append(rows_ex), unit_rows.append(cols_ok), unit_cols.append(rows_ok)
+        self.transposed = np.array(self.transposed, bool)
+        self.ex_cols, self.ex_rows = np.array(ex_cols, bool), np.array(ex_rows, bool)
+        # units that may carry evidence: an exchangeable axis that passed `validity`
+        self.unit_cols, self.unit_rows = np.array(unit_cols, bool), np.array(unit_rows, bool)
         self.rows = np.array([t.rows for t in self.sk])
         self.cols = np.array([t.cols for t in self.sk])
+        # per test and shape key: (entries as stored, their features) and (all entries, features)
         self.groups: dict[str, dict[tuple, tuple[list[int], np.ndarray]]] = {}
+        self.groups_all: dict[str, dict[tuple, tuple[list[int], np.ndarray]]] = {}
         for test in TESTS:
             by_shape: dict[tuple, list[int]] = defaultdict(list)
             feats: dict[tuple, list[np.ndarray]] = defaultdict(list)
-            units_ok = self.ex_cols if test in ("direct-columns", "rows-changed") else self.ex_rows
+            units_ok = self.unit_cols if test in ("direct-columns", "rows-changed") else self.unit_rows
             for j, t in enumerate(self.sk):
                 f = _features(t, test) if units_ok[j] else None
                 if f is not None:
@@ -129,13 +188,20 @@ class _Side:
                     key = (f.shape, None if test == "rows-changed" else ko, None if test == "columns-rotated" else ki)
                     by_shape[key].append(j)
                     feats[key].append(f)
-            self.groups[test] = {k: (v, _standardise(np.stack(feats[k]))) for k, v in by_shape.items()}
+            full = {k: (v, _standardise(np.stack(feats[k]))) for k, v in by_shape.items()}
+            self.groups_all[test] = full
+            stored = {}
+            for k, (v, f) in full.items():
+                keep = [r for r, j in enumerate(v) if not self.transposed[j]]
+                if keep:
+                    stored[k] = ([v[r] for r in keep], f[keep])
+            self.groups[test] = stored
 
 
 def _cache(fp) -> _Side:
     side = getattr(fp, "_align_side", None)
     if side is None:
-        side = _Side(fp.tensors)
+        side = _Side(fp)
         try:
             fp._align_side = side
         except AttributeError:
@@ -162,7 +228,7 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
     chosen: list[list[tuple[float, str, int, np.ndarray, np.ndarray]]] = [[] for _ in range(na)]
     for test in TESTS:
         for key, (ia, FA) in A.groups[test].items():
-            hit = B.groups[test].get(key)
+            hit = B.groups_all[test].get(key)
             if hit is None:
                 continue
             ib, FB = hit
@@ -182,12 +248,12 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
                 if abs(score[r, top]) >= (np.sqrt(2 * np.log(2 * m)) + SCREEN_MARGIN) * null_sd:
                     chosen[a].append((float(score[r, top]), test, ib[top], FA[r], FB[top]))
     matches = []
-    for a in range(na):
+    for a in np.flatnonzero(~A.transposed):
         best = None
         for _, test, b, fa, fb in chosen[a]:
             f, p = matched_units(fa, fb, standardised=True)
             if best is None or p < best[3] or (p == best[3] and f > best[2]):
-                best = (test, b, f, p, fa.shape[0])
+                best = (f"{test} (transposed)" if B.transposed[b] else test, b, f, p, fa.shape[0])
         if best is None:  # nothing compatible, or nothing the screen found worth an exact test
             matches.append(TensorMatch(A.index[a], None, "", 0, 0, 1.0, int(comparisons[a]), 1.0))
             continue
@@ -195,3 +261,22 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
         matches.append(TensorMatch(A.index[a], B.index[b], test, f, units, p, int(comparisons[a]),
                                    bonferroni(p, int(comparisons[a]))))
     return matches
+
+
+def excluded_axes(candidate, reference) -> list[dict]:
+    """Every axis of either model left out of the evidence (see `validity`), with whether the
+    tensor is identical in both models: separate evidence, never decisive (a formula table
+    is identical in every model of its configuration)."""
+    A, B = _cache(candidate), _cache(reference)
+
+    def content(t):
+        return (t.shape, t.block.tobytes())
+
+    in_a = {content(t) for t in A.sk}
+    in_b = {content(t) for t in B.sk}
+    out = []
+    for side, own, other in (("candidate", A, in_b), ("reference", B, in_a)):
+        for e in own.exclusions:
+            t = next(t for t, tr in zip(own.sk, own.transposed) if t.name == e.tensor and not tr)
+            out.append({"side": side, **e.to_dict(), "identical_in_both": content(t) in other})
+    return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from threadpoolctl import threadpool_limits
 
-from gauntlet.provenance.align import match_tensors
+from gauntlet.provenance.align import excluded_axes, match_tensors
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
 from gauntlet.provenance.shared_axes import (
     MAX_PERMUTATIONS,
@@ -48,17 +48,28 @@ ASSUMPTIONS = [
     "Null hypothesis: the two models' weights were initialised and trained independently. Under it, "
     "the order of units along a width axis (residual coordinates, MLP neurons, attention channels) of "
     "one model says nothing about the other, because initialisation and optimisers treat those units "
-    "symmetrically. Each test matches the two models' units one-to-one by content and counts how many "
-    "land on the unit with the same index; under the null that count has an exactly known distribution "
-    "(the fixed points of a random permutation), so each p-value is exact, whatever the weights look like.",
+    "symmetrically. Each test matches the two models' units one-to-one by content (ties broken at random) "
+    "and counts how many land on the unit with the same index; under the null that count has an exactly "
+    "known distribution (the fixed points of a random permutation), so each p-value is exact for every axis "
+    "whose units are exchangeable.",
+    "Units are exchangeable only where initialisation drew them at random. What the configuration fixes "
+    "is checked on each model, by content and never by name, and left out of the evidence: constant "
+    "tensors, axes whose units are mostly constant or repeated (Mamba's A_log at initialisation), and axes "
+    "whose neighbouring units are alike far beyond chance (formula tables such as sinusoidal positions, "
+    "position axes). The report lists every axis left out and why; a left-out tensor that is identical in "
+    "both models is reported, like norm gains, as separate evidence that never makes a model derived. "
+    "Exchangeable units fail the order check rarely (see the calibration benchmark), and conditioning on "
+    "passing it raises no p-value's false-positive rate by more than that share.",
     "The model's p-value is the smaller of two, each charged its share of the significance level. (1) A "
     "whole-model test pooling every tensor the two models share by name and shape: relabelling units the "
     "same way on every width is a symmetry of independent training, which calibrates it exactly, so for "
     "independent models its p-value is spread evenly between 0 and 1. (2) A bound merging the per-tensor "
     "tests by a rule that stays valid however they depend on each other; it sees copies whose tensors were "
     "renamed or rearranged. Both are corrected for every counterpart and reference searched.",
-    "The per-tensor tests match tensors by content, never by name: every candidate tensor is compared with "
-    "every reference tensor of compatible shape and the best match is corrected for how many were tried.",
+    "The per-tensor tests match tensors by content, never by name or storage order: every candidate tensor is "
+    "compared with every reference tensor of compatible shape, as stored and transposed (GPT-2's Conv1D "
+    "layout), and the best match is corrected for how many were tried. Fused tensors (q/k/v, gate/up) are "
+    "compared through the units they share with the split ones.",
     "Norm gains, biases and the tokenizer are reported but never make a model derived on their own.",
     "Faint traces (heavy further training) are pooled along the widths tensors share (residual stream, MLP) "
     "over tensors with the same name and shape; that pooled test uses a Monte Carlo p-value whose floor is "
@@ -154,6 +165,9 @@ class ReferenceResult:
     shared_axes: list[SharedAxisResult] = field(default_factory=list)
     whole_model: PooledResult | None = None
     p_value_bound: float = 1.0
+    # axes left out of the evidence (`validity`), on either model: side, tensor, axis, reason,
+    # detail, and whether the tensor is identical in both (separate, non-decisive evidence)
+    excluded: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -169,6 +183,7 @@ class ReferenceResult:
             "shared_axes": [a.to_dict() for a in self.shared_axes],
             "modules": [m.to_dict() for m in self.modules],
             "tokenizer": self.tokenizer,
+            "excluded": self.excluded,
         }
 
 
@@ -332,15 +347,16 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
             p, rows, shared, pooled, bound = _compare(cand, ref, evidence)
             modules = _modules(rows, len(refs), alpha, evidence)
             modules += _pooled_module(p, pooled, modules, len(refs), alpha)
+            excluded = excluded_axes(cand, ref)
             if ref is not cand:  # one reference's working arrays at a time, however large the library
                 ref.__dict__.pop("_align_side", None)
             raw.append(p)
-            details.append((rows, shared, modules, pooled, bound))
+            details.append((rows, shared, modules, pooled, bound, excluded))
             if task is not None:
                 bar.advance(task)
     adjusted = holm(raw) if raw else []
     results = []
-    for ref, p_raw, p_adj, (rows, shared, modules, pooled, bound) in zip(refs, raw, adjusted, details):
+    for ref, p_raw, p_adj, (rows, shared, modules, pooled, bound, excluded) in zip(refs, raw, adjusted, details):
         results.append(
             ReferenceResult(
                 reference=ref.name,
@@ -354,6 +370,7 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
                 shared_axes=shared,
                 whole_model=pooled,
                 p_value_bound=bound,
+                excluded=excluded,
             )
         )
     verdicts = {r.verdict for r in results}

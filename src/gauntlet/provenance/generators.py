@@ -163,6 +163,87 @@ def rotate_residual(t: dict, seed: int) -> dict:
     return out
 
 
+def store_transposed(t: dict) -> dict:
+    """Every matrix stored [in, out] (GPT-2's Conv1D layout), names kept."""
+    return {k: (np.ascontiguousarray(v.T) if v.ndim == 2 else v) for k, v in t.items()}
+
+
+def own_vocabulary(t: dict, seed: int) -> dict:
+    """The team's own tokenizer: embeddings and output head replaced by fresh ones."""
+    rng = np.random.default_rng(seed)
+    out = dict(t)
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        E = t[name]
+        out[name] = (rng.standard_normal((E.shape[0] + 37, E.shape[1])) * E.std()).astype(np.float32)
+    return out
+
+
+def to_layout(t: dict, layout: str, seed: int = 0, heads: int = 4) -> dict:
+    """The same weights in another family's storage layout and names:
+    - "gpt2": Conv1D [in, out]; q/k/v fused into c_attn [d, 3d] with biases; MLP c_fc/c_proj;
+    - "neox": query_key_value [3d, d] interleaved per head (q_h, k_h, v_h, ...) with biases;
+    - "phi3": qkv_proj [3d, d] and gate_up_proj [2h, d] fused.
+    Biases are the copy's own (zeros plus noise): they are not evidence either way."""
+    rng = np.random.default_rng(seed)
+
+    def bias(n):
+        return (0.01 * rng.standard_normal(n)).astype(np.float32)
+
+    names = {"gpt2": ("transformer.wte.weight", "lm_head.weight", "transformer.ln_f.weight", "transformer.h."),
+             "neox": ("gpt_neox.embed_in.weight", "embed_out.weight", "gpt_neox.final_layer_norm.weight",
+                      "gpt_neox.layers."),
+             "phi3": ("model.embed_tokens.weight", "lm_head.weight", "model.norm.weight", "model.layers.")}[layout]
+    out = {names[0]: t["model.embed_tokens.weight"], names[1]: t["lm_head.weight"], names[2]: t["model.norm.weight"]}
+    for i in _layer_ids(t):
+        p, q = f"model.layers.{i}.", f"{names[3]}{i}."
+        wq, wk, wv = (t[p + f"self_attn.{x}_proj.weight"] for x in "qkv")
+        wo = t[p + "self_attn.o_proj.weight"]
+        gate, up, down = (t[p + f"mlp.{x}_proj.weight"] for x in ("gate", "up", "down"))
+        n1, n2 = t[p + "input_layernorm.weight"], t[p + "post_attention_layernorm.weight"]
+        if layout == "gpt2":
+            qkv = np.concatenate([wq, wk, wv])
+            out.update({q + "attn.c_attn.weight": qkv.T.copy(), q + "attn.c_attn.bias": bias(qkv.shape[0]),
+                        q + "attn.c_proj.weight": wo.T.copy(), q + "mlp.c_fc.weight": up.T.copy(),
+                        q + "mlp.c_proj.weight": down.T.copy(), q + "ln_1.weight": n1, q + "ln_2.weight": n2})
+        elif layout == "neox":
+            hd = wq.shape[0] // heads
+            qkv = np.concatenate([w[j * hd:(j + 1) * hd] for j in range(heads) for w in (wq, wk, wv)])
+            out.update({q + "attention.query_key_value.weight": qkv, q + "attention.query_key_value.bias": bias(qkv.shape[0]),
+                        q + "attention.dense.weight": wo, q + "mlp.dense_h_to_4h.weight": up,
+                        q + "mlp.dense_4h_to_h.weight": down, q + "input_layernorm.weight": n1,
+                        q + "post_attention_layernorm.weight": n2})
+        else:
+            out.update({q + "self_attn.qkv_proj.weight": np.concatenate([wq, wk, wv]),
+                        q + "self_attn.o_proj.weight": wo, q + "mlp.gate_up_proj.weight": np.concatenate([gate, up]),
+                        q + "mlp.down_proj.weight": down, q + "input_layernorm.weight": n1,
+                        q + "post_attention_layernorm.weight": n2})
+    return out
+
+
+def sinusoid_table(positions: int, channels: int) -> np.ndarray:
+    """Whisper's fixed position table (the same formula as the original Transformer's)."""
+    increment = np.log(10000) / (channels // 2 - 1)
+    inv = np.exp(-increment * np.arange(channels // 2))
+    angle = np.arange(positions)[:, None] * inv[None, :]
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1).astype(np.float32)
+
+
+def with_fixed_tensors(t: dict, *, layers: int = 2, inner: int = 96, state: int = 16) -> dict:
+    """Add what a configuration fixes, under names that do not say so: a sinusoidal table
+    (a Whisper-style audio encoder), Mamba-style A_log (one row repeated) and D (ones),
+    a zero-initialised matrix and a constant bias."""
+    d = t["model.embed_tokens.weight"].shape[1]
+    out = dict(t)
+    out["encoder.table.weight"] = sinusoid_table(120, d)
+    for i in range(layers):
+        p = f"backbone.layers.{i}.mixer."
+        out[p + "A_log"] = np.log(np.tile(np.arange(1, state + 1, dtype=np.float32), (inner, 1)))
+        out[p + "D"] = np.ones(inner, np.float32)
+        out[p + "gate.weight"] = np.zeros((inner, d), np.float32)
+        out[p + "gate.bias"] = np.full(inner, 0.5, np.float32)
+    return out
+
+
 def relayer(t: dict, order: list[int]) -> dict:
     """Build a model whose layer j is the source's layer order[j] (drop/duplicate/interleave)."""
     out = {k: v for k, v in t.items() if not k.startswith("model.layers.")}

@@ -9,7 +9,7 @@ from pathlib import Path
 from gauntlet.errors import InputError
 from gauntlet.provenance.fingerprint import ORIGIN_FIELDS, Fingerprint
 
-FINGERPRINT_SUFFIXES = (".fingerprint", ".fp.safetensors", ".safetensors")
+FINGERPRINT_SUFFIXES = (".gfp", ".fingerprint", ".fp.safetensors", ".safetensors")  # .gfp: the README's own name
 
 
 @dataclass

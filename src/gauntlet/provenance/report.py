@@ -43,6 +43,14 @@ p = {{ "%.1e"|format(a.p_value) }}{% if not loop.last %}; {% endif %}{% endfor %
 <table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched to the same index</th><th>p-value</th><th>Verdict</th></tr>
 {% for m in ref.modules %}<tr><td>{{ m.name }}</td><td>{{ m.kind }}</td><td>{{ m.counterpart or "—" }}</td><td>{{ m.test }}</td>
 <td>{{ m.statistic or 0 }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
+{% if ref.excluded %}<h3>Left out of the evidence</h3>
+<p>Independent training makes a tensor's units interchangeable only where initialisation drew them at random.
+These axes were found, by their content, to be fixed by the configuration or otherwise not interchangeable, and
+were not used. A tensor identical in both models is listed as such: a formula table is identical in every model
+of its configuration, so this never makes a model derived.</p>
+<table><tr><th>Model</th><th>Tensor</th><th>Axis</th><th>Why</th><th>Identical in both</th></tr>
+{% for e in ref.excluded %}<tr><td>{{ e.side }}</td><td>{{ e.tensor }} {{ e.shape }}</td><td>{{ e.axis }}</td>
+<td>{{ e.reason }}: {{ e.detail }}</td><td>{{ "yes" if e.identical_in_both else "no" }}</td></tr>{% endfor %}</table>{% endif %}
 <h3>Tokenizer evidence (separate from the weights)</h3>
 {% if ref.tokenizer %}<p>Vocabulary sizes {{ ref.tokenizer.vocab_sizes[0] }} and {{ ref.tokenizer.vocab_sizes[1] }};
 Jaccard overlap {{ ref.tokenizer.jaccard }}; {{ ref.tokenizer.same_id }} tokens at the same id;

@@ -35,15 +35,14 @@ length): min(64, width / 2); widths shorter than 2u are left out.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from gauntlet.provenance.align import MIN_FEATURES, MIN_UNITS, UNITS, _cache
 from gauntlet.provenance.statistics import (
     _standardise,
+    assignment_fixed_points,
     calibrated_trace_p,
     diagonal_permutation_p,
     fixed_point_tail,
@@ -115,23 +114,36 @@ def _features(side, j: int, axis: str, u: int, start: int) -> np.ndarray:
 
 
 def _paired(A, B):
-    """(ja, jb) of tensors with the same name and shape in both models."""
-    by_name = {t.name: j for j, t in enumerate(B.sk)}
+    """(ja, jb) of tensors with the same name in both models and the same shape, as stored or
+    transposed (a copy kept its names but was stored [in, out]: paired with B's transposed
+    view). Candidate entries are as stored."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for j, t in enumerate(B.sk):
+        by_name[t.name].append(j)
     for ja, ta in enumerate(A.sk):
-        jb = by_name.get(ta.name)
-        if jb is not None and B.sk[jb].shape == ta.shape and B.sk[jb].block.shape == ta.block.shape:
-            yield ja, jb
+        if A.transposed[ja]:
+            continue
+        options = by_name.get(ta.name, [])
+        # as stored first: a square tensor is paired as stored
+        for jb in sorted(options, key=lambda j: bool(B.transposed[j])):
+            tb = B.sk[jb]
+            if tb.shape == ta.shape and tb.block.shape == ta.block.shape:
+                yield ja, jb
+                break
 
 
 def _axes(A, B, ja: int, jb: int):
-    """(axis, length, other axis exchangeable) for the exchangeable axes of a pair."""
+    """(axis, length, other axis exchangeable) for the axes of a pair whose units may carry
+    evidence on both sides (`validity`)."""
     ta = A.sk[ja]
     for axis in ("cols", "rows"):
-        ex_a = A.ex_cols[ja] if axis == "cols" else A.ex_rows[ja]
-        ex_b = B.ex_cols[jb] if axis == "cols" else B.ex_rows[jb]
-        if not (ex_a and ex_b):
+        ok_a = A.unit_cols[ja] if axis == "cols" else A.unit_rows[ja]
+        ok_b = B.unit_cols[jb] if axis == "cols" else B.unit_rows[jb]
+        if not (ok_a and ok_b):
             continue
         length = ta.cols if axis == "cols" else ta.rows
+        # whether the relabelling symmetry touches the feature coordinates: by shape alone,
+        # whatever the checks found, so the symmetry is the same for every pair
         other_ex = (A.ex_rows[ja] or B.ex_rows[jb]) if axis == "cols" else (A.ex_cols[ja] or B.ex_cols[jb])
         yield axis, length, other_ex
 
@@ -174,8 +186,7 @@ def width_tests(evidence: SharedEvidence | None) -> list[SharedAxisResult]:
     sums, counts = _by_width(evidence)
     results = []
     for length, total in sorted(sums.items()):
-        rows, cols = linear_sum_assignment(np.abs(total), maximize=True)
-        f = int((rows == cols).sum())
+        f = assignment_fixed_points(np.abs(total))
         p_fixed = fixed_point_tail(total.shape[0], f)
         # Monte Carlo only where it could say more than the exact test already does
         p_trace = (diagonal_permutation_p(total, max_permutations=MAX_PERMUTATIONS, screen_z=TRACE_SCREEN_Z)
@@ -201,9 +212,9 @@ def pooled_result(evidence: SharedEvidence | None, *, max_permutations: int = MA
     mean, sd = trace_moments(pooled)
     if sd == 0:
         return None
-    rows, cols = linear_sum_assignment(np.abs(pooled), maximize=True)
     z = float((np.trace(pooled) - mean) / sd)
-    result = PooledResult(sorted(sums), evidence.units, len(evidence.contributions), int((rows == cols).sum()), z, 1.0)
+    result = PooledResult(sorted(sums), evidence.units, len(evidence.contributions),
+                          assignment_fixed_points(np.abs(pooled)), z, 1.0)
     if screen_z is None or z >= screen_z:
         result.p_value = calibrated_trace_p(pooled, max_permutations=max_permutations)
     return result

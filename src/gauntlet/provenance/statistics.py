@@ -87,10 +87,25 @@ def matched_units(features_a: np.ndarray, features_b: np.ndarray, *, standardise
         raise ValueError("matched_units needs the same number of units and feature coordinates")
     if not standardised:
         features_a, features_b = _standardise(features_a), _standardise(features_b)
-    sim = np.abs(features_a @ features_b.T)
-    rows, cols = linear_sum_assignment(sim, maximize=True)
-    f = int((rows == cols).sum())
+    f = assignment_fixed_points(np.abs(features_a @ features_b.T))
     return f, fixed_point_tail(n, f)
+
+
+def assignment_fixed_points(similarity: np.ndarray) -> int:
+    """Fixed points of the one-to-one matching of rows to columns that maximises total similarity.
+
+    Ties are broken at random: the solver resolves a tie to the identity, which would count
+    tied units (constant or repeated ones, all similarities equal) as units in place. Solving
+    on randomly relabelled columns and mapping back makes the matching equivariant in
+    distribution, m(S[:, s]) ~ s^-1 . m(S), which is all the fixed-point null needs, ties or
+    not. The relabelling is seeded by the matrix's bytes, so an audit is reproducible."""
+    import hashlib
+
+    s = np.ascontiguousarray(similarity)
+    seed = int.from_bytes(hashlib.sha256(s.tobytes()).digest()[:8], "little")
+    shuffle = np.random.default_rng(seed).permutation(s.shape[1])
+    rows, cols = linear_sum_assignment(s[:, shuffle], maximize=True)
+    return int((rows == shuffle[cols]).sum())
 
 
 # ---------------------------------------------------------- p-value algebra
