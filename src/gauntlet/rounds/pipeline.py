@@ -97,7 +97,8 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
     """Accept a team's model for a round: refused after the round's deadline (by `now`),
     then validated, hashed and stored immutably, locked as the team's one submission for
     the round, with the licence its files declare recorded for the eligibility rule."""
-    from gauntlet.artifacts.intake import intake
+    from gauntlet.artifacts.content_store import IntakeLimits
+    from gauntlet.artifacts.intake import staged_intake
     from gauntlet.rounds.licences import detect_licence
 
     rnd = ctx.round(round_id)
@@ -105,7 +106,12 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
     if aware(now) > rnd.submission_deadline:
         raise InputError(f"round {round_id!r} closed for submissions at {rnd.submission_deadline.isoformat()} "
                          f"(now {now.isoformat()}); the submission is refused")
-    stored = intake(model_dir, ctx.workspace.content, progress=progress)
+    limits = IntakeLimits(ctx.spec.submissions.max_bytes, ctx.spec.submissions.max_files)
+    with staged_intake(model_dir, ctx.workspace.content, progress=progress, limits=limits) as staged:
+        # A refusal the store knows of (another model already locked for the round) must leave
+        # nothing behind: ask before committing, while the bytes are still only in staging.
+        ctx.store.check_submission(ctx.slug, team_id, round_id, staged.id)
+        stored = staged.commit()
     submission_id = ctx.store.record_submission(ctx.slug, team_id, round_id, stored, at=aware(now))
     licence = detect_licence(stored.path)
     ctx.store.record_intake(submission_id, licence=licence, received_at=now, deadline=rnd.submission_deadline)

@@ -66,6 +66,17 @@ class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RoundVerbs, TeamVerbs):
                 session.add(Team(challenge_id=challenge.id, key=key, name=name, organisation=organisation, country=country))
 
     # -- submissions ---------------------------------------------------------
+    def check_submission(self, slug: str, team_key: str, round_key: str, manifest_sha256: str) -> None:
+        """Raise the refusal `record_submission` would give, without writing anything."""
+        with self.sessions() as session:
+            team = self._team(session, slug, team_key)
+            existing = session.scalar(
+                select(Submission).where(Submission.team_id == team.id, Submission.round_key == round_key)
+            )
+            if existing is not None and existing.manifest_sha256 != manifest_sha256:
+                raise StoreError(f"team {team_key!r} already has a locked submission for round {round_key!r} "
+                                 f"({existing.manifest_sha256[:12]})")
+
     def record_submission(self, slug: str, team_key: str, round_key: str, stored: Any,
                           at: datetime | None = None) -> int:
         """Lock a stored model (gauntlet.artifacts.content_store.StoredModel) as the team's
