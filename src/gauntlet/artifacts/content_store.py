@@ -287,6 +287,10 @@ class ContentStore:
         for sha in placed:
             if sha not in referenced:
                 self._blob(sha).unlink(missing_ok=True)
+                try:
+                    self._blob(sha).parent.rmdir()  # only if the killed commit made it and left it empty
+                except OSError:
+                    pass
 
     # -- reading -----------------------------------------------------------------
     def get(self, model_id: str) -> StoredModel:
