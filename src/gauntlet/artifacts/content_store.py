@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from gauntlet.errors import IntakeError, StoreError
+from gauntlet.errors import IntakeError, StorageUnavailable, StoreError
 
 CHUNK = 8 << 20
 MANIFEST_NAME = "MANIFEST.json"
@@ -109,12 +109,12 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> tu
     return digest.hexdigest(), size
 
 
-def _storage_error(exc: OSError, doing: str, root: Path) -> StoreError:
+def _storage_error(exc: OSError, doing: str, root: Path) -> StorageUnavailable:
     reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
               errno.EROFS: "the store is on a read-only file system", errno.EACCES: "permission denied",
               errno.EPERM: "permission denied", errno.EFBIG: "a file is larger than this system allows"}
     why = reason.get(exc.errno, exc.strerror or str(exc))
-    return StoreError(f"content store {root}: cannot {doing}: {why}; nothing was stored")
+    return StorageUnavailable(f"content store {root}: cannot {doing}: {why}; nothing was stored")
 
 
 def _write_new(path: Path, data: bytes) -> None:

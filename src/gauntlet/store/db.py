@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gauntlet.errors import StoreError
+from gauntlet.errors import StorageUnavailable, StoreError
 
 ENV_VAR = "GAUNTLET_DB"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,7 +48,7 @@ def _storage_fault(context) -> None:
     text = str(original).lower()
     for needle, reason in _STORAGE_FAULTS:
         if needle in text:
-            raise StoreError(f"cannot write to the store: {reason} ({str(original).splitlines()[0][:160]})")
+            raise StorageUnavailable(f"cannot write to the store: {reason} ({str(original).splitlines()[0][:160]})")
 
 
 def make_engine(url: str) -> Engine:
