@@ -102,7 +102,7 @@ def parse_json(data: str | bytes, *, what: str, error: type[InputError] = InputE
     except _Refused as exc:
         raise error(f"{what}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise error(f"{what}: not valid JSON ({exc})") from None
+        raise error(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:  # a hook's refusal (duplicate keys...), or a bug's depth
         raise error(f"{what}: not acceptable JSON ({str(exc)[:200]})") from None
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import Iterable
 
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.domain.validation import InvalidDocument
-from gauntlet.errors import StoreError
+from gauntlet.errors import InputError, StoreError
+from gauntlet.files import parse_json
 from gauntlet.rounds.decisions import decide
 from gauntlet.rounds.events import (
     AppealAnswered,
@@ -58,8 +58,8 @@ class Journal:
                 if not line.strip():
                     continue
                 try:
-                    events.append(event_from_document(json.loads(line), f"line {number}"))
-                except (json.JSONDecodeError, InvalidDocument) as exc:
+                    events.append(event_from_document(parse_json(line, what=f"line {number}"), f"line {number}"))
+                except (InputError, InvalidDocument) as exc:
                     raise StoreError(f"{self.path}: line {number} is not a valid event ({exc})") from None
         return events
 

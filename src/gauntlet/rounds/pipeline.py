@@ -312,23 +312,20 @@ def evaluate_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path, *, n
 def read_prompts(path: str | Path, round_id: str):
     """A prompt set from JSON (a list, or {"prompts": [...]}), JSON Lines, or TOML
     (`[[prompts]]`); each prompt has `id`, `language` (ko or en) and `text`."""
-    import tomllib
-
-    from gauntlet.files import read_text
+    from gauntlet.files import parse_json, parse_toml, read_text
     from gauntlet.ratings.arena import Prompt, PromptSet
 
     path = Path(path)
     text = read_text(path, what="prompt file")
-    try:
-        if path.suffix == ".toml":
-            rows = tomllib.loads(text).get("prompts")
-        elif path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            document = json.loads(text)
-            rows = document.get("prompts") if isinstance(document, dict) else document
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"prompt file {path}: cannot parse ({str(exc).splitlines()[0]})") from None
+    what = f"prompt file {path}"
+    if path.suffix == ".toml":
+        rows = parse_toml(text, what=what).get("prompts")
+    elif path.suffix == ".jsonl":
+        rows = [parse_json(line, what=f"{what}: line {n}") for n, line in enumerate(text.splitlines(), 1)
+                if line.strip()]
+    else:
+        document = parse_json(text, what=what)
+        rows = document.get("prompts") if isinstance(document, dict) else document
     if not isinstance(rows, list) or not rows:
         raise InputError(f"prompt file {path}: expected a non-empty list of prompts")
     prompts = []
