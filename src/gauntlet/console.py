@@ -34,4 +34,4 @@ def progress_bar(*, transient: bool = False, bytes_mode: bool = False) -> Progre
     else:
         columns.append(MofNCompleteColumn())
     columns += [TimeElapsedColumn(), TimeRemainingColumn()]
-    return Progress(*columns, console=err_console, transient=transient)
+    return Progress(*columns, console=err_console, transient=transient, disable=not err_console.is_terminal)

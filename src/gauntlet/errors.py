@@ -32,6 +32,11 @@ class StoreError(GauntletError):
     """The store cannot satisfy a request (missing record, immutability...)."""
 
 
+class StorageUnavailable(StoreError):
+    """The store's disk or database cannot be written now (read-only, full): the request
+    was fine, the operator must act (HTTP 503)."""
+
+
 class LedgerError(GauntletError):
     """The decision ledger is inconsistent or was tampered with."""
 

@@ -266,7 +266,7 @@ def test_the_decision_uses_exactly_what_the_store_holds(run):
     assert run["store"].ledger_head(SLUG)["head"] == ledger.head == run["decision"]["ledger_head"]
     kinds = [r["kind"] for r in ledger.records()]
     assert kinds[0] == "spec" and kinds.count("submission") == 4 and kinds[-2:] == ["decision", "publication"]
-    assert "intact" in ok("ledger", "verify", "--db", run["workspaces"].urls[run["ws"]])
+    assert "intact" in ok("ledger", "verify", "--db", run["workspaces"].urls[run["ws"]], "--head", ledger.head)
     replay = ok("round", "replay", run["decision"]["bundle"], "--ledger", run["ledger"])
     assert "byte-identical" in replay
 

@@ -10,17 +10,18 @@ leaves the folder. Header validation of the safetensors files themselves lives i
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from gauntlet.errors import IntakeError, UnsafeArtifactError
+from gauntlet.files import parse_json, read_bytes
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz"})
 INDEX_NAME = "model.safetensors.index.json"
 CONFIG_NAME = "config.json"
 TOKENIZER_NAME = "tokenizer.json"
+MAX_JSON_BYTES = 64 << 20  # a config or shard index; tokenizers are read elsewhere
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,38 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+def _check_name(here: Path, name: str, root: Path) -> None:
+    """A stored name must print, compare and travel through the database as text: refuse
+    names that are not UTF-8 (os.walk hands them over as lone surrogates) or hold
+    control characters."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        where = here.relative_to(root).as_posix()
+        raise IntakeError(f"file name {shown!r} in {where if where != '.' else root.name} is not UTF-8; "
+                          "rename it before submitting") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise IntakeError(f"file name {name!r} holds control characters; rename it before submitting")
+
+
+def _resolve(entry: Path, root: Path) -> Path:
+    try:
+        return entry.resolve()
+    except (RuntimeError, OSError):  # a symlink loop (RuntimeError on Python 3.11, OSError later)
+        raise IntakeError(f"{entry.relative_to(root)} is a symlink loop") from None
+
+
 def _walk_files(root: Path) -> list[str]:
     """Every regular file under root (relative, sorted). Symlinks must stay inside."""
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
         for name in dirnames + filenames:
+            _check_name(here, name, root)
             entry = here / name
             if entry.is_symlink():
-                target = entry.resolve()
+                target = _resolve(entry, root)
                 if not _inside(target, root):
                     raise IntakeError(
                         f"{entry.relative_to(root)} is a symlink to {target}, outside the model folder"
@@ -65,7 +89,7 @@ def _walk_files(root: Path) -> list[str]:
             rel = entry.relative_to(root).as_posix()
             if rel.split("/")[0] in {".git", ".cache"}:
                 continue
-            if not entry.resolve().is_file():
+            if not _resolve(entry, root).is_file():
                 raise IntakeError(f"{rel} is not a regular file")
             found.append(rel)
         dirnames[:] = [d for d in dirnames if d not in {".git", ".cache"} and not (here / d).is_symlink()]
@@ -73,10 +97,9 @@ def _walk_files(root: Path) -> list[str]:
 
 
 def _read_json(path: Path, what: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntakeError(f"{what} {path.name} is not valid JSON: {exc}") from None
+    # Configs written by Python may hold NaN/Infinity (json.dumps allows them): accepted here.
+    data = parse_json(read_bytes(path, what=f"{what} {path.name}", error=IntakeError, max_bytes=MAX_JSON_BYTES),
+                      what=f"{what} {path.name}", error=IntakeError, finite=False)
     if not isinstance(data, dict):
         raise IntakeError(f"{what} {path.name} must hold a JSON object")
     return data
@@ -93,7 +116,7 @@ def open_model_folder(path: str | os.PathLike) -> ModelFolder:
         raise IntakeError(f"model folder {root} does not exist")
     if not root.is_dir():
         raise IntakeError(f"{root} is not a folder (expected config.json + *.safetensors)")
-    root = root.resolve()
+    root = _resolve(root, root)
     files = _walk_files(root)
 
     pickled = [f for f in files if Path(f).suffix.lower() in PICKLE_SUFFIXES]
@@ -118,7 +141,7 @@ def open_model_folder(path: str | os.PathLike) -> ModelFolder:
             if shard not in shard_names:
                 shard_names.append(shard)
         for shard in shard_names:
-            target = (root / shard).resolve()
+            target = _resolve(root / shard, root)
             if not _inside(target, root):
                 raise IntakeError(f"{INDEX_NAME} points outside the model folder: {shard}")
             if shard not in files:

@@ -12,7 +12,6 @@ lie about is checked before any tensor byte is touched.
 
 from __future__ import annotations
 
-import json
 import math
 import mmap
 import os
@@ -23,9 +22,15 @@ from typing import Iterator
 
 import numpy as np
 
-from gauntlet.errors import UnsafeArtifactError
+from gauntlet.errors import InputError, UnsafeArtifactError
+from gauntlet.files import parse_json
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+HEADER_DEPTH = 8
+
+
+class _HeaderError(UnsafeArtifactError, InputError):
+    """A header the bounded JSON reader refused: unsafe, and bad input."""
 
 # safetensors dtype tag -> bytes per element
 DTYPE_SIZES: dict[str, int] = {
@@ -137,14 +142,9 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
             raw = fh.read(header_len)
     except OSError as exc:
         raise UnsafeArtifactError(f"{label}: cannot read safetensors file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsafeArtifactError(f"{label}: header is not valid UTF-8") from None
-    try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise UnsafeArtifactError(f"{label}: header is not valid JSON ({exc})") from None
+    # A header is three levels deep (header -> tensor -> shape list): anything deeper is hostile.
+    doc = parse_json(raw, what=f"{label}: header", error=_HeaderError, max_depth=HEADER_DEPTH,
+                     max_bytes=MAX_HEADER_BYTES, object_pairs_hook=_reject_duplicates)
     if not isinstance(doc, dict):
         raise UnsafeArtifactError(f"{label}: header must be a JSON object")
 

@@ -38,6 +38,8 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes. Every bit of the app's state "
                                 "lives in the store, so several processes (or machines) can serve one "
                                 "PostgreSQL store (SQLite: one)."),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark every cookie Secure: for a "
+                                        "reverse proxy that ends HTTPS and does not forward the scheme."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
     sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
@@ -56,10 +58,12 @@ def serve(
         raise InputError("--workers above 1 needs a database server (PostgreSQL): SQLite takes one writer at a "
                          "time, so several processes would fail each other's votes with 'database is locked'")
     if workers == 1:
-        uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None), host=host, port=port, log_level="info")
         return
     Store(url)  # migrate once here, before the workers open the store side by side
     os.environ[ENV_VAR] = url
+    if secure_cookies:
+        os.environ["GAUNTLET_SECURE_COOKIES"] = "1"
     uvicorn.run("gauntlet.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="info")
 

@@ -219,7 +219,9 @@ def ledger_verify_command(
 ) -> None:
     """Check the hash chain: changed, removed, reordered or forged records are named.
 
-    Exit 0 when intact, 1 when any problem is found.
+    Records cut off the end can only be caught against the head the organisers
+    published (--head); without it the report says what it could not prove.
+    Exit 0 when no problem is found, 1 when any is, 2 for bad input.
     """
     from gauntlet.rounds.views import show_ledger_report
     from gauntlet.domain.canonical import canonical_json
@@ -231,6 +233,7 @@ def ledger_verify_command(
     if as_json:
         typer.echo(canonical_json({
             "intact": report.intact, "records": report.records, "head": report.head,
+            "head_checked": report.head_checked,
             "redecided": report.redecided, "other_code_version": report.other_code_version,
             "problems": [{"line": p.line, "seq": p.seq, "kind": p.kind, "message": p.message} for p in report.problems],
         }))

@@ -31,6 +31,8 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
+        if value.bit_length() > 80:  # printing a huge integer is itself refused by Python past 4,300 digits
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
         return f"an integer ({value})"
     if isinstance(value, float):
         return f"a number ({value!r})"

@@ -16,12 +16,15 @@ the number of modules compared (Bonferroni):
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
+from gauntlet.errors import InputError
 from gauntlet.provenance.align import excluded_axes, match_tensors
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
 from gauntlet.provenance.shared_axes import (
@@ -323,6 +326,30 @@ def _pooled_module(p_model: float, pooled: PooledResult | None, modules: list[Mo
         tensors=[pooled.to_dict()] if pooled else [])]
 
 
+def _readable(fingerprint: Fingerprint, role: str) -> Fingerprint:
+    """Refuse to judge weights that carry no evidence: no tensors, NaN/Inf in a
+    fingerprint file, or nothing but constant matrices (the sketch reads NaN/Inf as
+    zeros, so an all-NaN model arrives here as constants). A comparison of such
+    weights finds nothing shared, and "nothing shared" must never read as `independent`."""
+    sketches = fingerprint.tensors
+    if not sketches:
+        raise InputError(f"{role} {fingerprint.name}: no tensors to compare; it cannot be audited")
+
+    def finite(s) -> bool:
+        arrays = [a for a in (s.block, s.cross_in, s.cross_out, s.vector) if a is not None]
+        return math.isfinite(s.mean) and math.isfinite(s.std) and all(np.isfinite(a).all() for a in arrays)
+
+    broken = [s.name for s in sketches if not finite(s)]
+    if broken:
+        raise InputError(f"{role} {fingerprint.name}: {len(broken)} of {len(sketches)} tensors hold NaN/Inf "
+                         f"(first: {broken[0]!r}); weights that are not numbers cannot be audited")
+    matrices = [s for s in sketches if s.is_matrix]
+    if matrices and all(s.std == 0 for s in matrices):
+        raise InputError(f"{role} {fingerprint.name}: every weight matrix is constant or NaN/Inf; there is "
+                         "nothing to compare, so it cannot be audited")
+    return fingerprint
+
+
 def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> AuditReport:
     """Audit a candidate (folder, fingerprint file or Fingerprint) against references.
     `progress`: bars for model folders being fingerprinted and for a library's references."""
@@ -332,8 +359,8 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
 
     if not isinstance(references, (list, tuple)):
         references = [references]
-    cand = load_any(candidate, progress=progress)
-    refs = [load_any(r, progress=progress) for r in references]
+    cand = _readable(load_any(candidate, progress=progress), "candidate")
+    refs = [_readable(load_any(r, progress=progress), "reference") for r in references]
     raw, details = [], []
     bar = progress_bar(transient=True) if progress and len(refs) > 1 else None
     # The products here are small (<= 128 x 128): BLAS threads only add hand-offs, which on

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from gauntlet.artifacts.layout import open_model_folder
 from gauntlet.artifacts.safetensors_io import DTYPE_SIZES, read_header, read_tensor
 from gauntlet.errors import InputError, UnsafeArtifactError
+from gauntlet.files import parse_json
 from gauntlet.provenance.sketch import SketchAccumulator, TensorSketch, sketch_array
 from gauntlet.provenance.tokenizer import TokenizerSummary, summarise_tokenizer
 
@@ -90,10 +91,10 @@ class Fingerprint:
         path = Path(path)
         header = read_header(path)
         try:
-            meta = json.loads(header.metadata["gauntlet"])
-        except (KeyError, json.JSONDecodeError):
+            meta = parse_json(header.metadata["gauntlet"], what=f"{path.name}: fingerprint metadata")
+        except (KeyError, InputError):
             raise InputError(f"{path.name} is a safetensors file but not a Gauntlet fingerprint") from None
-        if meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{path.name} is not a Gauntlet fingerprint")
         if meta.get("version") != FORMAT_VERSION:
             raise InputError(

@@ -7,9 +7,13 @@ turned into a verdict about the weights.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from gauntlet.errors import InputError
+from gauntlet.files import parse_json, read_bytes
+
+MAX_TOKENIZER_BYTES = 256 << 20
 
 MERGES_KEPT = 1000
 
@@ -32,9 +36,9 @@ def summarise_tokenizer(path: str | Path | None) -> TokenizerSummary | None:
     """Read a Hugging Face tokenizer.json (plain JSON, no code) into a summary, or None."""
     if path is None:
         return None
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    try:  # a submitted file: bounded like every other document a team hands in
+        doc = parse_json(read_bytes(path, what="tokenizer", max_bytes=MAX_TOKENIZER_BYTES), what="tokenizer")
+    except InputError:
         return None
     model = doc.get("model") if isinstance(doc, dict) else None
     if not isinstance(model, dict):

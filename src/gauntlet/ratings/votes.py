@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from gauntlet.errors import InputError
-from gauntlet.files import read_bytes
+from gauntlet.files import parse_json, read_bytes
 
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
 
@@ -250,7 +250,10 @@ def _read_csv_general(text: str, columns: list[str], path: Path, style_control: 
         records.append((fields[ia], fields[ib], fields[iw]))
         if style_control:
             try:
-                style_rows.append([float(fields[i]) for i in style_idx])
+                row = [float(fields[i]) for i in style_idx]
+                if not all(math.isfinite(v) for v in row):
+                    raise ValueError
+                style_rows.append(row)
             except ValueError:
                 raise InputError(f"{path}: line {line_no}: style columns must be numbers") from None
     return _from_records(records, style_rows if style_control else None, path)
@@ -289,7 +292,7 @@ def _record_from_object(obj, where: str, style_control: bool):
         value = metadata[name]
         # FastChat stores markdown counts per level, e.g. {"h1": 2, "h2": 0}.
         value = sum(value.values()) if isinstance(value, dict) else value
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             raise InputError(f"{where}: {name} must be a number")
         row.append(float(value))
     return values, row
@@ -304,10 +307,7 @@ def _read_jsonl(data: bytes, path: Path, style_control: bool) -> PairwiseVotes:
             continue
         parsed = cache.get(line) if not style_control else None
         if parsed is None:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from None
+            obj = parse_json(line, what=f"{path}: line {line_no}")
             parsed = _record_from_object(obj, f"{path}: line {line_no}", style_control)
             if not style_control:
                 cache[line] = parsed
@@ -317,10 +317,7 @@ def _read_jsonl(data: bytes, path: Path, style_control: bool) -> PairwiseVotes:
 
 
 def _read_json_array(data: bytes, path: Path, style_control: bool) -> PairwiseVotes:
-    try:
-        battles = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    battles = parse_json(data, what=str(path))
     records, style_rows = [], []
     for i, obj in enumerate(battles):
         values, row = _record_from_object(obj, f"{path}: battle {i}", style_control)

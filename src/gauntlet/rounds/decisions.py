@@ -7,7 +7,6 @@ prints as one line with exit code 2.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from gauntlet.domain import whatif as _whatif
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import InputError
-from gauntlet.files import read_text
+from gauntlet.files import parse_json, read_bytes
 
 
 def code_version() -> str:
@@ -55,14 +54,4 @@ def sensitivity(document: Any, *, source: str = "inputs") -> list[dict]:
 def read_json(path: str | Path) -> Any:
     """A JSON document from a file, refusing what is not JSON in one line."""
     path = Path(path)
-    text = read_text(path, what="JSON file")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: {exc}") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number a decision can use")
+    return parse_json(read_bytes(path, what="JSON file"), what=str(path))

@@ -9,7 +9,6 @@ or deletes a line: corrections are new records that reference old ones.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from gauntlet.domain.canonical import canonical_bytes, canonical_json
 from gauntlet.domain.decision import decide as pure_decide
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import InputError, LedgerError
+from gauntlet.files import parse_json
 from gauntlet.rounds.decisions import code_version, decide
 
 DECISION_KINDS = ("decision", "re-decision", "correction")
@@ -34,6 +34,9 @@ class LedgerReport:
     problems: list[chain.ChainProblem] = field(default_factory=list)
     redecided: int = 0
     other_code_version: int = 0
+    # Whether a published head was checked: without one, records cut off the end (or the
+    # whole file emptied) leave a chain that is consistent, so completeness is unproven.
+    head_checked: bool = False
 
     @property
     def intact(self) -> bool:
@@ -57,8 +60,8 @@ class Ledger:
                 if not text.strip():
                     continue
                 try:
-                    out.append(json.loads(text))
-                except json.JSONDecodeError:
+                    out.append(parse_json(text, what="ledger line"))
+                except InputError:
                     out.append("<not JSON>")
         return out
 
@@ -162,11 +165,17 @@ class Ledger:
         decision's outputs still follow from its inputs."""
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
+        if published_head is not None:
+            published_head = published_head.strip().lower()
+            if len(published_head) != 64 or any(c not in "0123456789abcdef" for c in published_head):
+                raise InputError(f"--head must be the 64-character hex SHA-256 the organisers published, "
+                                 f"got {published_head[:80]!r}")
         lines = self._lines()
         problems = chain.verify_chain(lines, published_head)
         last = lines[-1] if lines else None
         head = chain.GENESIS_HASH if last is None else str(last.get("hash", "?")) if isinstance(last, dict) else "?"
-        report = LedgerReport(records=len(lines), head=head, problems=problems)
+        report = LedgerReport(records=len(lines), head=head, problems=problems,
+                              head_checked=published_head is not None)
         if not redecide:
             return report
         current = code_version()

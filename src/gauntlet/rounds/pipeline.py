@@ -75,10 +75,11 @@ class Receipt:
 def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str, *, now: datetime,
            progress: bool = True) -> Receipt:
     """Accept a team's model for a round: the lifecycle's rules first (the team takes part,
-    the round is open, the deadline by `now`), then the folder is validated, hashed and
-    stored immutably, and the submission, the licence its files declare and its event are
-    recorded together (`gauntlet.rounds.service.submit`)."""
-    from gauntlet.artifacts.intake import intake
+    the round is open, the deadline by `now`), then the folder is validated and hashed in
+    the content store's staging area, committed whole, and the submission, the licence its
+    files declare and its event are recorded together (`gauntlet.rounds.service.submit`)."""
+    from gauntlet.artifacts.content_store import IntakeLimits
+    from gauntlet.artifacts.intake import staged_intake
     from gauntlet.domain.lifecycle import Event, RuleBroken, check
     from gauntlet.rounds import service
     from gauntlet.rounds.licences import detect_licence
@@ -88,7 +89,9 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
         check(ctx.state(), Event("submission", aware(now), round_id, {"team": team_id, "artifact": "?"}))
     except RuleBroken as exc:
         raise InputError(str(exc)) from None
-    stored = intake(model_dir, ctx.workspace.content, progress=progress)
+    limits = IntakeLimits(ctx.spec.submissions.max_bytes, ctx.spec.submissions.max_files)
+    with staged_intake(model_dir, ctx.workspace.content, progress=progress, limits=limits) as staged:
+        stored = staged.commit()
     licence = detect_licence(stored.path)
     submission_id = service.submit(ctx.store, ctx.spec, team_id, round_id, stored, licence, now)
     allowed = None if ctx.spec.eligibility is None else licence in ctx.spec.eligibility.licences
@@ -288,23 +291,20 @@ def evaluate_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path, *, n
 def read_prompts(path: str | Path, round_id: str):
     """A prompt set from JSON (a list, or {"prompts": [...]}), JSON Lines, or TOML
     (`[[prompts]]`); each prompt has `id`, `language` (ko or en) and `text`."""
-    import tomllib
-
-    from gauntlet.files import read_text
+    from gauntlet.files import parse_json, parse_toml, read_text
     from gauntlet.ratings.arena import Prompt, PromptSet
 
     path = Path(path)
     text = read_text(path, what="prompt file")
-    try:
-        if path.suffix == ".toml":
-            rows = tomllib.loads(text).get("prompts")
-        elif path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            document = json.loads(text)
-            rows = document.get("prompts") if isinstance(document, dict) else document
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"prompt file {path}: cannot parse ({str(exc).splitlines()[0]})") from None
+    what = f"prompt file {path}"
+    if path.suffix == ".toml":
+        rows = parse_toml(text, what=what).get("prompts")
+    elif path.suffix == ".jsonl":
+        rows = [parse_json(line, what=f"{what}: line {n}") for n, line in enumerate(text.splitlines(), 1)
+                if line.strip()]
+    else:
+        document = parse_json(text, what=what)
+        rows = document.get("prompts") if isinstance(document, dict) else document
     if not isinstance(rows, list) or not rows:
         raise InputError(f"prompt file {path}: expected a non-empty list of prompts")
     prompts = []

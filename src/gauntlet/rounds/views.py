@@ -118,8 +118,13 @@ def show_sensitivity(rows: list[dict]) -> None:
 
 
 def show_ledger_report(path: Path, report) -> None:
-    if report.intact:
-        console.print(f"{path}: intact: {report.records} record(s), head {report.head}")
+    if report.intact and report.head_checked:
+        console.print(f"{path}: intact: {report.records} record(s), ending at the published head {report.head}")
+    elif report.intact:
+        console.print(f"{path}: the chain is consistent: {report.records} record(s), head {report.head}", markup=False)
+        console.print("  not proven complete: records removed from the end (or every record) leave a consistent "
+                      "chain; compare this head with the one the organisers published and re-run with "
+                      "--head <published head>", markup=False)
     else:
         console.print(f"{path}: [bold red]{len(report.problems)} problem(s)[/] in {report.records} record(s)")
         for problem in report.problems:

@@ -12,12 +12,11 @@ See `examples/k-sovereign-2026.toml` for every key, with comments.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import SpecError
-from gauntlet.files import read_text
+from gauntlet.files import parse_toml, read_text
 from gauntlet.spec.model import (  # noqa: F401  (re-exported)
     Arena,
     BenchmarkSuiteEntry,
@@ -36,6 +35,7 @@ from gauntlet.spec.model import (  # noqa: F401  (re-exported)
     RoundPolicy,
     Scoring,
     ScoringComponent,
+    Submissions,
     Team,
 )
 from gauntlet.spec.parse import parse_document
@@ -43,10 +43,7 @@ from gauntlet.spec.parse import parse_document
 
 def loads(text: str, *, source: str = "spec") -> ChallengeSpec:
     """Validate a spec given as TOML text."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: invalid TOML: {exc}") from None
+    document = parse_toml(text, what=source, error=SpecError)
     try:
         return parse_document(document)
     except InvalidDocument as exc:

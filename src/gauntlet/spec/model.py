@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from gauntlet.artifacts.content_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from gauntlet.domain.canonical import sha256_hex
 
 
@@ -200,6 +201,14 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Submissions:
+    """What one submission may hold ([submissions]); intake refuses more."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_files: int = DEFAULT_MAX_FILES
+
+
+@dataclass(frozen=True)
 class ChallengeSpec:
     id: str
     name: str
@@ -213,6 +222,7 @@ class ChallengeSpec:
     independence: IndependencePolicy
     eligibility: Eligibility | None
     resources: Resources
+    submissions: Submissions = Submissions()
 
     def team(self, team_id: str) -> Team:
         for team in self.teams:

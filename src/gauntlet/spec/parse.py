@@ -28,12 +28,13 @@ from gauntlet.spec.model import (
     RoundPolicy,
     Scoring,
     ScoringComponent,
+    Submissions,
     Team,
 )
 
 SECTIONS = (
     "challenge", "scoring", "teams", "rounds", "benchmarks", "expert_panel", "arena",
-    "independence", "eligibility", "resources",
+    "independence", "eligibility", "resources", "submissions",
 )
 
 
@@ -58,6 +59,7 @@ def parse_document(document: dict) -> ChallengeSpec:
         independence=_independence(root["independence"]) if "independence" in root else _default_independence(),
         eligibility=_eligibility(root["eligibility"]) if "eligibility" in root else None,
         resources=resources,
+        submissions=_submissions(root["submissions"]) if "submissions" in root else Submissions(),
     )
     if not spec.starting_teams():
         raise InvalidDocument("teams", "no team takes part in the first round (every team has joins_at_round)")
@@ -299,6 +301,15 @@ def _independence(node: Node) -> IndependencePolicy:
         exempt_own_organisation=f["exempt_own_organisation"].boolean() if "exempt_own_organisation" in f else False,
         on_inconclusive=f["on_inconclusive"].string(choices=("flag", "disqualify")) if "on_inconclusive" in f else "flag",
         references=tuple(references),
+    )
+
+
+def _submissions(node: Node) -> Submissions:
+    f = node.table(allowed=("max_bytes", "max_files"))
+    default = Submissions()
+    return Submissions(
+        max_bytes=f["max_bytes"].integer(minimum=1, maximum=1 << 60) if "max_bytes" in f else default.max_bytes,
+        max_files=f["max_files"].integer(minimum=1, maximum=1_000_000) if "max_files" in f else default.max_files,
     )
 
 

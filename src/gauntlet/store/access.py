@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gauntlet.errors import GauntletError, InputError, StoreError
 from gauntlet.store.models import Challenge, Team
-from gauntlet.store.models_activity import AccessToken, AppSetting, PanelExpert
+from gauntlet.store.models_activity import AccessToken, AppSetting, PanelExpert, WebSession
 
 ROLES = ("organiser", "team", "expert")
 TOKEN_PREFIX = "gt_"
@@ -77,6 +77,31 @@ class AccessVerbs:
                 return None
             return _identity(row, session.get(Challenge, row.challenge_id).slug)
 
+    # -- sign-in sessions ------------------------------------------------------------
+    def open_session(self, token_id: int) -> str:
+        """A new session for a live token; returns its secret (only the hash is kept)."""
+        secret = secrets.token_urlsafe(32)
+        with self.sessions.begin() as session:
+            session.add(WebSession(secret_sha256=token_digest(secret), token_id=token_id, created_at=_now()))
+        return secret
+
+    def session_identity(self, secret: str, max_age_s: int) -> dict | None:
+        """The identity of a live session: not ended, younger than `max_age_s`, its token not revoked."""
+        with self.sessions() as session:
+            row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == token_digest(secret)))
+            if row is None or row.ended_at is not None:
+                return None
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+            if (_now() - created).total_seconds() > max_age_s:
+                return None
+        return self.token_identity(row.token_id)
+
+    def end_session(self, secret: str) -> None:
+        with self.sessions.begin() as session:
+            row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == token_digest(secret)))
+            if row is not None and row.ended_at is None:
+                row.ended_at = _now()
+
     def revoke_token(self, token_id: int) -> None:
         with self.sessions.begin() as session:
             row = session.get(AccessToken, token_id)
@@ -84,6 +109,9 @@ class AccessVerbs:
                 raise StoreError(f"no token #{token_id}")
             if row.revoked_at is None:
                 row.revoked_at = _now()
+            for live in session.scalars(select(WebSession).where(WebSession.token_id == token_id,
+                                                                 WebSession.ended_at.is_(None))):
+                live.ended_at = row.revoked_at
 
     def tokens(self, slug: str) -> list[dict]:
         with self.sessions() as session:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gauntlet.errors import StoreError
+from gauntlet.errors import StorageUnavailable, StoreError
 
 ENV_VAR = "GAUNTLET_DB"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,6 +31,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# What an operator can fix (a read-only or full disk, a missing folder), as the database
+# reports it: turned into one line at the engine, so every command and page says the same.
+_STORAGE_FAULTS = (
+    ("readonly database", "the database is read-only"),
+    ("read-only", "the database is read-only"),
+    ("database or disk is full", "the disk holding the database is full"),
+    ("no space left", "the disk holding the database is full"),
+    ("unable to open database", "the database file cannot be opened"),
+    ("disk i/o error", "the disk holding the database failed to read or write"),
+)
+
+
+def _storage_fault(context) -> None:
+    original = context.original_exception
+    text = str(original).lower()
+    for needle, reason in _STORAGE_FAULTS:
+        if needle in text:
+            raise StorageUnavailable(f"cannot write to the store: {reason} ({str(original).splitlines()[0][:160]})")
+
+
 def make_engine(url: str) -> Engine:
     # A server database can drop a pooled connection (restart, failover, idle timeout, an
     # administrator); checking each one before use turns that into a reconnect, not an error.
@@ -41,6 +61,7 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"cannot open database {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _storage_fault)
     return engine
 
 
@@ -57,6 +78,8 @@ def upgrade(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise StoreError(f"cannot migrate database: {exc.orig}") from None
+    except StoreError as exc:
+        raise StoreError(f"cannot migrate database: {exc}") from None
 
 
 def open_database(url: str) -> sessionmaker[Session]:

@@ -33,6 +33,19 @@ class AccessToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WebSession(Base):
+    """A sign-in through the login form: the cookie holds a random secret whose hash is
+    here, so signing out (or revoking the token) ends the session on the server, not only
+    in the browser that signed out. `ended_at` is set once."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("access_tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AppSetting(Base):
     """Installation-wide values the web app needs to survive restarts (the cookie-signing key)."""
 

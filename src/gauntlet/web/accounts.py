@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gauntlet.web.common import form_fields, render
-from gauntlet.web.security import SESSION_COOKIE, SESSION_MAX_AGE, NotSignedIn, check_csrf, session_value
+from gauntlet.web.security import (SESSION_COOKIE, SESSION_MAX_AGE, NotSignedIn, check_csrf, cookie_secure,
+                                   rotate_visitor, session_secret, session_value)
 
 router = APIRouter()
 HOME = {"organiser": "/organiser", "team": "/team", "expert": "/expert"}
@@ -23,16 +24,22 @@ def login(request: Request, fields: dict = Depends(form_fields)):
     identity = request.app.state.store.identify_token(fields.get("token", "").strip())
     if identity is None:
         raise NotSignedIn("that token is unknown or has been revoked")
+    secret = request.app.state.store.open_session(identity["id"])
+    rotate_visitor(request)
     response = RedirectResponse(HOME[identity["role"]], status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_value(request.app.state.signer, identity["id"]),
+    response.set_cookie(SESSION_COOKIE, session_value(request.app.state.signer, secret),
                         max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")
+                        secure=cookie_secure(request))
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields)
+    secret = session_secret(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
+    if secret is not None:
+        request.app.state.store.end_session(secret)
+    rotate_visitor(request)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

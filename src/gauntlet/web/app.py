@@ -20,13 +20,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gauntlet import __version__
-from gauntlet.errors import GauntletError, StoreError
+from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
-from gauntlet.web import accounts, arena, experts, organisers, public, teams
+from gauntlet.web import accounts, api_docs, arena, experts, organisers, public, teams
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.web.common import make_templates, utc_now
-from gauntlet.web.security import VISITOR_COOKIE, VISITOR_MAX_AGE, NotSignedIn, Signer, new_visitor_id
+from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
+from gauntlet.web.security import (VISITOR_COOKIE, VISITOR_MAX_AGE, NotSignedIn, Signer, cookie_secure,
+                                   new_visitor_id)
 
 log = logging.getLogger("gauntlet.web")
 
@@ -38,6 +40,10 @@ def _status(exc: Exception) -> int:
         return 403
     if isinstance(exc, DailyCapReached):
         return 429
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    if isinstance(exc, StorageUnavailable):
+        return 503
     if isinstance(exc, StoreError):
         return 404
     return 400
@@ -51,18 +57,25 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_seed: int | None = None,
-               daily_cap: int | None = None, sampling: str = "active") -> FastAPI:
+               daily_cap: int | None = None, sampling: str = "active",
+               secure_cookies: bool | None = None) -> FastAPI:
     """The app over the store at `url`.  `clock` (UTC-aware `datetime` factory), `arena_seed`
     (battle draws), `daily_cap` (votes per voter per day; default: the spec's, else 50) and
-    `sampling` ("active" or "uniform" pair sampling) are for tests and organisers."""
+    `sampling` ("active" or "uniform" pair sampling) are for tests and organisers.
+    `secure_cookies=True` marks every cookie `Secure` (behind a reverse proxy that ends TLS
+    and does not forward the scheme); by default cookies are `Secure` on HTTPS requests."""
     store = Store(url)
-    app = FastAPI(title="Gauntlet", version=__version__,
+    app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None,
                   description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
                               "with their inputs, a blind arena, and pages for teams, experts and organisers.")
     app.state.store = store
     app.state.templates = make_templates()
     app.state.signer = Signer(store.web_secret())
     app.state.clock = clock or utc_now
+    app.state.secure_cookies = secure_cookies
+    # Added before the visitor middleware, so it sits inside it: its body limit then raises
+    # where the routes' exception handlers see it (not inside that middleware's task group).
+    app.add_middleware(Hardening)
     app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling)
 
     @app.middleware("http")
@@ -75,7 +88,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
         if request.state.new_visitor:
             response.set_cookie(VISITOR_COOKIE, signer.sign("visitor", request.state.visitor),
                                 max_age=VISITOR_MAX_AGE, httponly=True, samesite="lax",
-                                secure=request.url.scheme == "https")
+                                secure=cookie_secure(request))
         return response
 
     def error_response(request: Request, status: int, message: str) -> Response:
@@ -108,20 +121,26 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(request, 500, "internal error; the organisers have the details in the server log")
+        response = error_response(request, 500, "internal error; the organisers have the details in the server log")
+        # Answered outside the middlewares (by the server-error layer), so the headers go on here.
+        response.headers.update(security_headers(request.url.scheme, request.url.path))
+        return response
 
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
-    for module in (public, arena, accounts, teams, experts, organisers):
+    for module in (public, arena, accounts, teams, experts, organisers, api_docs):
         app.include_router(module.router)
+    api_docs.mount_assets(app)
     return app
 
 
 def app_from_environment() -> FastAPI:
     """The app over the store named by GAUNTLET_DB: what each of `gauntlet serve --workers N`'s
     processes runs (uvicorn starts them from this import path)."""
+    import os
+
     from gauntlet.store.db import default_url
 
-    return create_app(default_url())
+    return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None)

@@ -6,18 +6,31 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from gauntlet.errors import InputError, StoreError
+from gauntlet.files import parse_json
 
 TEMPLATES = Path(__file__).parent / "templates"
 COMPONENTS = ("benchmark", "expert", "user")
 MAX_FORM_BYTES = 64 * 1024
+MAX_RECORD_ID = 2**63 - 1  # what every database we run on holds in a BIGINT
+
+# Numbers in addresses, bounded where they are declared: a 20-digit id is a 400, not an overflow in SQL.
+RecordId = Annotated[int, PathParam(ge=1, le=MAX_RECORD_ID)]
+DecisionNumber = Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)]
+
+
+def whole_number(text: str, what: str, *, maximum: int) -> int:
+    if not text.isdigit() or len(text) > len(str(maximum)) or int(text) > maximum:
+        raise InputError(f"{what} must be a whole number from 0 to {maximum:,}")
+    return int(text)
 
 
 def bilingual(ko: str, en: str) -> Markup:
@@ -59,7 +72,7 @@ def challenge_slug(request: Request, challenge: str | None) -> str:
     challenges = request.app.state.store.challenges()
     if challenge is not None:
         if not any(c["slug"] == challenge for c in challenges):
-            raise StoreError(f"no challenge {challenge!r} in the store")
+            raise StoreError(f"no challenge {challenge[:100]!r} in the store")
         return challenge
     if not challenges:
         raise StoreError("this store holds no challenge yet")
@@ -82,10 +95,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     except UnicodeDecodeError:
         raise InputError("the request body is not UTF-8") from None
     if kind == "application/json":
-        try:
-            document = json.loads(text or "{}")
-        except json.JSONDecodeError:
-            raise InputError("the request body is not valid JSON") from None
+        document = parse_json(text or "{}", what="the request body", max_depth=8)
         if not isinstance(document, dict):
             raise InputError("the request body must be a JSON object")
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in document.items()}

@@ -11,7 +11,7 @@ from gauntlet.errors import GauntletError, InputError
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
 from gauntlet.rounds.arena_desk import voter_alias
-from gauntlet.web.common import form_fields, now, render
+from gauntlet.web.common import RecordId, form_fields, now, render, whole_number
 from gauntlet.web.security import check_csrf, require_role
 
 router = APIRouter()
@@ -119,7 +119,7 @@ def _done(request: Request, who: dict, document: dict, anchor: str = ""):
 
 
 @router.post("/organiser/appeals/{appeal_id}/answer")
-def answer_appeal(request: Request, appeal_id: int, fields: dict = Depends(form_fields)):
+def answer_appeal(request: Request, appeal_id: RecordId, fields: dict = Depends(form_fields)):
     who = require_role(request, "organiser")
     check_csrf(request, fields, who)
     verdict = fields.get("upheld", "")
@@ -151,10 +151,8 @@ def assign_panel(request: Request, fields: dict = Depends(form_fields)):
     who = require_role(request, "organiser")
     check_csrf(request, fields, who)
     k_text = fields.get("k", "").strip()
-    if k_text and not k_text.isdigit():
-        raise InputError("k (reviews per submission) must be a whole number")
-    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""),
-                                                     k=int(k_text) if k_text else None)
+    k = whole_number(k_text, "k (reviews per submission)", maximum=10_000) if k_text else None
+    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""), k=k)
     return _done(request, who, {"assigned": {code: list(ids) for code, ids in reviewers.items()}}, "#panel")
 
 
@@ -171,7 +169,7 @@ def issue_token(request: Request, fields: dict = Depends(form_fields)):
 
 
 @router.post("/organiser/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, fields: dict = Depends(form_fields)):
+def revoke_token(request: Request, token_id: RecordId, fields: dict = Depends(form_fields)):
     who = require_role(request, "organiser")
     check_csrf(request, fields, who)
     store = request.app.state.store

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.errors import StoreError
-from gauntlet.web.common import challenge_slug, render
+from gauntlet.web.common import DecisionNumber, challenge_slug, render
 
 router = APIRouter()
 
@@ -72,7 +72,7 @@ def team_page(request: Request, team: str, challenge: str | None = None) -> HTML
 
 @router.get("/rounds/{round_key}", response_class=HTMLResponse)
 def round_page(request: Request, round_key: str, challenge: str | None = None,
-               sequence: int | None = None) -> HTMLResponse:
+               sequence: DecisionNumber = None) -> HTMLResponse:
     store = request.app.state.store
     slug = challenge_slug(request, challenge)
     history = store.round_decisions(slug, round_key)
@@ -105,12 +105,12 @@ def _decision_document(request: Request, round_key: str, challenge: str | None, 
 
 @router.get("/rounds/{round_key}/inputs.json")
 def round_inputs(request: Request, round_key: str, challenge: str | None = None,
-                 sequence: int | None = None) -> Response:
+                 sequence: DecisionNumber = None) -> Response:
     """The decision's input document: `gauntlet round decide` on it reproduces the outputs."""
     return _decision_document(request, round_key, challenge, sequence, "inputs")
 
 
 @router.get("/rounds/{round_key}/outputs.json")
 def round_outputs(request: Request, round_key: str, challenge: str | None = None,
-                  sequence: int | None = None) -> Response:
+                  sequence: DecisionNumber = None) -> Response:
     return _decision_document(request, round_key, challenge, sequence, "outputs")

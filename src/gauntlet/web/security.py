@@ -5,8 +5,11 @@
   tokens.
 - Organisers, teams and experts present a role token (`Store.create_token`)
   either as `Authorization: Bearer <token>` or once through the login form,
-  which sets a signed `gauntlet_session` cookie naming the token (revoking the
-  token ends the session).
+  which opens a session on the server and sets a signed `gauntlet_session`
+  cookie holding its secret. Signing out ends that session on the server (a
+  copied cookie stops working too), and revoking the token ends all of its
+  sessions. Signing in and out gives the browser a new visitor id, so a
+  visitor cookie planted before sign-in cannot predict the CSRF token after.
 - Every state-changing request is a POST.  A POST that relies on cookies
   must carry the CSRF token of its visitor (hidden `csrf` form field or
   `X-CSRF-Token` header); a bearer-token POST needs none, since browsers never
@@ -22,7 +25,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 
 from fastapi import Request
 
@@ -67,25 +69,28 @@ class Signer:
         return bool(token) and hmac.compare_digest(token, self.csrf_token(visitor))
 
 
+def cookie_secure(request: Request) -> bool:
+    """`Secure` on every cookie over HTTPS, and always when the app is told it sits
+    behind a proxy that ends TLS (`gauntlet serve --secure-cookies`)."""
+    return bool(getattr(request.app.state, "secure_cookies", None)) or request.url.scheme == "https"
+
+
 def new_visitor_id() -> str:
     return "v-" + secrets.token_urlsafe(16)
 
 
-def session_value(signer: Signer, token_id: int) -> str:
-    return signer.sign("session", f"{token_id}:{int(time.time())}")
+def session_value(signer: Signer, secret: str) -> str:
+    return signer.sign("session", secret)
 
 
-def session_token_id(signer: Signer, cookie: str | None) -> int | None:
-    value = signer.unsign("session", cookie)
-    if value is None:
-        return None
-    token_id, _, issued = value.partition(":")
-    try:
-        if time.time() - int(issued) > SESSION_MAX_AGE:
-            return None
-        return int(token_id)
-    except ValueError:
-        return None
+def session_secret(signer: Signer, cookie: str | None) -> str | None:
+    return signer.unsign("session", cookie)
+
+
+def rotate_visitor(request: Request) -> None:
+    """A fresh visitor id for this browser from this response on (the middleware sets it)."""
+    request.state.visitor = new_visitor_id()
+    request.state.new_visitor = True
 
 
 def bearer_token(request: Request) -> str | None:
@@ -103,10 +108,10 @@ def identify(request: Request) -> dict | None:
         if identity is None:
             raise NotSignedIn("the bearer token is unknown or revoked")
         return {**identity, "via": "bearer"}
-    token_id = session_token_id(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
-    if token_id is None:
+    secret = session_secret(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
+    if secret is None:
         return None
-    identity = store.token_identity(token_id)
+    identity = store.session_identity(secret, SESSION_MAX_AGE)
     return None if identity is None else {**identity, "via": "cookie"}
 
 
