@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 from gauntlet.errors import InputError, StoreError
+from gauntlet.rounds.arena_desk import close_arena, reopen_arena
 from gauntlet.rounds.gather import DEFAULT_BOOTSTRAP, RoundEvidence, copy_evidence, gather_round, missing_error
 from gauntlet.rounds.workspace import RoundContext
 
@@ -33,6 +34,17 @@ class RoundDecision:
     inputs_file: Path
     gaps: tuple[str, ...] = ()
     evidence: RoundEvidence | None = field(default=None, repr=False)
+
+
+def _close_arena_for_decision(ctx: RoundContext, round_id: str, now: datetime) -> bool:
+    """Close the round's arena, if it has one that is open; True when this call closed it."""
+    try:
+        if ctx.store.arena_state(ctx.slug, round_id)["state"] == "closed" or not ctx.store.arena_teams(ctx.slug, round_id):
+            return False
+    except StoreError:
+        return False
+    close_arena(ctx.store, ctx.slug, round_id, reason=f"round {round_id!r} was decided", at=now)
+    return True
 
 
 def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0, allow_missing: bool = False,
@@ -54,8 +66,11 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     if earlier:
         raise InputError(f"round {round_id!r} was already decided (decision #{earlier[-1]['sequence']}, record "
                          f"{earlier[-1]['record_hash'][:12]}); published decisions are never replaced")
+    arena_closed = _close_arena_for_decision(ctx, round_id, now)  # no vote lands after the votes are read
     evidence = gather_round(ctx, round_id, seed=seed, bootstrap=bootstrap)
     if evidence.gaps and not allow_missing:
+        if arena_closed:
+            reopen_arena(ctx.store, ctx.slug, round_id, reason="the decision was refused for gaps", at=now)
         raise missing_error(round_id, evidence.gaps)
     inputs = decision_inputs(ctx.spec, round_id, evidence.team_results(fill_missing=allow_missing),
                              seed=seed, draws=draws)

@@ -23,7 +23,7 @@ def login(request: Request, fields: dict = Depends(form_fields)):
     identity = request.app.state.store.identify_token(fields.get("token", "").strip())
     if identity is None:
         raise NotSignedIn("that token is unknown or has been revoked")
-    response = RedirectResponse(HOME[identity["role"]], status_code=303)
+    response = RedirectResponse(HOME.get(identity["role"], "/arena"), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(request.app.state.signer, identity["id"]),
                         max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
