@@ -253,7 +253,11 @@ class ArenaDesk:
                             datetime.fromtimestamp(battle.served_at, timezone.utc), choice, at, address, network)
         day = at.astimezone(timezone.utc).date().isoformat()
         with opened.lock:  # one order for the screen and the store, so a replay decides the same
-            vote_id = self.store.record_served_vote(opened.pool, served)
+            try:
+                vote_id = self.store.record_served_vote(opened.pool, served)
+            except ArenaClosedForVotes:
+                opened.checked = 0.0  # serve no more battles either: look at the state again
+                raise
             reason = opened.admit(Vote(battle.id, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
                                        choice, day, vote_id, address, network, at.timestamp()))
         return {"battle_id": battle_id, "vote_id": vote_id, "round": battle.round_key, "prompt_id": battle.prompt_id,
