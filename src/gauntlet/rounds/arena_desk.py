@@ -105,17 +105,26 @@ class _OpenRound:
     shared: dict[tuple[str, str], tuple[str, ...]]  # pair -> prompts both answered cleanly
     names: dict[str, dict]
     texts: dict[str, str]
-    last_vote_id: int = 0
+    synced_id: int = 0  # votes up to here were read back from the store
+    decided: dict = field(default_factory=dict)  # vote id -> reason: each vote is admitted once
     checked: float = 0.0
     state: dict = field(default_factory=lambda: {"state": "open", "reason": ""})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(self, vote: Vote) -> str | None:
-        reason = self.screen.admit(vote)
+        # A vote this process took can also come back from the store when it reads the votes
+        # other server processes took; it is decided once.
+        if vote.sequence in self.decided:
+            return self.decided[vote.sequence]
+        reason = self.decided[vote.sequence] = self.screen.admit(vote)
         if reason is None:
             self.sampler.observe(vote.model_a, vote.model_b, SCORE_A[vote.choice])
-        self.last_vote_id = max(self.last_vote_id, vote.sequence)
         return reason
+
+    def read_back(self, votes) -> None:
+        for vote in votes:
+            self.admit(vote)
+            self.synced_id = max(self.synced_id, vote.sequence)
 
 
 class ArenaDesk:
@@ -134,7 +143,23 @@ class ArenaDesk:
         self._open: dict[tuple[str, str], _OpenRound] = {}
         self._rules: dict[str, ArenaRules] = {}
         self._current: dict[str, tuple[str | None, float]] = {}
+        self._challenges: tuple[list[str], float] = ([], 0.0)
         self._lock = threading.Lock()
+
+    def challenge(self, asked: str | None) -> str:
+        """The challenge named (it must exist), else the store's first; the store's list is
+        read at most once per `refresh_seconds` (every vote would read it otherwise)."""
+        known, read_at = self._challenges
+        if not known or time.monotonic() - read_at > self.refresh_seconds:
+            known = [c["slug"] for c in self.store.challenges()]
+            self._challenges = (known, time.monotonic())
+        if asked is not None:
+            if asked not in known:
+                raise StoreError(f"no challenge {asked!r} in the store")
+            return asked
+        if not known:
+            raise StoreError("this store holds no challenge yet")
+        return known[0]
 
     def rules(self, slug: str) -> ArenaRules:
         # A stored spec never changes (register_challenge refuses another), so parse it once.
@@ -167,9 +192,11 @@ class ArenaDesk:
             if current is None or self.store.arena_version(slug, round_key) != current.pool.version:
                 current = self._load(slug, round_key)
             else:
-                with current.lock:  # votes other server processes took since we last looked
-                    for vote in self.store.arena_votes(slug, round_key, after=current.last_vote_id):
-                        current.admit(vote)
+                # Votes other server processes took since we last looked.  (With PostgreSQL a vote
+                # committed late under an earlier id is missed here; the decision still counts it.)
+                recent = self.store.arena_votes(slug, round_key, after=current.synced_id)
+                with current.lock:
+                    current.read_back(recent)
             current.state = self.store.arena_state(slug, round_key)
             current.checked = time.monotonic()
             self._open[(slug, round_key)] = current
@@ -192,8 +219,7 @@ class ArenaDesk:
         opened = _OpenRound(pool, rules, make_sampler(self.sampling, models), np.random.default_rng(seed),
                             VoteScreen(rules.policy, pool.revealing), shared, self.store.team_names(slug),
                             {p.id: p.text for p in pool.prompts.prompts})
-        for vote in self.store.arena_votes(slug, round_key):  # the screen and the sampler learn the log so far
-            opened.admit(vote)
+        opened.read_back(self.store.arena_votes(slug, round_key))  # the screen and sampler learn the log so far
         return opened
 
     def state(self, slug: str, round_key: str) -> dict:
@@ -252,14 +278,17 @@ class ArenaDesk:
         served = ServedVote(battle.id, battle.round_key, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
                             datetime.fromtimestamp(battle.served_at, timezone.utc), choice, at, address, network)
         day = at.astimezone(timezone.utc).date().isoformat()
-        with opened.lock:  # one order for the screen and the store, so a replay decides the same
-            try:
-                vote_id = self.store.record_served_vote(opened.pool, served)
-            except ArenaClosedForVotes:
-                opened.checked = 0.0  # serve no more battles either: look at the state again
-                raise
-            reason = opened.admit(Vote(battle.id, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
-                                       choice, day, vote_id, address, network, at.timestamp()))
+
+        def decide(vote_id: int) -> str | None:  # called in vote-id order, once the vote is on disk
+            with opened.lock:
+                return opened.admit(Vote(battle.id, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
+                                         choice, day, vote_id, address, network, at.timestamp()))
+
+        try:
+            vote_id, reason = self.store.record_served_vote(opened.pool, served, decide)
+        except ArenaClosedForVotes:
+            opened.checked = 0.0  # serve no more battles either: look at the state again
+            raise
         return {"battle_id": battle_id, "vote_id": vote_id, "round": battle.round_key, "prompt_id": battle.prompt_id,
                 "model_a": battle.model_a, "model_b": battle.model_b, "choice": choice, "day": day,
                 "counted": reason is None, "reason": reason, "prompt": opened.texts.get(battle.prompt_id, ""),

@@ -201,35 +201,29 @@ class ArenaVerbs:
                     "prompt_id": battle.prompt_key, "model_a": battle.team_a.key, "model_b": battle.team_b.key,
                     "choice": choice, "day": vote.day}
 
-    def record_served_vote(self, pool: ArenaPool, vote: ServedVote) -> int:
-        """Store a served battle and its vote in one transaction (one commit per vote); returns
-        the vote's id.  Refused when the arena is closed or the battle already has a vote."""
+    def record_served_vote(self, pool: ArenaPool, vote: ServedVote, then=None) -> tuple[int, object]:
+        """Store a served battle and its vote in one transaction, batched with the votes arriving
+        at the same time (`gauntlet.store.vote_batches`); returns (vote id, `then(vote id)`),
+        once the vote is on disk.  Refused when the arena is closed or the battle already has
+        a vote."""
         if vote.choice not in CHOICES:
             raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {vote.choice!r}")
-        try:
-            team_a, team_b = pool.team_ids[vote.model_a], pool.team_ids[vote.model_b]
-        except KeyError as missing:
-            raise StoreError(f"no team {missing.args[0]!r} in the arena of round {pool.round_key!r}") from None
-        with self.sessions.begin() as session:
-            self._refuse_if_closed(session, pool.challenge_id, vote.round_key)
-            if session.scalar(select(ArenaBattle.id).where(ArenaBattle.public_id == vote.battle_id)) is not None:
-                raise InputError("this battle already has your vote")
-            battle = ArenaBattle(public_id=vote.battle_id, challenge_id=pool.challenge_id, round_key=vote.round_key,
-                                 voter_id=vote.voter_id, prompt_key=vote.prompt_id, team_a_id=team_a,
-                                 team_b_id=team_b, served_at=vote.served_at)
-            row = ArenaVote(battle=battle, voter_id=vote.voter_id, choice=vote.choice,
-                            day=vote.voted_at.astimezone(timezone.utc).date().isoformat(), voted_at=vote.voted_at,
-                            address_key=vote.address_key or None, network_key=vote.network_key or None)
-            session.add_all([battle, row])
-            session.flush()
-            return row.id
+        for model in (vote.model_a, vote.model_b):
+            if model not in pool.team_ids:
+                raise StoreError(f"no team {model!r} in the arena of round {pool.round_key!r}")
+        if getattr(self, "_vote_batcher", None) is None:
+            from gauntlet.store.vote_batches import VoteBatcher
+
+            self._vote_batcher = VoteBatcher(self)
+        return self._vote_batcher.write(pool, vote, then)
 
     # -- the arena's state ------------------------------------------------------------
     def _refuse_if_closed(self, session, challenge_id: int, round_key: str) -> None:
-        state = self._arena_state_row(session, challenge_id, round_key)
-        if state is not None and state.state == "closed":
-            raise ArenaClosedForVotes(f"the arena of round {round_key!r} is closed ({state.reason}); "
-                                      "this vote was not recorded")
+        from gauntlet.store.vote_batches import VoteBatcher
+
+        refusal = VoteBatcher._closed(session, challenge_id, round_key)
+        if refusal is not None:
+            raise refusal
 
     @staticmethod
     def _arena_state_row(session, challenge_id: int, round_key: str) -> ArenaState | None:

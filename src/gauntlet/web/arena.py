@@ -27,7 +27,7 @@ from gauntlet.ratings.arena import CHOICES
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
 from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
 from gauntlet.store.arena_records import ArenaClosedForVotes
-from gauntlet.web.common import challenge_slug, form_fields, now, render
+from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
 
 CHOICE_LABELS = {"a": ("A가 낫다", "A is better"), "b": ("B가 낫다", "B is better"),
@@ -39,6 +39,10 @@ router = APIRouter()
 
 def _desk(request: Request) -> ArenaDesk:
     return request.app.state.arena
+
+
+def challenge_slug(request: Request, challenge: str | None) -> str:
+    return _desk(request).challenge(challenge)
 
 
 def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
