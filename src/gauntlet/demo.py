@@ -122,7 +122,8 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
             lines.append(f"conflicts = [{q(conflict)}]")
         lines.append("")
     lines += [
-        "[arena]", f"votes_per_round = {votes}", "daily_cap_per_voter = 60", "",
+        "[arena]", f"votes_per_round = {votes}", "daily_cap_per_voter = 60",
+        "votes_per_second_per_voter = 1", "votes_per_second_per_address = 5", "",
         "[independence]",
         'disqualifying_modules = ["embedding", "attention", "mlp", "vision_encoder", "audio_encoder", "lm_head", "router"]',
         'disqualifying_origins = { countries = ["*"] }', "exempt_own_organisation = true", 'on_inconclusive = "flag"', "",

@@ -12,7 +12,7 @@ What is simulated is only the judgement (`gauntlet.ratings.arena_simulation`,
 `gauntlet.ratings.panel_scoring`): it needs the true quality of the model
 behind an anonymous answer, which a real person never learns, so the
 simulation looks it up where the server keeps it — the pair the desk
-recorded for each battle, the team behind each panel code — and nowhere else.
+sealed into each battle id, the team behind each panel code — and nowhere else.
 """
 
 from __future__ import annotations
@@ -37,34 +37,14 @@ class CrowdActivity:
         self.refused[reason] = self.refused.get(reason, 0) + 1
 
 
-class _BattleWitness:
-    """The store, as the arena desk uses it, noting which two models each served battle
-    paired: the simulated voters' only window on the models behind the answers."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-        self.pairs: dict[str, tuple[str, str]] = {}
-
-    def record_battle(self, slug, round_key, voter_id, prompt_id, model_a, model_b, at=None) -> str:
-        battle_id = self._store.record_battle(slug, round_key, voter_id, prompt_id, model_a, model_b, at)
-        self.pairs[battle_id] = (model_a, model_b)
-        return battle_id
-
-    def __getattr__(self, name: str):
-        return getattr(self._store, name)
-
-
 def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: int, *, seed: int,
                   start: datetime, days: int, progress: bool = True) -> CrowdActivity:
     """`attempts` requests from a simulated crowd (`default_voters`: honest voters whose
     choices follow `strength`, each model's quality on the Bradley-Terry log-odds scale,
     plus lazy, adversarial and spamming visitors), spread evenly over `days` from `start`.
 
-    A spammer sometimes re-sends its last vote; the store refuses it.  The desk learns
-    from votes as the web app's does when it starts: a fresh desk each simulated day
-    samples pairs from every vote stored so far.  (`ArenaDesk.vote` would also teach the
-    desk within the day, but its reveal re-filters the whole round on every vote, which
-    makes thousands of votes quadratic.)"""
+    A spammer sometimes re-sends its last vote; the desk refuses it.  Votes go through
+    `ArenaDesk.vote`, as on the web, so the desk's pair sampler learns from each one."""
     from gauntlet.console import progress_bar
     from gauntlet.ratings.arena_simulation import CrowdSchedule, default_voters, judge_battle
     from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
@@ -73,11 +53,10 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
         raise InputError("a simulated crowd needs at least one request and one day")
     rng = np.random.default_rng(seed)
     schedule = CrowdSchedule(default_voters(int(rng.integers(2**31))), rng)
-    witness = _BattleWitness(ctx.store)
+    desk = ArenaDesk(ctx.store, seed=seed)
     activity = CrowdActivity()
     last: dict[str, str] = {}
     seen: set[str] = set()
-    desk, desk_day = None, None
     start = start.astimezone(timezone.utc)  # the web app's clock; a vote's day is its UTC date
     bar = progress_bar(transient=True) if progress else None
     with bar or nullcontext():
@@ -86,9 +65,6 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
             if bar:
                 bar.advance(task)
             at = start + timedelta(days=days) * (k / attempts)
-            day = (at - start).days
-            if day != desk_day:
-                desk, desk_day = ArenaDesk(witness, seed=seed + day), day
             voter = schedule.next_voter()
             seen.add(voter.id)
             if schedule.resubmits(voter, voter.id in last):
@@ -100,10 +76,10 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
                     activity.refuse("daily cap")
                     continue
                 last[voter.id] = battle_id
-            model_a, model_b = witness.pairs[battle_id]
-            choice = judge_battle(voter.kind, strength[model_a], strength[model_b], rng)
+            battle = desk.battle_behind(battle_id, at)  # the server's side: which models they were
+            choice = judge_battle(voter.kind, strength[battle.model_a], strength[battle.model_b], rng)
             try:
-                ctx.store.record_vote(battle_id, voter.id, choice, at)
+                desk.vote(ctx.slug, battle_id, voter.id, choice, at)
             except InputError:
                 activity.refuse("voted twice")
                 continue

@@ -375,3 +375,13 @@ def test_an_upheld_appeal_re_decides_the_round_without_erasing_the_original(run,
     assert "byte-identical" in ok("round", "replay", published["bundle"], "--ledger", exported)
     # An appeal answers one decision: once it has been replaced, the same appeal cannot re-decide again.
     assert "already led to a re-decision" in refused(*redecide, "--appeal", appeal, "--correct", f"{team}.expert=90")
+
+
+def test_the_decision_closes_the_arena_and_a_refused_decision_leaves_it_open(run):
+    from gauntlet.web.app import create_app
+
+    assert run["votes"], "votes were cast after the refused decisions: the arena stayed open"
+    state = run["store"].arena_state(SLUG, ROUND)
+    assert state["state"] == "closed" and "decided" in state["reason"]
+    page = TestClient(create_app(run["store"].url)).get(f"/arena?challenge={SLUG}&round={ROUND}")
+    assert page.status_code == 403 and "closed" in page.text

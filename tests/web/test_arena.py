@@ -17,6 +17,21 @@ TEAMS = ("lg", "skt", "upstage", "naver", "nc")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+class ReadingClock:
+    """The app's clock for a voter who takes ten seconds over each request."""
+
+    def __init__(self):
+        from datetime import datetime, timezone
+
+        self.now = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self):
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=10)
+        return self.now
+
+
 def csrf_of(page: str) -> str:
     return CSRF.search(page).group(1)
 
@@ -25,7 +40,9 @@ def _battle_id(page: str) -> str:
     return re.search(r'name="battle_id" value="([^"]+)"', page).group(1)
 
 
-def _vote(client, page: str, choice: str):
+def _vote(client, page: str, choice: str, clock=None):
+    if clock is not None:
+        clock.advance(seconds=5)  # a voter reads both answers; faster votes break the per-second limit
     return client.post("/arena/vote", data={"csrf": csrf_of(page), "battle_id": _battle_id(page), "choice": choice})
 
 
@@ -35,12 +52,14 @@ def test_a_battle_names_no_model_until_the_vote_reveals_both(world):
         page = client.get("/arena")
         assert page.status_code == 200
         assert world.leaks(page.text) == []
-        reveal = _vote(client, page.text, "a")
+        reveal = _vote(client, page.text, "a", world.clock)
         assert reveal.status_code == 200
         named = set(world.leaks(reveal.text))
         assert len({k for k in TEAMS if k in named}) == 2, "the reveal names both models"
     data = client.get("/api/arena/battle").json()
-    assert set(data) == {"battle_id", "round", "prompt", "language", "answer_a", "answer_b", "csrf"}
+    world.clock.advance(seconds=5)
+    assert set(data) == {"battle_id", "round", "prompt", "language", "answer_a", "answer_b", "csrf",
+                         "proof_of_work_bits"}
     assert world.leaks(json.dumps(data, ensure_ascii=False)) == []
     voted = client.post("/api/arena/votes", json={"battle_id": data["battle_id"], "choice": "tie"},
                         headers={"X-CSRF-Token": data["csrf"]}).json()
@@ -63,7 +82,7 @@ def test_an_answer_that_names_its_model_is_never_shown(world):
 def test_the_daily_cap_stops_serving_and_excludes_votes_beyond_it(world):
     client = world.client(daily_cap=3)
     pages = [client.get("/arena").text for _ in range(4)]  # battles served before any vote
-    results = [_vote(client, page, "b") for page in pages]
+    results = [_vote(client, page, "b", world.clock) for page in pages]
     assert [("counted" in r.text and "not counted" not in r.text) for r in results] == [True, True, True, False]
     assert "daily_cap" in results[3].text
     limited = client.get("/arena")
@@ -133,6 +152,7 @@ def test_exported_votes_refit_with_gauntlet_ratings_fit(world, tmp_path):
                 choice = lg_side if rng.random() < 0.85 else {"a": "b", "b": "a"}[lg_side]
             else:
                 choice = rng.choice(["a", "b", "a", "b", "tie"])
+            world.clock.advance(seconds=3)
             client.post("/api/arena/votes", json={"battle_id": data["battle_id"], "choice": choice},
                         headers={"X-CSRF-Token": data["csrf"]})
     exported = world.client().get("/api/arena/votes.csv")
@@ -163,11 +183,12 @@ def test_after_a_restart_a_voter_is_not_served_what_they_already_judged(tmp_path
     store.add_arena_prompts("c", "r1", [Prompt("p1", "en", "Say hello."), Prompt("p2", "en", "Say goodbye.")])
     store.add_arena_answers("c", "r1", {"alpha": {"p1": "Hello there.", "p2": "Bye now."},
                                         "beta": {"p1": "Hi!", "p2": "Farewell."}})
-    client = TestClient(create_app(store.url, arena_seed=1))
+    clock = ReadingClock()
+    client = TestClient(create_app(store.url, arena_seed=1, clock=clock))
     first = client.get("/arena").text
     assert "not counted" not in _vote(client, first, "a").text
     judged = "Say hello." if "Say hello." in first else "Say goodbye."
-    restarted = TestClient(create_app(store.url, arena_seed=1))  # same store, same browser cookie
+    restarted = TestClient(create_app(store.url, arena_seed=1, clock=clock))  # same store, same browser cookie
     restarted.cookies = client.cookies
     client = restarted
     second = client.get("/arena").text

@@ -1,6 +1,7 @@
 """Teams, experts and organisers: who may see and change what, over HTTP."""
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_the_organiser_overview_flags_what_needs_a_look(world):
         a, b = pairs[i % len(pairs)]
         battle = world.store.record_battle(world.slug, world.round, "v-lazy", f"{'ko' if i % 2 else 'en'}-{i % 6 + 1}",
                                            a, b)
-        world.store.record_vote(battle, "v-lazy", "a")
+        world.store.record_vote(battle, "v-lazy", "a", world.clock.now + timedelta(seconds=10 * i))
     # Experts who disagree completely on "safety" and agree on the rest.
     panel = world.store.panel_rounds(world.slug)[0]
     for n, entry in enumerate(panel["entries"]):

@@ -188,6 +188,11 @@ class Vote:
     choice: str
     day: str
     sequence: int
+    # Where the vote came from, as one-way keys (the raw address is never stored), and when
+    # (seconds since the epoch): the limits that survive clearing cookies need them.
+    address: str = ""
+    network: str = ""
+    at: float = 0.0
 
     @property
     def winner(self) -> str:

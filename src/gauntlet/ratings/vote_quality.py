@@ -1,4 +1,4 @@
-"""Which votes count: identity leaks, duplicates, daily caps, anomalous voters.
+"""Which votes count: identity leaks, duplicates, limits, anomalous voters.
 
 Every submitted vote ends up either accepted or in `excluded` with its
 reason; nothing is dropped silently or deleted.  Rules apply in this order:
@@ -8,47 +8,42 @@ reason; nothing is dropped silently or deleted.  Rules apply in this order:
 2. ``duplicate``: the same voter already voted on the same prompt with the
    same two models (in either position); the first vote counts.
 3. ``daily_cap``: a voter's votes beyond `daily_cap` on one day.
-4. ``anomalous_voter``: all votes of a voter whose choices are implausible
-   given everybody else's votes.
+4. ``address_cap`` / ``network_cap``: votes beyond the daily caps of one
+   client address or one network prefix (/24 for IPv4, /48 for IPv6), which a
+   voter who clears cookies keeps.
+5. ``rate``: a vote within one second of `voter_per_second` earlier votes of
+   the same voter, or of `address_per_second` of the same address (nobody
+   reads two answers that fast).  Off (0) unless the spec sets them.
+6. ``anomalous_voter``: the votes of a voter, or of a network, whose choices
+   are implausible given everybody else's (`gauntlet.ratings.voter_anomaly`).
 
-Anomalous voters, in the spirit of the Chatbot Arena paper's sequential
-outlier test (each vote compared with the historical votes on the same pair,
-combined sequentially over a voter's votes, Bonferroni over the looks).  For
-each of a voter's votes we take the outcome distribution of the same pair
-among all *other* voters (a half-count prior keeps sparse pairs finite) and
-orient it by the side those voters favour; the voter's votes then fall into
-three cells, "favoured side wins", "other side wins", "tie or both bad",
-whose expected counts are the summed probabilities.  Pearson's chi-square of
-observed against expected counts (2 degrees of freedom, tail exp(-x/2)) is
-checked at j = 20, 40, 80, ... votes and at the voter's last vote.  We test
-the whole outcome profile rather than the likelihood of each choice because
-a brigading voter who always picks the other side and never calls a tie
-produces individually plausible votes that only stand out together.  A
-second statistic at the same looks catches position bias (always "A"): the
-share of A-side wins among decisive votes, two-sided, since positions are
-randomised.  With the Bonferroni split over both statistics and all looks,
-an honest voter is flagged with probability about `anomaly_alpha` or less
-(large-sample approximations).
+`VoteScreen` applies the rules one vote at a time from the voter's own recent
+history and streaming statistics: it is what the web app asks whether a new
+vote counts, in O(1).  `filter_votes` is the round's decision: it replays the
+whole kept vote log through a fresh screen, so both give the same answer for
+rules 1-5 and the same flagged voters, and then excludes *every* vote of a
+flagged voter or network, including those cast before the flag.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Iterable, Sequence
 
-import numpy as np
-
 from gauntlet.ratings.arena import Vote
+from gauntlet.ratings.voter_anomaly import CHECKPOINTS, AnomalyMonitor, VoterAnomaly
 
-CHECKPOINTS = (20, 40, 80, 160, 320, 640, 1280)
+__all__ = ["VotePolicy", "ExcludedVote", "VoterAnomaly", "VoteFilterResult", "VoteScreen", "filter_votes"]
 
 
 @dataclass(frozen=True)
 class VotePolicy:
-    daily_cap: int = 50
+    daily_cap: int = 50  # votes per voter (cookie or account) per UTC day
+    address_daily_cap: int = 300  # per client address per day
+    network_daily_cap: int = 1500  # per network prefix per day
+    voter_per_second: int = 0  # votes of one voter within any one second (0: no limit)
+    address_per_second: int = 0  # votes of one address within any one second (0: no limit)
     anomaly_alpha: float = 1e-3
     checkpoints: tuple[int, ...] = CHECKPOINTS
 
@@ -57,14 +52,6 @@ class VotePolicy:
 class ExcludedVote:
     vote: Vote
     reason: str
-
-
-@dataclass(frozen=True)
-class VoterAnomaly:
-    voter_id: str
-    test: str  # "outcome_profile" (chi-square) or "position" (z)
-    statistic: float
-    after_votes: int
 
 
 @dataclass(frozen=True)
@@ -80,120 +67,112 @@ class VoteFilterResult:
         return dict(counts)
 
 
-def _outcome(vote: Vote) -> tuple[tuple[str, str], int]:
-    """(pair in name order, outcome 0 first wins / 1 second wins / 2 tie / 3 both bad)."""
-    first, second = sorted((vote.model_a, vote.model_b))
-    if vote.choice == "tie":
-        return (first, second), 2
-    if vote.choice == "both_bad":
-        return (first, second), 3
-    winner = vote.model_a if vote.choice == "a" else vote.model_b
-    return (first, second), 0 if winner == first else 1
+def network_group(network: str) -> str:
+    return f"network:{network}"
 
 
-def find_anomalous_voters(votes: Sequence[Vote], policy: VotePolicy = VotePolicy()) -> dict[str, VoterAnomaly]:
-    """Voters whose choices depart from everybody else's (see module docstring).
+class VoteScreen:
+    """The rules above, one vote at a time.  `admit(vote)` records the vote and returns why it
+    does not count (None: it counts for now; a later anomaly flag can still exclude it)."""
 
-    The reference distribution is re-estimated without the voters flagged so
-    far until the flagged set stops changing: otherwise a few brigading or
-    lazy voters skew "everybody else" enough that a very active honest voter
-    looks out of line with it."""
-    by_voter: dict[str, list[Vote]] = defaultdict(list)
-    for v in votes:
-        by_voter[v.voter_id].append(v)
-    flagged: dict[str, VoterAnomaly] = {}
-    for _ in range(10):
-        totals: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
-        for voter, own in by_voter.items():
-            if voter not in flagged:
-                for v in own:
-                    pair, outcome = _outcome(v)
-                    totals[pair][outcome] += 1
-        found = {}
-        for voter, own in by_voter.items():
-            anomaly = _test_voter(voter, own, totals, subtract_own=voter not in flagged, policy=policy)
-            if anomaly is not None:
-                found[voter] = anomaly
-        if found.keys() == flagged.keys():
-            return found
-        flagged = found
-    return flagged
+    def __init__(self, policy: VotePolicy = VotePolicy(), revealing_answers: Iterable[tuple[str, str]] = ()):
+        self.policy = policy
+        self.revealing = frozenset(revealing_answers)
+        self._judged: set[tuple[str, str, frozenset]] = set()
+        self._per_day: dict[tuple[str, str, str], int] = defaultdict(int)  # (kind, key, day)
+        self._recent: dict[tuple[str, str], deque] = defaultdict(deque)  # (kind, key) -> times
+        self.anomalies = AnomalyMonitor(policy.anomaly_alpha, policy.checkpoints)
+
+    @property
+    def flagged(self) -> dict[str, VoterAnomaly]:
+        return self.anomalies.flagged
+
+    def judged(self, voter_id: str, prompt_id: str, model_a: str, model_b: str) -> bool:
+        return (voter_id, prompt_id, frozenset((model_a, model_b))) in self._judged
+
+    def refusal(self, voter_id: str, address: str, network: str, day: str) -> str | None:
+        """Why a new battle should not even be served (a daily cap used up), else None.  Rates
+        apply to votes only: taking the next battle right after a vote is what voters do."""
+        p = self.policy
+        for kind, key, cap in (("voter", voter_id, p.daily_cap), ("address", address, p.address_daily_cap),
+                               ("network", network, p.network_daily_cap)):
+            if key and self._per_day[(kind, key, day)] >= cap:
+                return f"{kind}_daily:{cap}"
+        return None
+
+    def _in_last_second(self, key, at: float) -> int:
+        times = self._recent.get(key)
+        if not times:
+            return 0
+        while times and times[0] <= at - 1.0:
+            times.popleft()
+        return len(times)
+
+    def _sequential(self, v: Vote) -> str | None:
+        shown = [m for m in (v.model_a, v.model_b) if (m, v.prompt_id) in self.revealing]
+        if shown:
+            return f"identity_revealed: the answer of {shown[0]} names its author"
+        key = (v.voter_id, v.prompt_id, frozenset((v.model_a, v.model_b)))
+        if key in self._judged:
+            return "duplicate: voter already judged this prompt and pair"
+        self._judged.add(key)
+        p = self.policy
+        reason = None
+        for kind, who, cap, rule in (("voter", v.voter_id, p.daily_cap, "daily_cap"),
+                                     ("address", v.address, p.address_daily_cap, "address_cap"),
+                                     ("network", v.network, p.network_daily_cap, "network_cap")):
+            if not who:
+                continue
+            self._per_day[(kind, who, v.day)] += 1
+            if reason is None and self._per_day[(kind, who, v.day)] > cap:
+                what = {"voter": "votes", "address": "votes from one address", "network": "votes from one network"}
+                reason = f"{rule}: more than {cap} {what[kind]} on {v.day}"
+        if v.at:
+            for kind, who, cap in (("voter", v.voter_id, p.voter_per_second),
+                                   ("address", v.address, p.address_per_second)):
+                if not who or not cap:
+                    continue
+                recent = self._in_last_second((kind, who), v.at)
+                self._recent[(kind, who)].append(v.at)
+                if reason is None and recent >= cap:
+                    reason = f"rate: more than {cap} vote(s) from one {kind} within a second"
+        return reason
+
+    def admit(self, v: Vote) -> str | None:
+        reason = self._sequential(v)
+        if reason is not None:
+            return reason
+        groups = (v.voter_id, network_group(v.network)) if v.network else (v.voter_id,)
+        found = self.anomalies.observe(v.sequence, groups, v.model_a, v.model_b, v.choice)
+        return None if found is None else _anomaly_reason(found)
 
 
-def _test_voter(voter, own, totals, *, subtract_own: bool, policy: VotePolicy) -> VoterAnomaly | None:
-    looks = 2 * (len(policy.checkpoints) + 1)
-    level = policy.anomaly_alpha / looks
-    profile_bound = -2.0 * math.log(level)  # chi-square(2) tail is exp(-x/2)
-    position_bound = NormalDist().inv_cdf(1.0 - level / 2.0)
-    own = sorted(own, key=lambda v: v.sequence)
-    mine: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
-    if subtract_own:
-        for v in own:
-            pair, outcome = _outcome(v)
-            mine[pair][outcome] += 1
-    checkpoints = {c for c in policy.checkpoints if c <= len(own)}
-    if len(own) >= min(policy.checkpoints):
-        checkpoints.add(len(own))  # and once more on everything the voter did
-    observed = np.zeros(3)
-    expected = np.zeros(3)
-    a_wins = decisive = 0
-    for j, v in enumerate(own, start=1):
-        pair, outcome = _outcome(v)
-        others = totals[pair] - mine[pair] + 0.5
-        p = others / others.sum()
-        fav, other = (0, 1) if p[0] >= p[1] else (1, 0)
-        expected += (p[fav], p[other], p[2] + p[3])
-        observed[{fav: 0, other: 1}.get(outcome, 2)] += 1
-        if v.choice in ("a", "b"):
-            decisive += 1
-            a_wins += v.choice == "a"
-        if j not in checkpoints:
-            continue
-        chi2 = float(((observed - expected) ** 2 / expected).sum())
-        if chi2 > profile_bound:
-            return VoterAnomaly(voter, "outcome_profile", chi2, j)
-        if decisive:
-            z = (a_wins - 0.5 * decisive) / math.sqrt(0.25 * decisive)
-            if abs(z) > position_bound:
-                return VoterAnomaly(voter, "position", z, j)
-    return None
+def _anomaly_reason(found: VoterAnomaly) -> str:
+    who = "network" if found.voter_id.startswith("network:") else "voter"
+    return (f"anomalous_voter: {who} {found.test} test statistic {found.statistic:.1f} "
+            f"after {found.after_votes} votes")
 
 
-def filter_votes(
-    votes: Iterable[Vote],
-    policy: VotePolicy = VotePolicy(),
-    revealing_answers: Iterable[tuple[str, str]] = (),
-) -> VoteFilterResult:
-    """Apply the rules in order; `revealing_answers` holds (model, prompt_id) pairs
-    whose answers name their author."""
-    revealing = set(revealing_answers)
+def filter_votes(votes: Sequence[Vote], policy: VotePolicy = VotePolicy(),
+                 revealing_answers: Iterable[tuple[str, str]] = ()) -> VoteFilterResult:
+    """Split votes into accepted and excluded (with reasons): the whole log replayed, in
+    the order cast, through a `VoteScreen`; then every vote of a flagged voter or network."""
+    screen = VoteScreen(policy, revealing_answers)
     excluded: list[ExcludedVote] = []
-    seen: set[tuple[str, str, frozenset]] = set()
-    per_day: dict[tuple[str, str], int] = defaultdict(int)
     kept: list[Vote] = []
     for v in sorted(votes, key=lambda v: v.sequence):
-        shown = [m for m in (v.model_a, v.model_b) if (m, v.prompt_id) in revealing]
-        if shown:
-            excluded.append(ExcludedVote(v, f"identity_revealed: the answer of {shown[0]} names its author"))
-            continue
-        key = (v.voter_id, v.prompt_id, frozenset((v.model_a, v.model_b)))
-        if key in seen:
-            excluded.append(ExcludedVote(v, "duplicate: voter already judged this prompt and pair"))
-            continue
-        seen.add(key)
-        per_day[(v.voter_id, v.day)] += 1
-        if per_day[(v.voter_id, v.day)] > policy.daily_cap:
-            excluded.append(ExcludedVote(v, f"daily_cap: more than {policy.daily_cap} votes on {v.day}"))
-            continue
-        kept.append(v)
-    anomalous = find_anomalous_voters(kept, policy)
+        reason = screen.admit(v)
+        if reason is not None and not reason.startswith("anomalous_voter"):
+            excluded.append(ExcludedVote(v, reason))
+        else:
+            kept.append(v)
+    flagged = screen.flagged
     accepted = []
     for v in kept:
-        found = anomalous.get(v.voter_id)
+        found = flagged.get(v.voter_id) or (flagged.get(network_group(v.network)) if v.network else None)
         if found:
-            excluded.append(ExcludedVote(
-                v, f"anomalous_voter: {found.test} test statistic {found.statistic:.1f} after {found.after_votes} votes"))
+            excluded.append(ExcludedVote(v, _anomaly_reason(found)))
         else:
             accepted.append(v)
     excluded.sort(key=lambda e: e.vote.sequence)
-    return VoteFilterResult(tuple(accepted), tuple(excluded), anomalous)
+    return VoteFilterResult(tuple(accepted), tuple(excluded), dict(flagged))

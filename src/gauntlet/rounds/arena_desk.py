@@ -1,11 +1,20 @@
 """The arena's desk: serves blind battles and records votes, for the web app and the demo's crowd.
 
-`ArenaDesk` keeps one `gauntlet.ratings.arena.ArenaSession` per open round
-(pair sampling by `gauntlet.ratings.sampling`, prompts and A/B positions drawn
-by the session) and puts every served battle and every vote in the store.
-Which votes count is `gauntlet.ratings.vote_quality.filter_votes` over all the
-round's votes. It knows nothing of HTTP, so the web app and a simulated crowd
-share exactly the same serving and voting rules.
+Per open round the desk holds, in memory and updated vote by vote: the answer
+pool (with, per pair of models, the prompts both answered cleanly), the vote
+rules parsed once from the spec (`arena_rules`), the pair sampler
+(`gauntlet.ratings.sampling`) and a `gauntlet.ratings.vote_quality.VoteScreen`
+that decides from the voter's own history and streaming statistics whether a
+new vote counts.  A vote therefore costs O(1) work and one commit: serving a
+battle writes nothing (the battle is sealed into its id,
+`gauntlet.rounds.battle_tickets`), the vote stores battle and vote together.
+The round's decision still recomputes every rule from the whole kept vote log
+(`review`, `filter_votes`), which replays the same screen.
+
+A round's arena is open until its decision closes it (`close_arena`); after
+that every vote is refused with the reason and nothing is stored, until an
+organiser reopens it (`reopen_arena`).  The desk knows nothing of HTTP, so the
+web app and a simulated crowd share exactly the same serving and voting rules.
 """
 
 from __future__ import annotations
@@ -13,33 +22,62 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import combinations
+
+import numpy as np
 
 from gauntlet.errors import GauntletError, StoreError
-from gauntlet.ratings.arena import ArenaSession
+from gauntlet.ratings.arena import CHOICES, Vote
 from gauntlet.ratings.sampling import make_sampler
-from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, filter_votes
-from gauntlet.store.spec_view import daily_vote_cap
+from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, VoteScreen, filter_votes
+from gauntlet.rounds.battle_tickets import BattleTickets, ServedBattle, new_battle_id
+from gauntlet.rounds.vote_gate import OriginKeys
+from gauntlet.store.arena_records import ArenaClosedForVotes, ArenaPool, ServedVote
+from gauntlet.store.spec_view import parsed_spec
 
 DEFAULT_DAILY_CAP = VotePolicy().daily_cap
 REDRAWS = 20
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
+REFUSALS = {"voter_daily": "you have cast today's {} votes; thank you, come back tomorrow",
+            "address_daily": "this address has cast today's {} votes; come back tomorrow",
+            "network_daily": "this network has cast today's {} votes; come back tomorrow"}
 
 
 class DailyCapReached(GauntletError):
-    """This voter has used today's votes (HTTP 429)."""
+    """This voter (or address, or network) has used today's votes (HTTP 429)."""
 
 
 class ArenaClosed(StoreError):
     """No round has enough answers for a battle (HTTP 404: there is nothing to serve)."""
 
 
-@dataclass
-class _OpenRound:
-    version: tuple[int, int]
-    session: ArenaSession
-    sampler: object
-    languages: dict[str, str]
+@dataclass(frozen=True)
+class ArenaRules:
+    """How the arena takes votes, read once from the spec's [arena] table."""
+
+    policy: VotePolicy = VotePolicy()
+    voters: str = "anyone"  # "signed_in": only voter tokens may vote
+    proof_of_work_bits: int = 0
+    trusted_proxy_header: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+
+
+def arena_rules(spec_toml: str, *, daily_cap: int | None = None) -> ArenaRules:
+    """The spec's arena rules (documented defaults when it has none); `daily_cap` overrides."""
+    parsed = parsed_spec(spec_toml)
+    arena = None if parsed is None else parsed.arena
+    if arena is None:
+        return ArenaRules(VotePolicy(daily_cap=daily_cap or DEFAULT_DAILY_CAP))
+    policy = VotePolicy(daily_cap=daily_cap or arena.daily_cap_per_voter,
+                        address_daily_cap=arena.daily_cap_per_address,
+                        network_daily_cap=arena.daily_cap_per_network,
+                        voter_per_second=arena.votes_per_second_per_voter,
+                        address_per_second=arena.votes_per_second_per_address)
+    return ArenaRules(policy, arena.voters, arena.proof_of_work_bits, arena.trusted_proxy_header,
+                      arena.trusted_proxies)
 
 
 def voter_alias(voter_id: str) -> str:
@@ -47,85 +85,226 @@ def voter_alias(voter_id: str) -> str:
     return hashlib.sha256(voter_id.encode()).hexdigest()[:12]
 
 
+def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+    """Close the round's arena (the decision does): later votes are refused with `reason`."""
+    store.set_arena_state(slug, round_key, "closed", reason, at)
+
+
+def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+    """Reopen a closed arena: an organiser's action, with its reason on record."""
+    store.set_arena_state(slug, round_key, "open", reason, at)
+
+
+@dataclass
+class _OpenRound:
+    pool: ArenaPool
+    rules: ArenaRules
+    sampler: object
+    rng: np.random.Generator
+    screen: VoteScreen
+    shared: dict[tuple[str, str], tuple[str, ...]]  # pair -> prompts both answered cleanly
+    names: dict[str, dict]
+    texts: dict[str, str]
+    synced_id: int = 0  # votes up to here were read back from the store
+    decided: dict = field(default_factory=dict)  # vote id -> reason: each vote is admitted once
+    checked: float = 0.0
+    state: dict = field(default_factory=lambda: {"state": "open", "reason": ""})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, vote: Vote) -> str | None:
+        # A vote this process took can also come back from the store when it reads the votes
+        # other server processes took; it is decided once.
+        if vote.sequence in self.decided:
+            return self.decided[vote.sequence]
+        reason = self.decided[vote.sequence] = self.screen.admit(vote)
+        if reason is None:
+            self.sampler.observe(vote.model_a, vote.model_b, SCORE_A[vote.choice])
+        return reason
+
+    def read_back(self, votes) -> None:
+        for vote in votes:
+            self.admit(vote)
+            self.synced_id = max(self.synced_id, vote.sequence)
+
+
 class ArenaDesk:
-    def __init__(self, store, *, seed: int | None = None, daily_cap: int | None = None, sampling: str = "active"):
+    def __init__(self, store, *, seed: int | None = None, daily_cap: int | None = None, sampling: str = "active",
+                 refresh_seconds: float = 1.0):
+        """`refresh_seconds`: how often the desk looks in the store for new answers, the arena's
+        state and votes taken by other server processes."""
         self.store = store
         self.seed = seed
         self.daily_cap = daily_cap
         self.sampling = sampling
+        self.refresh_seconds = refresh_seconds
+        secret = store.web_secret()
+        self.tickets = BattleTickets(secret)
+        self.origins = OriginKeys(secret)
         self._open: dict[tuple[str, str], _OpenRound] = {}
+        self._rules: dict[str, ArenaRules] = {}
+        self._current: dict[str, tuple[str | None, float]] = {}
+        self._challenges: tuple[list[str], float] = ([], 0.0)
         self._lock = threading.Lock()
 
+    def challenge(self, asked: str | None) -> str:
+        """The challenge named (it must exist), else the store's first; the store's list is
+        read at most once per `refresh_seconds` (every vote would read it otherwise)."""
+        known, read_at = self._challenges
+        if not known or time.monotonic() - read_at > self.refresh_seconds:
+            known = [c["slug"] for c in self.store.challenges()]
+            self._challenges = (known, time.monotonic())
+        if asked is not None:
+            if asked not in known:
+                raise StoreError(f"no challenge {asked!r} in the store")
+            return asked
+        if not known:
+            raise StoreError("this store holds no challenge yet")
+        return known[0]
+
+    def rules(self, slug: str) -> ArenaRules:
+        # A stored spec never changes (register_challenge refuses another), so parse it once.
+        if slug not in self._rules:
+            self._rules[slug] = arena_rules(self.store.spec_text(slug), daily_cap=self.daily_cap)
+        return self._rules[slug]
+
     def policy(self, slug: str) -> VotePolicy:
-        if self.daily_cap is not None:
-            return VotePolicy(daily_cap=self.daily_cap)
-        return VotePolicy(daily_cap=daily_vote_cap(self.store.spec_text(slug)) or DEFAULT_DAILY_CAP)
+        return self.rules(slug).policy
 
     def open_round(self, slug: str, round_key: str | None) -> str:
-        round_key = round_key or self.store.arena_round(slug)
+        if round_key is None:
+            cached = self._current.get(slug)
+            if cached is None or time.monotonic() - cached[1] > self.refresh_seconds:
+                cached = (self.store.arena_round(slug), time.monotonic())
+                self._current[slug] = cached
+            round_key = cached[0]
         if round_key is None:
             raise ArenaClosed("the arena is not open: no round has arena prompts yet")
         return round_key
 
-    def _session(self, slug: str, round_key: str) -> _OpenRound:
-        version = self.store.arena_version(slug, round_key)
+    def _round(self, slug: str, round_key: str) -> _OpenRound:
         current = self._open.get((slug, round_key))
-        if current is not None and current.version == version:
+        if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
             return current
+        with self._lock:
+            current = self._open.get((slug, round_key))
+            if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
+                return current
+            if current is None or self.store.arena_version(slug, round_key) != current.pool.version:
+                current = self._load(slug, round_key)
+            else:
+                # Votes other server processes took since we last looked.  (With PostgreSQL a vote
+                # committed late under an earlier id is missed here; the decision still counts it.)
+                recent = self.store.arena_votes(slug, round_key, after=current.synced_id)
+                with current.lock:
+                    current.read_back(recent)
+            current.state = self.store.arena_state(slug, round_key)
+            current.checked = time.monotonic()
+            self._open[(slug, round_key)] = current
+            return current
+
+    def _load(self, slug: str, round_key: str) -> _OpenRound:
         pool = self.store.arena_pool(slug, round_key)
         models = sorted(pool.answers)
         if len(models) < 2:
             raise ArenaClosed(f"the arena of round {round_key!r} needs answers from at least two models")
-        sampler = make_sampler(self.sampling, models)
-        for vote in self.store.arena_votes(slug, round_key):  # the active sampler learns from votes so far
-            sampler.observe(vote.model_a, vote.model_b, SCORE_A[vote.choice])
+        shared = {}
+        for a, b in combinations(models, 2):
+            prompts = tuple(sorted(set(pool.answers[a]) & set(pool.answers[b])))
+            if prompts:
+                shared[(a, b)] = shared[(b, a)] = prompts
+        if not shared:
+            raise ArenaClosed(f"no two models of round {round_key!r} answered a common prompt cleanly")
+        rules = self.rules(slug)
         seed = self.seed if self.seed is not None else secrets.randbits(63)
-        opened = _OpenRound(version, ArenaSession(pool.prompts, pool.answers, sampler, seed=seed), sampler,
-                            pool.languages)
-        self._open[(slug, round_key)] = opened
+        opened = _OpenRound(pool, rules, make_sampler(self.sampling, models), np.random.default_rng(seed),
+                            VoteScreen(rules.policy, pool.revealing), shared, self.store.team_names(slug),
+                            {p.id: p.text for p in pool.prompts.prompts})
+        opened.read_back(self.store.arena_votes(slug, round_key))  # the screen and sampler learn the log so far
         return opened
 
-    def serve(self, slug: str, round_key: str, voter_id: str, at) -> dict:
-        """A blind battle for the voter: prompt, two answers, a random battle id; no names."""
-        policy = self.policy(slug)
-        day = at.date().isoformat()
-        if self.store.votes_cast(slug, round_key, voter_id, day) >= policy.daily_cap:
-            raise DailyCapReached(f"you have cast today's {policy.daily_cap} votes; thank you, come back tomorrow")
-        judged = self.store.voter_judged(slug, round_key, voter_id)
-        with self._lock:
-            opened = self._session(slug, round_key)
-            # The session remembers what it served since it was opened; the store remembers
-            # votes from before a restart, so skip battles this voter has already judged.
-            for _ in range(REDRAWS):
-                blind = opened.session.serve(voter_id)
-                battle = opened.session.battle(blind.battle_id)
-                if (battle.prompt_id, frozenset((battle.model_a, battle.model_b))) not in judged:
-                    break
-            public_id = self.store.record_battle(slug, round_key, voter_id, battle.prompt_id,
-                                                 battle.model_a, battle.model_b, at)
-        return {"battle_id": public_id, "round": round_key, "prompt": blind.prompt,
-                "language": opened.languages.get(battle.prompt_id, ""),
-                "answer_a": blind.answer_a, "answer_b": blind.answer_b}
+    def state(self, slug: str, round_key: str) -> dict:
+        return self.store.arena_state(slug, round_key)
 
-    def vote(self, slug: str, battle_id: str, voter_id: str, choice: str, at) -> dict:
-        """Record the vote, then reveal the models and say whether the vote counts."""
-        recorded = self.store.record_vote(battle_id, voter_id, choice, at)
-        pool = self.store.arena_pool(slug, recorded["round"])
-        review = self.review(slug, recorded["round"], pool)
-        reason = next((e.reason for e in review.excluded if e.vote.sequence == recorded["vote_id"]), None)
-        if reason is None:
-            with self._lock:
-                opened = self._open.get((slug, recorded["round"]))
-                if opened is not None:
-                    opened.sampler.observe(recorded["model_a"], recorded["model_b"], SCORE_A[choice])
-        names = self.store.team_names(slug)
-        prompt = pool.prompts.by_id().get(recorded["prompt_id"])
-        return {**recorded, "counted": reason is None, "reason": reason,
-                "prompt": prompt.text if prompt else "",
-                "answers": {side: pool.answers.get(recorded[f"model_{side}"], {}).get(recorded["prompt_id"], "")
+    def serve(self, slug: str, round_key: str, voter_id: str, at: datetime, *, address: str = "",
+              network: str = "") -> dict:
+        """A blind battle for the voter: prompt, two answers, a sealed battle id; no names."""
+        opened = self._round(slug, round_key)
+        if opened.state["state"] == "closed":
+            raise ArenaClosedForVotes(f"the arena of round {round_key!r} is closed ({opened.state['reason']})")
+        day = at.astimezone(timezone.utc).date().isoformat()
+        with opened.lock:
+            refusal = opened.screen.refusal(voter_id, address, network, day)
+            if refusal is not None:
+                kind, _, cap = refusal.partition(":")
+                raise DailyCapReached(REFUSALS[kind].format(cap))
+            fallback = None
+            for _ in range(REDRAWS):
+                first, second = opened.sampler(opened.rng)
+                prompts = opened.shared.get((first, second))
+                if not prompts:
+                    continue
+                fresh = [p for p in prompts if not opened.screen.judged(voter_id, p, first, second)]
+                if fresh:
+                    break
+                fallback = fallback or (first, second, prompts)
+            else:
+                # Everything drawn was judged already: serve a repeat (stored, then a duplicate).
+                if fallback is None:
+                    raise ArenaClosed(f"no pair of models in round {round_key!r} has a clean answer to a common prompt")
+                first, second, fresh = fallback
+            prompt_id = fresh[int(opened.rng.integers(len(fresh)))]
+            if opened.rng.random() < 0.5:
+                first, second = second, first
+        battle = ServedBattle(new_battle_id(), round_key, voter_id, prompt_id, first, second, at.timestamp())
+        return {"battle_id": self.tickets.issue(battle), "round": round_key, "prompt": opened.texts[prompt_id],
+                "language": opened.pool.languages.get(prompt_id, ""),
+                "answer_a": opened.pool.answers[first][prompt_id], "answer_b": opened.pool.answers[second][prompt_id]}
+
+    def battle_behind(self, battle_id: str, at: datetime) -> ServedBattle:
+        """Server side only: who is behind a served battle (the demo's simulated judgement)."""
+        return self.tickets.open(battle_id, at.timestamp())
+
+    def vote(self, slug: str, battle_id: str, voter_id: str, choice: str, at: datetime, *, address: str = "",
+             network: str = "") -> dict:
+        """Store the vote with its battle (one commit), reveal the models and say whether it counts."""
+        from gauntlet.errors import InputError
+
+        battle = self.tickets.open(battle_id, at.timestamp())
+        if battle.voter_id != voter_id:
+            raise InputError("this battle was served to another voter")
+        if choice not in CHOICES:
+            raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {choice!r}")
+        opened = self._round(slug, battle.round_key)
+        served = ServedVote(battle.id, battle.round_key, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
+                            datetime.fromtimestamp(battle.served_at, timezone.utc), choice, at, address, network)
+        day = at.astimezone(timezone.utc).date().isoformat()
+
+        def decide(vote_id: int) -> str | None:  # called in vote-id order, once the vote is on disk
+            with opened.lock:
+                return opened.admit(Vote(battle.id, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
+                                         choice, day, vote_id, address, network, at.timestamp()))
+
+        try:
+            vote_id, reason = self.store.record_served_vote(opened.pool, served, decide)
+        except ArenaClosedForVotes:
+            opened.checked = 0.0  # serve no more battles either: look at the state again
+            raise
+        return {"battle_id": battle_id, "vote_id": vote_id, "round": battle.round_key, "prompt_id": battle.prompt_id,
+                "model_a": battle.model_a, "model_b": battle.model_b, "choice": choice, "day": day,
+                "counted": reason is None, "reason": reason, "prompt": opened.texts.get(battle.prompt_id, ""),
+                "answers": {side: opened.pool.answers.get(getattr(battle, f"model_{side}"), {}).get(battle.prompt_id, "")
                             for side in ("a", "b")},
-                "names": {side: names.get(recorded[f"model_{side}"], {}) for side in ("a", "b")}}
+                "names": {side: opened.names.get(getattr(battle, f"model_{side}"), {}) for side in ("a", "b")}}
 
     def review(self, slug: str, round_key: str, pool=None) -> VoteFilterResult:
+        """The round's decision on every vote: all rules recomputed from the whole kept log."""
         pool = pool or self.store.arena_pool(slug, round_key)
         return filter_votes(self.store.arena_votes(slug, round_key), self.policy(slug), pool.revealing)
+
+    def close(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+        close_arena(self.store, slug, round_key, reason=reason, at=at)
+        self._open.pop((slug, round_key), None)
+
+    def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+        reopen_arena(self.store, slug, round_key, reason=reason, at=at)
+        self._open.pop((slug, round_key), None)

@@ -68,17 +68,16 @@ def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootst
            gaps: list[str]) -> ArenaEvidence | None:
     from gauntlet.ratings.bradley_terry import fit_leaderboard
     from gauntlet.ratings.user_component import user_component_scores
-    from gauntlet.ratings.vote_quality import VotePolicy, filter_votes
+    from gauntlet.ratings.vote_quality import filter_votes
     from gauntlet.ratings.votes import PairwiseVotes
-    from gauntlet.store.spec_view import daily_vote_cap
+    from gauntlet.rounds.arena_desk import arena_rules
 
     try:
         pool = ctx.store.arena_pool(ctx.slug, round_id)
     except StoreError:
         gaps.append(f"the arena of round {round_id!r} was never opened (gauntlet challenge arena open)")
         return None
-    # The web app's rule (gauntlet.rounds.arena_desk.ArenaDesk.policy): the spec's daily cap, else the default.
-    policy = VotePolicy(daily_cap=daily_vote_cap(ctx.spec_text) or VotePolicy().daily_cap)
+    policy = arena_rules(ctx.spec_text).policy  # the web app's rules, read the same way
     review = filter_votes(ctx.store.arena_votes(ctx.slug, round_id), policy, pool.revealing)
     counted = [v for v in review.accepted if v.model_a in teams and v.model_b in teams]
     voted = {m for v in counted for m in (v.model_a, v.model_b)}

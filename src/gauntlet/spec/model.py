@@ -128,8 +128,18 @@ class ExpertPanel:
 
 @dataclass(frozen=True)
 class Arena:
+    """The public arena and its defences against bought votes (README: "The arena")."""
+
     votes_per_round: int
     daily_cap_per_voter: int
+    daily_cap_per_address: int = 300  # limits that survive clearing cookies
+    daily_cap_per_network: int = 1500  # per /24 (IPv4) or /48 (IPv6)
+    votes_per_second_per_voter: int = 0  # 0: no per-second limit (1 and 5 are sensible)
+    votes_per_second_per_address: int = 0
+    voters: str = "anyone"  # or "signed_in": only voters with a token may vote
+    proof_of_work_bits: int = 0  # anonymous voters solve a hashcash puzzle per battle; 0 = off
+    trusted_proxy_header: str = ""  # e.g. "X-Forwarded-For", set by the proxy in front of the app
+    trusted_proxies: tuple[str, ...] = ()  # networks (CIDR) whose header is believed
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ a spec must not quietly change who is eliminated.
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from gauntlet.domain.independence import MODULE_KINDS
 from gauntlet.domain.inputs import ALLOCATION_POLICIES, tier_weights
 from gauntlet.domain.validation import InvalidDocument, Node, unique_ids
@@ -247,9 +250,34 @@ def _expert_panel(node: Node, team_ids: set[str]) -> ExpertPanel:
     return ExpertPanel(tuple(criteria), tuple(experts), k)
 
 
+ARENA_LIMITS = ("daily_cap_per_address", "daily_cap_per_network", "votes_per_second_per_voter",
+                "votes_per_second_per_address")
+
+
 def _arena(node: Node) -> Arena:
-    f = node.table(allowed=("votes_per_round", "daily_cap_per_voter"), required=("votes_per_round", "daily_cap_per_voter"))
-    return Arena(f["votes_per_round"].integer(minimum=1), f["daily_cap_per_voter"].integer(minimum=1))
+    f = node.table(allowed=("votes_per_round", "daily_cap_per_voter", *ARENA_LIMITS, "voters", "proof_of_work_bits",
+                            "trusted_proxy_header", "trusted_proxies"),
+                   required=("votes_per_round", "daily_cap_per_voter"))
+    extra = {k: f[k].integer(minimum=0 if "per_second" in k else 1) for k in ARENA_LIMITS if k in f}
+    if "voters" in f:
+        extra["voters"] = f["voters"].string(choices=("anyone", "signed_in"))
+    if "proof_of_work_bits" in f:
+        extra["proof_of_work_bits"] = f["proof_of_work_bits"].integer(minimum=0, maximum=28)
+    if "trusted_proxy_header" in f:
+        header = f["trusted_proxy_header"].string()
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
+            raise f["trusted_proxy_header"].fail(f"{header!r} is not an HTTP header name")
+        extra["trusted_proxy_header"] = header
+    if "trusted_proxies" in f:
+        for i, network in enumerate(f["trusted_proxies"].strings()):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise f["trusted_proxies"].fail(f"entry {i}: {network!r} is not an address or network") from None
+        extra["trusted_proxies"] = f["trusted_proxies"].strings()
+    if extra.get("trusted_proxies") and not extra.get("trusted_proxy_header"):
+        raise f["trusted_proxies"].fail("trusted_proxies needs trusted_proxy_header, the header they set")
+    return Arena(f["votes_per_round"].integer(minimum=1), f["daily_cap_per_voter"].integer(minimum=1), **extra)
 
 
 def _origin_rule(node: Node) -> OriginRule:

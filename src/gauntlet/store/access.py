@@ -16,7 +16,7 @@ from gauntlet.errors import GauntletError, InputError, StoreError
 from gauntlet.store.models import Challenge, Team
 from gauntlet.store.models_activity import AccessToken, AppSetting, PanelExpert, WebSession
 
-ROLES = ("organiser", "team", "expert")
+ROLES = ("organiser", "team", "expert", "voter")  # voter: the arena's signed-in voters
 TOKEN_PREFIX = "gt_"
 
 
@@ -41,6 +41,7 @@ class AccessVerbs:
 
     def create_token(self, slug: str, role: str, subject: str | None = None, label: str = "") -> str:
         """A new bearer token for `role` (team: `subject` is the team key; expert: the expert key;
+        voter: the voter's registration id, for an arena with `voters = "signed_in"`;
         organiser: no subject).  Returns the token; only its hash is stored."""
         if role not in ROLES:
             raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")

@@ -16,13 +16,19 @@ from typing import Iterable, Mapping
 from sqlalchemy import func, select
 
 from gauntlet.errors import InputError, StoreError
+from gauntlet.store.access import AccessDenied
 from gauntlet.ratings.arena import CHOICES, Prompt, PromptSet, Vote, screen_answers
 from gauntlet.store.models import Team
-from gauntlet.store.models_activity import ArenaAnswer, ArenaBattle, ArenaPrompt, ArenaVote
+from gauntlet.store.models_activity import ArenaAnswer, ArenaBattle, ArenaPrompt, ArenaState, ArenaVote
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _epoch(at: datetime) -> float:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,29 @@ class ArenaPool:
     revealing: frozenset[tuple[str, str]]  # (team key, prompt id) of answers that name their author
     version: tuple[int, int] = (0, 0)  # (answers, last answer id): changes when answers are added
     languages: dict[str, str] = field(default_factory=dict)  # prompt id -> language
+    challenge_id: int = 0
+    team_ids: dict[str, int] = field(default_factory=dict)  # team key -> row id, for writing votes
+
+
+class ArenaClosedForVotes(AccessDenied):
+    """The round's arena is closed (decided); votes are refused, not counted (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class ServedVote:
+    """A vote on a battle the desk served but did not store: both go in one transaction."""
+
+    battle_id: str
+    round_key: str
+    voter_id: str
+    prompt_id: str
+    model_a: str
+    model_b: str
+    served_at: datetime
+    choice: str
+    voted_at: datetime
+    address_key: str = ""
+    network_key: str = ""
 
 
 class ArenaVerbs:
@@ -116,7 +145,9 @@ class ArenaVerbs:
                 ArenaAnswer.challenge_id == challenge.id, ArenaAnswer.round_key == round_key).order_by(ArenaAnswer.id)))
             answers: dict[str, dict[str, str]] = {}
             revealing = set()
+            team_ids = {}
             for row in rows:
+                team_ids[row.team.key] = row.team_id
                 if row.excluded_reason:
                     revealing.add((row.team.key, row.prompt_key))
                 else:
@@ -124,7 +155,7 @@ class ArenaVerbs:
             return ArenaPool(
                 slug, round_key, PromptSet(round_key, tuple(Prompt(p.prompt_key, p.language, p.text) for p in prompts)),
                 answers, frozenset(revealing), (len(rows), rows[-1].id if rows else 0),
-                {p.prompt_key: p.language for p in prompts},
+                {p.prompt_key: p.language for p in prompts}, challenge.id, team_ids,
             )
 
     def arena_version(self, slug: str, round_key: str) -> tuple[int, int]:
@@ -161,6 +192,7 @@ class ArenaVerbs:
                 raise InputError("this battle was served to another voter")
             if battle.vote is not None:
                 raise InputError("this battle already has your vote")
+            self._refuse_if_closed(session, battle.challenge_id, battle.round_key)
             vote = ArenaVote(battle_id=battle.id, voter_id=voter_id, choice=choice,
                              day=at.astimezone(timezone.utc).date().isoformat(), voted_at=at)
             session.add(vote)
@@ -169,33 +201,72 @@ class ArenaVerbs:
                     "prompt_id": battle.prompt_key, "model_a": battle.team_a.key, "model_b": battle.team_b.key,
                     "choice": choice, "day": vote.day}
 
-    def arena_votes(self, slug: str, round_key: str) -> list[Vote]:
-        """Every vote of a round, in the order cast (`Vote.sequence` is the vote's row id)."""
+    def record_served_vote(self, pool: ArenaPool, vote: ServedVote, then=None) -> tuple[int, object]:
+        """Store a served battle and its vote in one transaction, batched with the votes arriving
+        at the same time (`gauntlet.store.vote_batches`); returns (vote id, `then(vote id)`),
+        once the vote is on disk.  Refused when the arena is closed or the battle already has
+        a vote."""
+        if vote.choice not in CHOICES:
+            raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {vote.choice!r}")
+        for model in (vote.model_a, vote.model_b):
+            if model not in pool.team_ids:
+                raise StoreError(f"no team {model!r} in the arena of round {pool.round_key!r}")
+        if getattr(self, "_vote_batcher", None) is None:
+            from gauntlet.store.vote_batches import VoteBatcher
+
+            self._vote_batcher = VoteBatcher(self)
+        return self._vote_batcher.write(pool, vote, then)
+
+    # -- the arena's state ------------------------------------------------------------
+    def _refuse_if_closed(self, session, challenge_id: int, round_key: str) -> None:
+        from gauntlet.store.vote_batches import VoteBatcher
+
+        refusal = VoteBatcher._closed(session, challenge_id, round_key)
+        if refusal is not None:
+            raise refusal
+
+    @staticmethod
+    def _arena_state_row(session, challenge_id: int, round_key: str) -> ArenaState | None:
+        return session.scalar(select(ArenaState).where(ArenaState.challenge_id == challenge_id,
+                                                       ArenaState.round_key == round_key)
+                              .order_by(ArenaState.id.desc()).limit(1))
+
+    def arena_state(self, slug: str, round_key: str) -> dict:
+        """{"state": "open"|"closed", "reason", "at"}: open until the decision closes it."""
+        with self.sessions() as session:
+            row = self._arena_state_row(session, self._challenge(session, slug).id, round_key)
+            if row is None:
+                return {"state": "open", "reason": "", "at": None}
+            return {"state": row.state, "reason": row.reason, "at": row.at}
+
+    def set_arena_state(self, slug: str, round_key: str, state: str, reason: str, at: datetime | None = None) -> None:
+        """Append an open/closed state for the round's arena (states are never edited)."""
+        if state not in ("open", "closed"):
+            raise InputError(f"an arena is open or closed, not {state!r}")
+        if not reason.strip():
+            raise InputError("say why the arena is opened or closed")
+        with self.sessions.begin() as session:
+            challenge = self._challenge(session, slug)
+            current = self._arena_state_row(session, challenge.id, round_key)
+            if (current.state if current else "open") == state:
+                raise InputError(f"the arena of round {round_key!r} is already {state}")
+            session.add(ArenaState(challenge_id=challenge.id, round_key=round_key, state=state, reason=reason,
+                                   at=at or _now()))
+
+    def arena_votes(self, slug: str, round_key: str, *, after: int = 0) -> list[Vote]:
+        """Every vote of a round (or those after vote id `after`), in the order cast
+        (`Vote.sequence` is the vote's row id)."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
             rows = session.execute(
                 select(ArenaVote, ArenaBattle).join(ArenaBattle, ArenaVote.battle_id == ArenaBattle.id)
-                .where(ArenaBattle.challenge_id == challenge.id, ArenaBattle.round_key == round_key)
-                .order_by(ArenaVote.id))
-            return [Vote(b.public_id, v.voter_id, b.prompt_key, b.team_a.key, b.team_b.key, v.choice, v.day, v.id)
-                    for v, b in rows]
-
-    def voter_judged(self, slug: str, round_key: str, voter_id: str) -> set[tuple[str, frozenset]]:
-        """(prompt id, {model, model}) of every battle this voter has voted on in the round."""
-        with self.sessions() as session:
-            challenge = self._challenge(session, slug)
-            rows = session.scalars(select(ArenaBattle).join(ArenaVote, ArenaVote.battle_id == ArenaBattle.id).where(
-                ArenaBattle.challenge_id == challenge.id, ArenaBattle.round_key == round_key,
-                ArenaVote.voter_id == voter_id))
-            return {(b.prompt_key, frozenset((b.team_a.key, b.team_b.key))) for b in rows}
-
-    def votes_cast(self, slug: str, round_key: str, voter_id: str, day: str) -> int:
-        with self.sessions() as session:
-            challenge = self._challenge(session, slug)
-            return int(session.scalar(
-                select(func.count(ArenaVote.id)).join(ArenaBattle, ArenaVote.battle_id == ArenaBattle.id)
                 .where(ArenaBattle.challenge_id == challenge.id, ArenaBattle.round_key == round_key,
-                       ArenaVote.voter_id == voter_id, ArenaVote.day == day)))
+                       ArenaVote.id > after)
+                .order_by(ArenaVote.id))
+            keys = dict(session.execute(select(Team.id, Team.key).where(Team.challenge_id == challenge.id)).all())
+            return [Vote(b.public_id, v.voter_id, b.prompt_key, keys[b.team_a_id], keys[b.team_b_id], v.choice, v.day,
+                         v.id, v.address_key or "", v.network_key or "", _epoch(v.voted_at))
+                    for v, b in rows]
 
     def arena_teams(self, slug: str, round_key: str) -> list[str]:
         """Team keys with at least one stored answer in the round."""

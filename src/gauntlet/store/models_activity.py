@@ -118,8 +118,24 @@ class ArenaVote(Base):
     choice: Mapped[str] = mapped_column(String(10))  # a | b | tie | both_bad
     day: Mapped[str] = mapped_column(String(10))  # UTC date, the daily cap's unit
     voted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # One-way keys of the client address and its network prefix (never the address itself).
+    address_key: Mapped[str | None] = mapped_column(String(64))
+    network_key: Mapped[str | None] = mapped_column(String(64))
 
     battle: Mapped[ArenaBattle] = relationship(back_populates="vote")
+
+
+class ArenaState(Base):
+    """A round's arena closed at the decision (or reopened by an organiser): the latest row wins."""
+
+    __tablename__ = "arena_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id"))
+    round_key: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10))  # open | closed
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PanelExpert(Base):

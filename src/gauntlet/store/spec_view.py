@@ -48,8 +48,3 @@ def panel_rubric_table(spec_toml: str) -> tuple[dict, int] | None:
                  "instructions": {"ko": c.instructions.ko, "en": c.instructions.en},
                  "scale": [c.scale_min, c.scale_max], "weight": c.weight} for c in panel.criteria]
     return {"level_of_measurement": "interval", "criteria": criteria}, panel.reviews_per_submission
-
-
-def daily_vote_cap(spec_toml: str) -> int | None:
-    parsed = parsed_spec(spec_toml)
-    return None if parsed is None or parsed.arena is None else parsed.arena.daily_cap_per_voter

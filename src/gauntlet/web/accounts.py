@@ -26,7 +26,7 @@ def login(request: Request, fields: dict = Depends(form_fields)):
         raise NotSignedIn("that token is unknown or has been revoked")
     secret = request.app.state.store.open_session(identity["id"])
     rotate_visitor(request)
-    response = RedirectResponse(HOME[identity["role"]], status_code=303)
+    response = RedirectResponse(HOME.get(identity["role"], "/arena"), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(request.app.state.signer, secret),
                         max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=cookie_secure(request))

@@ -1,14 +1,18 @@
 """The public blind arena on the web.
 
 Battles are served and votes recorded by `gauntlet.rounds.arena_desk.ArenaDesk`
-(shared with the demo's simulated crowd). A battle page shows a prompt and two anonymous answers under a random battle
-id; the two models are named only in the response to the vote.  Which votes
-count is `gauntlet.ratings.vote_quality.filter_votes` over all the round's
-votes: the identity, duplicate and daily-cap rules and the anomalous-voter
-test; excluded votes stay in the vote log with their reasons.
+(shared with the demo's simulated crowd). A battle page shows a prompt and two
+anonymous answers under a sealed battle id; the two models are named only in
+the response to the vote.  Which votes count is decided by the desk's vote
+screen (`gauntlet.ratings.vote_quality`): identity, duplicate, per-voter,
+per-address and per-network daily caps, per-second rates and the
+anomalous-voter and anomalous-network tests; excluded votes stay in the vote
+log with their reasons.
 
-A voter is the browser's visitor cookie.  Clearing cookies resets the daily
-cap; the anomalous-voter test is the defence against that kind of gaming.
+A voter is the browser's visitor cookie, or, when the spec says
+`voters = "signed_in"`, a voter token.  The client address (through the
+spec's trusted proxy header) carries the limits that survive clearing
+cookies; anonymous voters may be asked for a proof of work with each vote.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gauntlet.ratings.arena import CHOICES
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
-from gauntlet.web.common import challenge_slug, form_fields, now, render
-from gauntlet.web.security import check_csrf
+from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
+from gauntlet.store.arena_records import ArenaClosedForVotes
+from gauntlet.web.common import form_fields, now, render
+from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
 
 CHOICE_LABELS = {"a": ("A가 낫다", "A is better"), "b": ("B가 낫다", "B is better"),
                  "tie": ("비슷하다", "Tie"), "both_bad": ("둘 다 나쁘다", "Both are bad")}
@@ -35,46 +41,91 @@ def _desk(request: Request) -> ArenaDesk:
     return request.app.state.arena
 
 
+def challenge_slug(request: Request, challenge: str | None) -> str:
+    return _desk(request).challenge(challenge)
+
+
+def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
+    """The voter's id, origin keys and whether they owe a proof of work."""
+    rules = desk.rules(slug)
+    identity = identify(request)
+    signed_in = identity is not None and identity["role"] == "voter" and identity["challenge"] == slug
+    if rules.voters == "signed_in" and not signed_in:
+        raise NotSignedIn("this arena takes votes from signed-in voters only: sign in with your voter token")
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get(rules.trusted_proxy_header) if rules.trusted_proxy_header else None
+    address, network = desk.origins.of(client_address(peer, forwarded, rules.trusted_proxies))
+    return {"voter_id": f"voter:{identity['subject']}" if signed_in else request.state.visitor,
+            "address": address, "network": network, "identity": identity,
+            "proof_bits": 0 if signed_in else rules.proof_of_work_bits}
+
+
+def _serve(request: Request, slug: str, round_key: str) -> dict:
+    desk = _desk(request)
+    who = _voter(request, desk, slug)
+    battle = desk.serve(slug, round_key, who["voter_id"], now(request), address=who["address"],
+                        network=who["network"])
+    return {**battle, "proof_of_work_bits": who["proof_bits"]}
+
+
+def _vote(request: Request, slug: str, fields: dict) -> dict:
+    desk = _desk(request)
+    who = _voter(request, desk, slug)
+    check_csrf(request, fields, who["identity"])
+    battle_id = fields.get("battle_id", "")
+    check_proof_of_work(battle_id, fields.get("pow"), who["proof_bits"])
+    return desk.vote(slug, battle_id, who["voter_id"], fields.get("choice", ""), now(request),
+                     address=who["address"], network=who["network"])
+
+
 @router.get("/arena", response_class=HTMLResponse)
 def arena_page(request: Request, challenge: str | None = None, round: str | None = None) -> HTMLResponse:
     slug = challenge_slug(request, challenge)
-    desk = _desk(request)
-    round_key = desk.open_round(slug, round)
+    round_key = _desk(request).open_round(slug, round)
     try:
-        battle = desk.serve(slug, round_key, request.state.visitor, now(request))
-    except DailyCapReached as exc:
-        return render(request, "arena_limit.html", {"message": str(exc), "slug": slug, "round": round_key}, 429)
+        battle = _serve(request, slug, round_key)
+    except (DailyCapReached, ArenaClosedForVotes) as exc:
+        status = 429 if isinstance(exc, DailyCapReached) else 403
+        return render(request, "arena_limit.html", {"message": str(exc), "slug": slug, "round": round_key}, status)
     return render(request, "arena.html", {"battle": battle, "slug": slug, "choices": CHOICES,
                                           "labels": CHOICE_LABELS})
 
 
 @router.post("/arena/vote", response_class=HTMLResponse)
 def arena_vote(request: Request, fields: dict = Depends(form_fields), challenge: str | None = None) -> HTMLResponse:
-    check_csrf(request, fields)
     slug = challenge_slug(request, challenge or fields.get("challenge"))
-    result = _desk(request).vote(slug, fields.get("battle_id", ""), request.state.visitor,
-                                 fields.get("choice", ""), now(request))
+    result = _vote(request, slug, fields)
     return render(request, "arena_reveal.html", {"result": result, "slug": slug, "labels": CHOICE_LABELS})
 
 
 @router.get("/api/arena/battle")
 def api_battle(request: Request, challenge: str | None = None, round: str | None = None) -> JSONResponse:
     """A blind battle as JSON (vote with POST /api/arena/votes, sending the X-CSRF-Token header
-    given here; the cookie set by this response identifies the voter)."""
+    given here, and `pow` when `proof_of_work_bits` is above 0; the cookie set by this
+    response identifies the voter)."""
     slug = challenge_slug(request, challenge)
-    desk = _desk(request)
-    battle = desk.serve(slug, desk.open_round(slug, round), request.state.visitor, now(request))
+    battle = _serve(request, slug, _desk(request).open_round(slug, round))
     return JSONResponse({**battle, "csrf": request.app.state.signer.csrf_token(request.state.visitor)})
 
 
 @router.post("/api/arena/votes")
 def api_vote(request: Request, fields: dict = Depends(form_fields), challenge: str | None = None) -> JSONResponse:
-    check_csrf(request, fields)
     slug = challenge_slug(request, challenge or fields.get("challenge"))
-    result = _desk(request).vote(slug, fields.get("battle_id", ""), request.state.visitor,
-                                 fields.get("choice", ""), now(request))
+    result = _vote(request, slug, fields)
     return JSONResponse({k: result[k] for k in ("battle_id", "model_a", "model_b", "choice", "counted", "reason",
                                                 "names")})
+
+
+@router.post("/api/arena/reopen")
+def api_reopen(request: Request, fields: dict = Depends(form_fields), challenge: str | None = None) -> JSONResponse:
+    """Organisers only: reopen a closed arena (`round`, `reason`); the reason goes on record."""
+    who = require_role(request, "organiser")
+    check_csrf(request, fields, who)
+    slug = who["challenge"]
+    desk = _desk(request)
+    round_key = desk.open_round(slug, fields.get("round") or None)
+    desk.reopen(slug, round_key, reason=fields.get("reason", ""), at=now(request))
+    return JSONResponse({"round": round_key, **desk.state(slug, round_key), "at": now(request).isoformat()})
 
 
 def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:

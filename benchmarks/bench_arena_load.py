@@ -1,0 +1,321 @@
+"""The arena under a crowd: `gauntlet serve` next to the floor of its stack, in one run.
+
+Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres]
+
+A bounded loopback crowd (8, 32 and 64 concurrent voters, each with its own
+cookies) takes a battle and votes on it, again and again, against a real
+`gauntlet serve` process on a SQLite store; in the same run the same crowd
+posts to the floor of this stack, a minimal FastAPI endpoint (same uvicorn
+settings) that inserts one row into SQLite per request (WAL, one commit per
+request).  A Gauntlet vote is two requests (battle, then vote); a floor vote is
+one.  Then 32 voters who pause about a second between votes measure the
+vote's latency.  With PostgreSQL binaries on the machine (a throwaway server,
+tests/support/postgres.py) the looping crowd of 32 runs again against
+`gauntlet serve --workers 1, 2, 4`.  After every run the store is counted:
+every acknowledged vote must be there.
+
+Goals (issue 13): Gauntlet >= 0.5x the floor's votes/s with 32 looping voters;
+vote p99 <= 100 ms with 32 pausing voters (or <= 2x the floor's p99 when the
+floor's is above 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "k-sovereign-2026.toml"
+SLUG, ROUND = "k-sovereign-2026", "first"
+TEAMS = ("lg", "skt", "upstage", "naver", "nc", "kt", "kakao", "konan")
+
+
+# ------------------------------------------------------------------ the floor
+
+
+def floor_app():
+    """The floor: one FastAPI endpoint, one INSERT and one commit per request."""
+    from fastapi import FastAPI
+
+    path = os.environ["BENCH_FLOOR_DB"]
+    local = threading.local()
+    app = FastAPI()
+
+    def connection() -> sqlite3.Connection:
+        if not hasattr(local, "db"):
+            local.db = sqlite3.connect(path, timeout=30)
+            local.db.execute("PRAGMA journal_mode=WAL")
+        return local.db
+
+    @app.post("/vote")
+    def vote(payload: dict) -> dict:
+        db = connection()
+        db.execute("INSERT INTO votes (voter, choice) VALUES (?, ?)", (str(payload.get("voter")),
+                                                                         str(payload.get("choice"))))
+        db.commit()
+        return {"ok": True}
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+# ------------------------------------------------------------------ servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_store(url: str) -> None:
+    """The example challenge, limits raised so that one loopback address can be a crowd."""
+    from gauntlet.ratings.arena import Prompt
+    from gauntlet.store.repository import Store
+
+    spec = EXAMPLE.read_text(encoding="utf-8").replace(
+        "daily_cap_per_voter = 50\n", "daily_cap_per_voter = 100000\ndaily_cap_per_address = 10000000\n"
+        "daily_cap_per_network = 10000000\n")
+    store = Store(url)
+    store.register_challenge(SLUG, "Sovereign AI", spec)
+    for key in TEAMS:
+        store.register_team(SLUG, key, key.upper(), f"{key} labs", "KR")
+    prompts = [Prompt(f"{lang}-{i}", lang, f"질문 {i}: 한국의 역사에 대해 설명하세요." if lang == "ko" else
+                      f"Question {i}: explain a piece of Korean history.") for lang in ("ko", "en") for i in range(20)]
+    store.add_arena_prompts(SLUG, ROUND, prompts)
+    store.add_arena_answers(SLUG, ROUND, {t: {p.id: f"{t[::-1]} 답변 {p.id}: " + "조선 시대에는 " * 30 for p in prompts}
+                                          for t in TEAMS})
+    store.sessions.kw["bind"].dispose()
+
+
+def start(args: list[str], port: int, env: dict) -> subprocess.Popen:
+    import httpx
+
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit(f"server did not start: {' '.join(args)}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# ------------------------------------------------------------------ the crowd
+
+
+async def one_voter(kind: str, base: str, deadline: float, pause: float, stats: dict, rng: random.Random) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        voter = f"v{rng.getrandbits(40)}"
+        while time.monotonic() < deadline:
+            try:
+                if kind == "floor":
+                    started = time.perf_counter()
+                    reply = await client.post("/vote", json={"voter": voter, "choice": rng.choice("ab")})
+                else:
+                    started = time.perf_counter()
+                    battle = await client.get("/api/arena/battle")
+                    stats["battle"].append(time.perf_counter() - started)
+                    if battle.status_code != 200:
+                        stats["errors"] += 1
+                        continue
+                    data = battle.json()
+                    started = time.perf_counter()
+                    reply = await client.post("/api/arena/votes", json={"battle_id": data["battle_id"],
+                                                                        "choice": rng.choice(("a", "b", "tie"))},
+                                              headers={"X-CSRF-Token": data["csrf"]})
+                stats["vote"].append(time.perf_counter() - started)
+                if reply.status_code == 200:
+                    stats["acked"] += 1
+                else:
+                    stats["errors"] += 1
+            except httpx.HTTPError:
+                stats["errors"] += 1
+            if pause:
+                await asyncio.sleep(pause * rng.uniform(0.8, 1.2))
+
+
+def crowd(kind: str, port: int, voters: int, seconds: float, pause: float = 0.0) -> dict:
+    stats = {"vote": [], "battle": [], "acked": 0, "errors": 0}
+    rng = random.Random(voters)
+
+    async def run() -> None:
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(one_voter(kind, f"http://127.0.0.1:{port}", deadline, pause, stats,
+                                         random.Random(rng.getrandbits(32))) for _ in range(voters)))
+
+    started = time.monotonic()
+    asyncio.run(run())
+    elapsed = time.monotonic() - started
+    return {"kind": kind, "voters": voters, "pause": pause, "acked": stats["acked"], "errors": stats["errors"],
+            "per_s": stats["acked"] / elapsed, "vote_p50": quantile(stats["vote"], 0.5),
+            "vote_p99": quantile(stats["vote"], 0.99), "battle_p99": quantile(stats["battle"], 0.99)}
+
+
+def quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+
+def stored_votes(kind: str, where: str) -> int:
+    if kind == "floor":
+        with sqlite3.connect(where) as db:
+            return db.execute("SELECT count(*) FROM votes").fetchone()[0]
+    from gauntlet.store.repository import Store
+
+    store = Store(where)
+    try:
+        return len(store.arena_votes(SLUG, ROUND))
+    finally:
+        store.sessions.kw["bind"].dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server process and its children (uvicorn's workers), from /proc."""
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measured(kind: str, where: str, port: int, voters: int, seconds: float, pause: float = 0.0,
+             pid: int | None = None) -> dict:
+    before = stored_votes(kind, where)
+    cpu = cpu_seconds(pid) if pid else 0.0
+    row = crowd(kind, port, voters, seconds, pause)
+    row["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000.0 / max(1, row["acked"]) if pid else float("nan")
+    row["stored"] = stored_votes(kind, where) - before
+    if row["stored"] < row["acked"]:
+        raise SystemExit(f"LOST VOTES: {kind} acknowledged {row['acked']} but stored {row['stored']}")
+    return row
+
+
+def show(rows: list[dict], title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'server':<22}{'voters':>7}{'pause':>7}{'votes/s':>9}{'vote p50':>10}{'vote p99':>10}"
+          f"{'battle p99':>12}{'acked':>7}{'stored':>8}{'errors':>7}{'server CPU/vote':>17}")
+    for r in rows:
+        print(f"{r['label']:<22}{r['voters']:>7}{r['pause']:>6.1f}s{r['per_s']:>9.1f}{r['vote_p50']:>8.1f}ms"
+              f"{r['vote_p99']:>8.1f}ms{r['battle_p99']:>10.1f}ms{r['acked']:>7}{r['stored']:>8}{r['errors']:>7}"
+              f"{r['cpu_ms']:>15.1f}ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=8.0, help="length of each crowd run")
+    ap.add_argument("--no-postgres", action="store_true")
+    args = ap.parse_args()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    gauntlet = [sys.executable, "-m", "gauntlet.cli"]
+    work = Path(tempfile.mkdtemp(prefix="bench-arena-"))
+    floor_db = work / "floor.sqlite"
+    with sqlite3.connect(floor_db) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, voter TEXT, choice TEXT)")
+    url = f"sqlite:///{work / 'gauntlet.sqlite'}"
+    prepare_store(url)
+    floor_port, serve_port = free_port(), free_port()
+    floor = start([sys.executable, "-m", "uvicorn", "--factory", "bench_arena_load:floor_app", "--port",
+                   str(floor_port), "--log-level", "info"], floor_port, {**env, "BENCH_FLOOR_DB": str(floor_db)})
+    serve = start([*gauntlet, "serve", "--db", url, "--port", str(serve_port)], serve_port, env)
+    servers = (("floor", floor_port, str(floor_db), "floor (FastAPI+SQLite)", floor.pid),
+               ("gauntlet", serve_port, url, "gauntlet serve", serve.pid))
+    rows = []
+    try:
+        crowd("gauntlet", serve_port, 8, 2.0)  # warm both (imports, the desk's first load)
+        crowd("floor", floor_port, 8, 1.0)
+        for voters in (8, 32, 64):
+            for kind, port, where, label, pid in servers:
+                rows.append({**measured(kind, where, port, voters, args.seconds, pid=pid), "label": label})
+        for kind, port, where, label, pid in servers:
+            rows.append({**measured(kind, where, port, 32, max(args.seconds, 10.0), pause=1.0, pid=pid),
+                         "label": label})
+    finally:
+        stop(serve)
+        stop(floor)
+    show(rows, "SQLite, one process (a Gauntlet vote = battle + vote; a floor vote = one insert)")
+    loop32 = {r["kind"]: r for r in rows if r["voters"] == 32 and not r["pause"]}
+    paced = {r["kind"]: r for r in rows if r["pause"]}
+    ratio = loop32["gauntlet"]["per_s"] / loop32["floor"]["per_s"]
+    p99, floor_p99 = paced["gauntlet"]["vote_p99"], paced["floor"]["vote_p99"]
+    bound = 100.0 if floor_p99 <= 50.0 else 2 * floor_p99
+    print(f"\n32 looping voters: gauntlet/floor votes/s = {ratio:.2f} (goal >= 0.5): {'MET' if ratio >= 0.5 else 'NOT MET'}")
+    print(f"32 pausing voters: vote p99 {p99:.1f} ms, floor {floor_p99:.1f} ms, bound {bound:.0f} ms: "
+          f"{'MET' if p99 <= bound else 'NOT MET'}")
+    print("every acknowledged vote was found in its store after each run")
+    print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the crowd, both servers and "
+          "anything else running share them; CPU/vote is the server's own time per acknowledged vote)")
+    if not args.no_postgres:
+        postgres_curve(gauntlet, env, args.seconds)
+
+
+def postgres_curve(gauntlet: list[str], env: dict, seconds: float) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.support.postgres import Server
+
+    server = Server(os.environ.get("GAUNTLET_TEST_POSTGRES"))
+    why = server.start()
+    if why:
+        print(f"\nPostgreSQL: skipped ({why})")
+        return
+    rows = []
+    try:
+        for workers in (1, 2, 4):
+            url = server.database()
+            prepare_store(url)
+            port = free_port()
+            serve = start([*gauntlet, "serve", "--db", url, "--port", str(port), "--workers", str(workers)], port,
+                          env)
+            try:
+                crowd("gauntlet", port, 8, 2.0)
+                rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid),
+                             "label": f"--workers {workers}"})
+            finally:
+                stop(serve)
+    finally:
+        server.stop()
+    show(rows, f"PostgreSQL (throwaway server, fsync off), 32 looping voters, {os.cpu_count()} cores shared "
+               "with the crowd")
+
+
+if __name__ == "__main__":
+    main()
