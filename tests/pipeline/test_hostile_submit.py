@@ -72,7 +72,7 @@ def test_a_non_utf8_file_name_is_one_line_at_submit_and_stores_nothing(challenge
     assert _store_state(ws) == before
 
 
-def test_a_read_only_database_is_one_line_in_submit_and_decide(challenge):
+def test_a_read_only_database_is_one_line_in_submit_decide_and_serve(challenge):
     from tests.artifacts.hostile import honest_model
 
     spec, ws, tmp = challenge
@@ -88,3 +88,8 @@ def test_a_read_only_database_is_one_line_in_submit_and_decide(challenge):
                        "--now", "2026-05-01T10:00:00+09:00", "--store", str(ws), "--db", read_only)
     assert decide.returncode == 2 and "Traceback" not in decide.stderr, decide.stderr
     assert decide.stderr.count("\n") == 1
+    # The server, on a store it would have to write to before serving (its cookie key), says so.
+    serve = subprocess.run([sys.executable, "-m", "gauntlet", "serve", "--db", read_only, "--port", "0"],
+                           capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2 and "read-only" in serve.stderr and "Traceback" not in serve.stderr, serve.stderr
+    assert serve.stderr.count("\n") == 1
