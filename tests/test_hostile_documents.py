@@ -32,7 +32,9 @@ def corpus(root: Path, suffix: str) -> dict[str, Path]:
     if suffix == ".csv":
         files = {"empty": "", "header-only": "model_a,model_b,winner\n", "wrong-columns": "x,y\n1,2\n",
                  "style-inf": "model_a,model_b,winner,sum_assistant_a_tokens\na,b,model_a,1e999\n",
-                 "ragged": "model_a,model_b,winner\na,b\n", "deep-jsonl": DEEP_OBJECT}
+                 "ragged": "model_a,model_b,winner\na,b\n", "deep-jsonl": DEEP_OBJECT,
+                 # found by benchmarks/fuzz_inputs.py: a lone carriage return once quoting is in play
+                 "lone-cr": 'model_a,model_b,winner\n"m1",m2,tie\nm2\rx,m0,model_b\n'}
     out = {}
     for name, text in files.items():
         path = root / f"{name}{suffix}"

@@ -82,6 +82,8 @@ def test_no_acknowledged_vote_is_lost_across_kills_of_the_server(world, tmp_path
     assert len(stored) - stored_before >= len(acknowledged)
     assert len(stored) - stored_before <= len(acknowledged) + len(in_flight)  # and nothing else appeared
     assert len(battles) == len(set(battles))  # no vote stored twice or half
+    print(f"kills {KILLS}: acknowledged {len(acknowledged)}, stored {len(stored) - stored_before} "
+          f"(of which in flight at a kill: {len(stored) - stored_before - len(acknowledged)} of {len(in_flight)})")
 
 
 def _quietly(call, *args, **kwargs):
