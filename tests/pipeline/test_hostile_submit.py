@@ -93,3 +93,17 @@ def test_a_read_only_database_is_one_line_in_submit_decide_and_serve(challenge):
                            capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2 and "read-only" in serve.stderr and "Traceback" not in serve.stderr, serve.stderr
     assert serve.stderr.count("\n") == 1
+
+
+def test_the_spec_limits_hold_at_submit(tmp_path):
+    from tests.artifacts.hostile import honest_model
+
+    spec = tmp_path / "challenge.toml"
+    spec.write_text(spec_text() + "\n[submissions]\nmax_files = 2\nmax_bytes = 100000\n")
+    ws = tmp_path / "ws"
+    assert _gauntlet("challenge", "init", str(spec), "--store", str(ws)).returncode == 0
+    refused = _gauntlet("challenge", "submit", str(spec), "hanbit", str(honest_model(tmp_path / "m")), "--round",
+                        "first", "--now", NOW, "--store", str(ws))
+    assert refused.returncode == 2 and "3 files, over the limit of 2" in refused.stderr, refused.stderr
+    assert not (ws / "models").exists() and not (ws / "objects").exists()
+    assert not (ws / "staging").exists() or not any((ws / "staging").iterdir())
