@@ -137,6 +137,25 @@ def parse_toml(text: str, *, what: str, error: type[InputError] = InputError,
     return document
 
 
+def parse_yaml(text: str, *, what: str, error: type[InputError] = InputError,
+               max_depth: int = MAX_DEPTH, max_bytes: int = 16 << 20) -> Any:
+    """A YAML document (safe loader: no tags that build objects), bounded like the others."""
+    import yaml
+
+    if len(text) > max_bytes:
+        raise error(f"{what}: larger than the {max_bytes:,}-byte limit")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{what}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{what}: invalid YAML: {str(exc)[:200]}") from None
+    problem = _tree_problem(document, max_depth)
+    if problem:
+        raise error(f"{what}: {problem}")
+    return document
+
+
 def _tree_problem(document: Any, max_depth: int) -> str | None:
     stack = [(document, 0)]
     limit = 10**MAX_INT_DIGITS
