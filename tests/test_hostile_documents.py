@@ -116,3 +116,15 @@ def test_a_document_over_its_size_limit_is_refused_before_it_is_read_whole(tmp_p
     big.write_bytes(b" " * 10_000)
     with pytest.raises(InputError, match="larger than the 1,000-byte limit"):
         read_bytes(big, what="doc", max_bytes=1000)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("a: " + "[" * 5000 + "]" * 5000, "invalid YAML|levels deep"), ("a: !!python/object:os.system x", "invalid YAML"),
+    ("a: " + "9" * 30, "more than 24 digits"), ("a: [1, 2", "invalid YAML"),
+])
+def test_the_yaml_reader_is_bounded_and_builds_no_objects(text, words):
+    from gauntlet.files import parse_yaml
+
+    with pytest.raises(InputError, match=words) as refused:
+        parse_yaml(text, what="suite")
+    assert "\n" not in str(refused.value)
