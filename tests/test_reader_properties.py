@@ -203,3 +203,30 @@ def test_a_decision_ranks_by_the_weighted_total(b, e, u):
     ranking = decide(doc)["ranking"]
     ordered = [totals[r["team"]] for r in ranking]
     assert all(x >= y - 1e-6 for x, y in zip(ordered, ordered[1:]))
+
+
+# ----------------------------------------------------------------------------- the JSON reader itself
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet=st.sampled_from(list('ab"\\[]{}\n\u00e9\u4e00')), max_size=12)
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False, allow_infinity=False)
+    | tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text, inner, max_size=4), max_leaves=30)
+
+
+@SETTINGS
+@given(documents, st.booleans())
+def test_the_bounded_json_reader_reads_every_document_within_bounds_as_json_does(document, ascii_only):
+    from gauntlet.files import json_depth, parse_json
+
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    assert json_depth(text.encode()) == _depth(document)  # brackets inside strings never count
+    assert parse_json(text, what="doc") == json.loads(text)
