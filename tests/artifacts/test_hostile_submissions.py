@@ -97,3 +97,18 @@ def test_stored_blobs_are_shared_but_never_written(stored_victim, tmp_path):
     assert oct(blob.stat().st_mode & 0o222) == "0o0"
     assert all(store.verify(model_id) == [] for model_id in store.model_ids())
     assert os.stat(victim.path / "config.json").st_ino == inode  # linked, not copied
+
+
+def test_the_stated_defaults_are_the_ones_in_force():
+    from pathlib import Path
+
+    from gauntlet import spec
+    from gauntlet.artifacts.content_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "reliability.md").read_text()
+    assert DEFAULT_MAX_BYTES == 1 << 40 and "default 1 TiB" in doc
+    assert f"{DEFAULT_MAX_FILES:,}" in doc and f"Defaults: 1 TiB, {DEFAULT_MAX_FILES:,} files" in (
+        root / "examples" / "k-sovereign-2026.toml").read_text()
+    example = spec.load(root / "examples" / "k-sovereign-2026.toml")
+    assert (example.submissions.max_bytes, example.submissions.max_files) == (DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
@@ -20,7 +19,15 @@ LATE = "2026-04-01T10:00:00+09:00"  # after the first round's deadline, before i
 
 
 def _gauntlet(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gauntlet", *args], capture_output=True, text=True, timeout=180)
+    """The command line, in this process (as `gauntlet` runs it: one line and exit 2 on an error)."""
+    from typer.testing import CliRunner
+
+    from gauntlet.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture()
@@ -74,7 +81,7 @@ def test_a_non_utf8_file_name_is_one_line_at_submit_and_stores_nothing(challenge
     assert _store_state(ws) == before
 
 
-def test_a_read_only_database_is_one_line_in_submit_and_decide(challenge):
+def test_a_read_only_database_is_one_line_in_submit_decide_and_serve(challenge):
     from tests.artifacts.hostile import honest_model
 
     spec, ws, tmp = challenge
@@ -90,3 +97,21 @@ def test_a_read_only_database_is_one_line_in_submit_and_decide(challenge):
                        "--now", "2026-05-01T10:00:00+09:00", "--store", str(ws), "--db", read_only)
     assert decide.returncode == 2 and "Traceback" not in decide.stderr, decide.stderr
     assert decide.stderr.count("\n") == 1
+    # The server, on a store it would have to write to before serving (its cookie key), says so.
+    serve = _gauntlet("serve", "--db", read_only, "--port", "0")
+    assert serve.returncode == 2 and "read-only" in serve.stderr and "Traceback" not in serve.stderr, serve.stderr
+    assert serve.stderr.count("\n") == 1
+
+
+def test_the_spec_limits_hold_at_submit(tmp_path):
+    from tests.artifacts.hostile import honest_model
+
+    spec = tmp_path / "challenge.toml"
+    spec.write_text(spec_text() + "\n[submissions]\nmax_files = 2\nmax_bytes = 100000\n")
+    ws = tmp_path / "ws"
+    assert _gauntlet("challenge", "init", str(spec), "--store", str(ws)).returncode == 0
+    refused = _gauntlet("challenge", "submit", str(spec), "hanbit", str(honest_model(tmp_path / "m")), "--round",
+                        "first", "--now", NOW, "--store", str(ws))
+    assert refused.returncode == 2 and "3 files, over the limit of 2" in refused.stderr, refused.stderr
+    assert not (ws / "models").exists() and not (ws / "objects").exists()
+    assert not (ws / "staging").exists() or not any((ws / "staging").iterdir())

@@ -155,3 +155,18 @@ def test_spec_check_cli_exits_2_with_one_line(tmp_path):
     assert re.fullmatch(r"error: spec .*bad\.toml: teams\[0\]\.country: expected a string, got an integer \(42\)\n", result.stderr)
     ok = subprocess.run([str(gauntlet), "spec", "check", str(EXAMPLE)], capture_output=True, text=True)
     assert ok.returncode == 0 and "k-sovereign" not in ok.stderr and "Sovereign AI" in ok.stdout
+
+
+def test_submission_limits_have_stated_defaults_and_are_bounded():
+    from gauntlet.artifacts.content_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
+
+    default = spec.loads(MINIMAL).submissions
+    assert (default.max_bytes, default.max_files) == (DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES)
+    chosen = spec.loads(MINIMAL + "\n[submissions]\nmax_bytes = 1000\nmax_files = 5\n").submissions
+    assert (chosen.max_bytes, chosen.max_files) == (1000, 5)
+    for bad, words in (("max_files = 0", "from 1 to 1000000"), ("max_bytes = -5", "from 1 to"),
+                       ("max_bytes = " + "9" * 5000, "invalid TOML"), ("max_files = " + "9" * 30, "24 digits"),
+                       ("max_file = 3", "did you mean 'max_files'")):
+        with pytest.raises(SpecError, match=words) as refused:
+            spec.loads(MINIMAL + f"\n[submissions]\n{bad}\n")
+        assert "\n" not in str(refused.value)

@@ -259,7 +259,11 @@ class ContentStore:
         try:
             with self._locked():
                 for folder in sorted(p for p in self.staging.iterdir() if p.is_dir()):
-                    with open(folder / ".owner", "a+b") as probe:
+                    try:
+                        probe = open(folder / ".owner", "a+b")
+                    except FileNotFoundError:
+                        continue  # its intake just finished and removed it
+                    with probe:
                         try:
                             fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         except BlockingIOError:

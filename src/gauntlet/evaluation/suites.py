@@ -202,20 +202,15 @@ def resolve_task_spec(spec: str, base_dir: Path = Path(".")) -> list[TaskRef | s
 
 def load_suite(path: str | Path) -> Suite:
     """Read a suite file (YAML, JSON or TOML)."""
+    from gauntlet.files import parse_json, parse_toml, parse_yaml, read_text
+
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"suite file not found: {p}")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix == ".toml":
-            document = tomllib.loads(text)
-        elif p.suffix == ".json":
-            document = json.loads(text)
-        else:
-            document = yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{p}: cannot parse suite ({str(exc).splitlines()[0]})") from None
-    return Suite.from_dict(document, base_dir=p.parent)
+    text = read_text(p, what="suite file")
+    what = f"{p}: cannot parse suite"
+    parse = parse_toml if p.suffix == ".toml" else parse_json if p.suffix == ".json" else parse_yaml
+    return Suite.from_dict(parse(text, what=what), base_dir=p.parent)
 
 
 def is_suite_file(path: Path) -> bool:

@@ -210,7 +210,10 @@ def _read_csv(data: bytes, path: Path, style_control: bool) -> PairwiseVotes:
     newline = data.find(b"\n")
     header_bytes = data if newline < 0 else data[:newline]
     body = b"" if newline < 0 else data[newline + 1 :]
-    columns = next(csv.reader([header_bytes.decode("utf-8")]), [])
+    try:
+        columns = next(csv.reader([header_bytes.decode("utf-8")]), [])
+    except csv.Error as exc:
+        raise InputError(f"{path}: the header line is not valid CSV ({exc})") from None
     columns = [c.strip() for c in columns]
     _check_columns(columns, path, style_control)
     if style_control or b'"' in body:
@@ -242,7 +245,16 @@ def _read_csv_general(text: str, columns: list[str], path: Path, style_control: 
     records: list[tuple[str, str, str]] = []
     style_rows: list[list[float]] = []
     style_idx = [columns.index(c) for c in style_columns()] if style_control else []
-    for line_no, fields in enumerate(reader, start=2):
+    line_no = 1
+    rows = iter(reader)
+    while True:
+        try:
+            fields = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a lone carriage return, a NUL, an unterminated quote...
+            raise InputError(f"{path}: line {line_no + 1} is not valid CSV ({exc})") from None
+        line_no += 1
         if not fields:
             continue
         if len(fields) != width:

@@ -1,7 +1,7 @@
 """Where a challenge run by `gauntlet challenge ...` keeps its things, and the
 context every stage of a round works in.
 
-A workspace is one folder: the content store of submitted models (`objects/`,
+A workspace is one folder: the content store of submitted models (`objects/`, `staging/`,
 `models/`, as `gauntlet intake` lays it out), the fingerprints, the audit
 evidence, the benchmark cache, cached arena answers, the decision ledger and
 the published reports.  The database defaults to a SQLite file in it, so the
