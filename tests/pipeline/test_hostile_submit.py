@@ -109,7 +109,7 @@ def test_the_spec_limits_hold_at_submit(tmp_path):
     spec = tmp_path / "challenge.toml"
     spec.write_text(spec_text() + "\n[submissions]\nmax_files = 2\nmax_bytes = 100000\n")
     ws = tmp_path / "ws"
-    assert _gauntlet("challenge", "init", str(spec), "--store", str(ws)).returncode == 0
+    assert _gauntlet("challenge", "init", str(spec), "--now", EARLIER, "--store", str(ws)).returncode == 0
     refused = _gauntlet("challenge", "submit", str(spec), "hanbit", str(honest_model(tmp_path / "m")), "--round",
                         "first", "--now", NOW, "--store", str(ws))
     assert refused.returncode == 2 and "3 files, over the limit of 2" in refused.stderr, refused.stderr

@@ -112,8 +112,9 @@ def api_battle(request: Request, challenge: str | None = None, round: str | None
 def api_vote(request: Request, fields: dict = Depends(form_fields), challenge: str | None = None) -> JSONResponse:
     slug = challenge_slug(request, challenge or fields.get("challenge"))
     result = _vote(request, slug, fields)
-    return JSONResponse({k: result[k] for k in ("battle_id", "model_a", "model_b", "choice", "counted", "reason",
-                                                "names")})
+    # vote_id is the voter's receipt: the vote's row in the published vote log.
+    return JSONResponse({k: result[k] for k in ("battle_id", "vote_id", "model_a", "model_b", "choice", "counted",
+                                                "reason", "names")})
 
 
 @router.post("/api/arena/reopen")
