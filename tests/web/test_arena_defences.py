@@ -138,7 +138,10 @@ def test_a_battle_id_names_nothing_and_cannot_be_forged(tmp_path):
     store, client = arena(tmp_path)
     browser = client()
     data = browser.get("/api/arena/battle").json()
-    assert not any(t in data["battle_id"].lower() for t in TEAMS)
+    import base64
+
+    raw = base64.urlsafe_b64decode(data["battle_id"] + "=" * (-len(data["battle_id"]) % 4))
+    assert not any(f'"{t}"'.encode() in raw for t in TEAMS), "the sealed id carries no readable model name"
     forged = data["battle_id"][:-4] + ("AAAA" if not data["battle_id"].endswith("AAAA") else "BBBB")
     reply = browser.post("/api/arena/votes", json={"battle_id": forged, "choice": "a"},
                          headers={"X-CSRF-Token": data["csrf"]})
@@ -168,3 +171,20 @@ def test_a_closed_arena_refuses_votes_with_the_reason_until_an_organiser_reopens
     assert battle_and_vote(client()).json()["counted"]
     with pytest.raises(Exception, match="already open"):
         store.set_arena_state(SLUG, ROUND, "open", "again")
+
+
+def test_the_readme_shows_an_arena_table_the_spec_accepts():
+    import re
+
+    from gauntlet import spec as spec_module
+    from gauntlet.rounds.arena_desk import arena_rules
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"## The arena and its defences.*?```toml\n(.*?)```", readme, re.S).group(1)
+    example = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"\[arena\]\n(?:[^\[#].*\n|\n)*", table + "\n", example, count=1)
+    arena = spec_module.loads(text).arena
+    assert (arena.daily_cap_per_address, arena.daily_cap_per_network, arena.votes_per_second_per_voter) == (300, 1500, 1)
+    assert arena.trusted_proxy_header == "X-Forwarded-For" and arena.trusted_proxies == ("10.0.0.0/8",)
+    rules = arena_rules(text)
+    assert rules.policy.address_per_second == 5 and rules.voters == "anyone"
