@@ -185,7 +185,10 @@ class ArenaDesk:
         current = self._open.get((slug, round_key))
         if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
             return current
-        with self._lock:
+        # One request looks in the store; the others meanwhile go on with what the desk holds.
+        if not self._lock.acquire(blocking=current is None):
+            return current
+        try:
             current = self._open.get((slug, round_key))
             if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
                 return current
@@ -201,6 +204,8 @@ class ArenaDesk:
             current.checked = time.monotonic()
             self._open[(slug, round_key)] = current
             return current
+        finally:
+            self._lock.release()
 
     def _load(self, slug: str, round_key: str) -> _OpenRound:
         pool = self.store.arena_pool(slug, round_key)
