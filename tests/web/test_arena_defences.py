@@ -188,3 +188,23 @@ def test_the_readme_shows_an_arena_table_the_spec_accepts():
     assert arena.trusted_proxy_header == "X-Forwarded-For" and arena.trusted_proxies == ("10.0.0.0/8",)
     rules = arena_rules(text)
     assert rules.policy.address_per_second == 5 and rules.voters == "anyone"
+
+
+def test_what_a_voter_is_told_is_what_the_decision_decides(tmp_path):
+    """Each vote's live answer (counted, or the reason) comes from the desk's streaming screen;
+    the decision replays the stored log in a fresh process.  They agree vote by vote."""
+    store, client = arena(tmp_path, daily_cap_per_address=4, daily_cap_per_network=9)
+    told = []
+    browsers = [client(f"198.51.100.{i % 3}") for i in range(5)]  # five browsers, three addresses, one network
+    served = [(browser, browser.get("/api/arena/battle").json()) for browser in browsers for _ in range(3)]
+    for k, (browser, battle) in enumerate(served):  # every battle was served before the caps were used up
+        reply = browser.post("/api/arena/votes", json={"battle_id": battle["battle_id"], "choice": "ab"[k % 2]},
+                             headers={"X-CSRF-Token": battle["csrf"]})
+        assert reply.status_code == 200
+        told.append(reply.json()["reason"])
+    review = create_app(store.url).state.arena.review(SLUG, ROUND)
+    decided = {e.vote.sequence: e.reason for e in review.excluded}
+    in_order = [decided.get(v.sequence) for v in store.arena_votes(SLUG, ROUND)]
+    assert len(told) == len(in_order) > 8
+    assert {r.split(":")[0] for r in told if r} >= {"address_cap", "network_cap"}, told
+    assert told == in_order
