@@ -36,17 +36,6 @@ class RoundDecision:
     evidence: RoundEvidence | None = field(default=None, repr=False)
 
 
-def _close_arena_for_decision(ctx: RoundContext, round_id: str, now: datetime) -> bool:
-    """Close the round's arena, if it has one that is open; True when this call closed it."""
-    try:
-        if ctx.store.arena_state(ctx.slug, round_id)["state"] == "closed" or not ctx.store.arena_teams(ctx.slug, round_id):
-            return False
-    except StoreError:
-        return False
-    close_arena(ctx.store, ctx.slug, round_id, reason=f"round {round_id!r} was decided", at=now)
-    return True
-
-
 def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0, allow_missing: bool = False,
                  report_dir: str | Path | None = None, bootstrap: int = DEFAULT_BOOTSTRAP,
                  draws: int = 4000) -> RoundDecision:
@@ -66,7 +55,8 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
     if earlier:
         raise InputError(f"round {round_id!r} was already decided (decision #{earlier[-1]['sequence']}, record "
                          f"{earlier[-1]['record_hash'][:12]}); published decisions are never replaced")
-    arena_closed = _close_arena_for_decision(ctx, round_id, now)  # no vote lands after the votes are read
+    # No vote lands after the votes are read; a refused decision leaves the arena as it was.
+    arena_closed = close_arena(ctx.store, ctx.slug, round_id, reason=f"round {round_id!r} was decided", at=now)
     evidence = gather_round(ctx, round_id, seed=seed, bootstrap=bootstrap)
     if evidence.gaps and not allow_missing:
         if arena_closed:
