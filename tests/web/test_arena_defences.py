@@ -208,3 +208,21 @@ def test_what_a_voter_is_told_is_what_the_decision_decides(tmp_path):
     assert len(told) == len(in_order) > 8
     assert {r.split(":")[0] for r in told if r} >= {"address_cap", "network_cap"}, told
     assert told == in_order
+
+
+def test_an_organiser_reopens_a_closed_arena_from_the_shell(tmp_path):
+    from typer.testing import CliRunner
+
+    from gauntlet.cli import app
+
+    store, _ = arena(tmp_path)
+    spec = tmp_path / "challenge.toml"
+    spec.write_text(store.spec_text(SLUG), encoding="utf-8")
+    args = ["challenge", "arena", "reopen", str(spec), "--round", ROUND, "--db", store.url]
+    refused = CliRunner().invoke(app, [*args, "--reason", "nothing to reopen"])
+    assert refused.exit_code == 2 and "already open" in refused.output
+    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided")
+    assert not close_arena(store, SLUG, ROUND, reason="again"), "closing twice does nothing"
+    done = CliRunner().invoke(app, [*args, "--reason", "appeal 2 upheld"])
+    assert done.exit_code == 0, done.output
+    assert store.arena_state(SLUG, ROUND) | {"at": None} == {"state": "open", "reason": "appeal 2 upheld", "at": None}
