@@ -48,6 +48,7 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
     from gauntlet.console import progress_bar
     from gauntlet.ratings.arena_simulation import CrowdSchedule, default_voters, judge_battle
     from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
+    from gauntlet.rounds.battle_tickets import UnknownBattle
 
     if attempts < 1 or days < 1:
         raise InputError("a simulated crowd needs at least one request and one day")
@@ -76,11 +77,11 @@ def vote_as_crowd(ctx, round_id: str, strength: Mapping[str, float], attempts: i
                     activity.refuse("daily cap")
                     continue
                 last[voter.id] = battle_id
-            battle = desk.battle_behind(battle_id, at)  # the server's side: which models they were
-            choice = judge_battle(voter.kind, strength[battle.model_a], strength[battle.model_b], rng)
             try:
+                battle = desk.battle_behind(battle_id, at)  # the server's side: which models they were
+                choice = judge_battle(voter.kind, strength[battle.model_a], strength[battle.model_b], rng)
                 desk.vote(ctx.slug, battle_id, voter.id, choice, at)
-            except InputError:
+            except (InputError, UnknownBattle):  # a re-sent vote, or a battle served days ago
                 activity.refuse("voted twice")
                 continue
             activity.cast += 1

@@ -118,3 +118,61 @@ def test_a_pair_without_enough_earlier_votes_is_not_a_reference():
     # ties) this would be far out of line.
     votes = [_vote(k, "early", "a" if k % 2 else "b", pair=("x", "y") if k % 2 else ("y", "x")) for k in range(1, 60)]
     assert filter_votes(votes, VotePolicy(daily_cap=100)).anomalous_voters == {}
+
+
+def _crowd(rng, k, voter, network, pair, p_first, *, tie=0.15, at=None):
+    a, b = pair if rng.random() < 0.5 else pair[::-1]
+    if rng.random() < tie:
+        choice = "tie"
+    else:
+        first_wins = rng.random() < p_first
+        choice = "a" if (a == pair[0]) == first_wins else "b"
+    return _vote(k, voter, choice, address=network, network=network, at=at if at is not None else 10.0 * k,
+                 pair=(a, b), prompt=f"q{k}")
+
+
+PAIRS = [(("m1", "m2"), 0.7), (("m1", "m3"), 0.8), (("m2", "m3"), 0.6), (("m3", "m4"), 0.5), (("m1", "m4"), 0.9),
+         (("m2", "m4"), 0.75)]
+
+
+def test_a_network_that_votes_for_one_model_and_like_the_crowd_otherwise_is_flagged():
+    """The attacker of Min et al.: it recognises m3's answers and votes for them; elsewhere it
+    votes like everybody.  Its outcome profile looks ordinary; its favour for m3 does not."""
+    rng = np.random.default_rng(11)
+    votes, k = [], 0
+    for step in range(3000):
+        k += 1
+        pair, p = PAIRS[int(rng.integers(len(PAIRS)))]
+        if step % 5:
+            votes.append(_crowd(rng, k, f"h{step % 97}", f"net-{step % 97}", pair, p))
+        elif "m3" in pair:
+            a, b = pair if rng.random() < 0.5 else pair[::-1]
+            votes.append(_vote(k, f"cookie-{step}", "a" if a == "m3" else "b", address="rig", network="rig",
+                               at=10.0 * k, pair=(a, b), prompt=f"q{k}"))
+        else:
+            votes.append(_crowd(rng, k, f"cookie-{step}", "rig", pair, p))
+    result = filter_votes(votes, VotePolicy(daily_cap=10_000, address_daily_cap=10_000, network_daily_cap=10_000))
+    assert set(result.anomalous_voters) == {"network:rig"}
+    assert result.anomalous_voters["network:rig"].test == "favouritism"
+    assert all(not v.voter_id.startswith("cookie") for v in result.accepted)
+
+
+def test_honest_crowds_are_flagged_about_as_rarely_as_alpha_says():
+    """A generated null: 300 honest voters (60 votes each) on pairs from clear to even, one pair
+    where everybody calls a tie, and one voter who only ever ties on it; with alpha = 0.01 the
+    expected number of flagged voters is at most 3."""
+    rng = np.random.default_rng(2)
+    votes, k = [], 0
+    pairs = PAIRS + [(("m5", "m6"), 0.5)]
+    for _ in range(60):
+        for voter in range(300):
+            k += 1
+            pair, p = pairs[int(rng.integers(len(pairs)))]
+            tie = 1.0 if pair == ("m5", "m6") else 0.15
+            votes.append(_crowd(rng, k, f"h{voter}", f"net-{voter // 3}", pair, p, tie=tie, at=float(k)))
+        k += 1
+        votes.append(_vote(k, "tier", "tie", pair=("m5", "m6"), prompt=f"t{k}", at=float(k)))
+    result = filter_votes(votes, VotePolicy(daily_cap=10_000, anomaly_alpha=0.01))
+    voters = {g for g in result.anomalous_voters if not g.startswith("network:")}
+    assert len(voters) <= 6, result.anomalous_voters
+    assert "tier" not in result.anomalous_voters

@@ -138,7 +138,10 @@ def test_a_battle_id_names_nothing_and_cannot_be_forged(tmp_path):
     store, client = arena(tmp_path)
     browser = client()
     data = browser.get("/api/arena/battle").json()
-    assert not any(t in data["battle_id"].lower() for t in TEAMS)
+    import base64
+
+    raw = base64.urlsafe_b64decode(data["battle_id"] + "=" * (-len(data["battle_id"]) % 4))
+    assert not any(f'"{t}"'.encode() in raw for t in TEAMS), "the sealed id carries no readable model name"
     forged = data["battle_id"][:-4] + ("AAAA" if not data["battle_id"].endswith("AAAA") else "BBBB")
     reply = browser.post("/api/arena/votes", json={"battle_id": forged, "choice": "a"},
                          headers={"X-CSRF-Token": data["csrf"]})
@@ -168,3 +171,58 @@ def test_a_closed_arena_refuses_votes_with_the_reason_until_an_organiser_reopens
     assert battle_and_vote(client()).json()["counted"]
     with pytest.raises(Exception, match="already open"):
         store.set_arena_state(SLUG, ROUND, "open", "again")
+
+
+def test_the_readme_shows_an_arena_table_the_spec_accepts():
+    import re
+
+    from gauntlet import spec as spec_module
+    from gauntlet.rounds.arena_desk import arena_rules
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"## The arena and its defences.*?```toml\n(.*?)```", readme, re.S).group(1)
+    example = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"\[arena\]\n(?:[^\[#].*\n|\n)*", table + "\n", example, count=1)
+    arena = spec_module.loads(text).arena
+    assert (arena.daily_cap_per_address, arena.daily_cap_per_network, arena.votes_per_second_per_voter) == (300, 1500, 1)
+    assert arena.trusted_proxy_header == "X-Forwarded-For" and arena.trusted_proxies == ("10.0.0.0/8",)
+    rules = arena_rules(text)
+    assert rules.policy.address_per_second == 5 and rules.voters == "anyone"
+
+
+def test_what_a_voter_is_told_is_what_the_decision_decides(tmp_path):
+    """Each vote's live answer (counted, or the reason) comes from the desk's streaming screen;
+    the decision replays the stored log in a fresh process.  They agree vote by vote."""
+    store, client = arena(tmp_path, daily_cap_per_address=4, daily_cap_per_network=9)
+    told = []
+    browsers = [client(f"198.51.100.{i % 3}") for i in range(5)]  # five browsers, three addresses, one network
+    served = [(browser, browser.get("/api/arena/battle").json()) for browser in browsers for _ in range(3)]
+    for k, (browser, battle) in enumerate(served):  # every battle was served before the caps were used up
+        reply = browser.post("/api/arena/votes", json={"battle_id": battle["battle_id"], "choice": "ab"[k % 2]},
+                             headers={"X-CSRF-Token": battle["csrf"]})
+        assert reply.status_code == 200
+        told.append(reply.json()["reason"])
+    review = create_app(store.url).state.arena.review(SLUG, ROUND)
+    decided = {e.vote.sequence: e.reason for e in review.excluded}
+    in_order = [decided.get(v.sequence) for v in store.arena_votes(SLUG, ROUND)]
+    assert len(told) == len(in_order) > 8
+    assert {r.split(":")[0] for r in told if r} >= {"address_cap", "network_cap"}, told
+    assert told == in_order
+
+
+def test_an_organiser_reopens_a_closed_arena_from_the_shell(tmp_path):
+    from typer.testing import CliRunner
+
+    from gauntlet.cli import app
+
+    store, _ = arena(tmp_path)
+    spec = tmp_path / "challenge.toml"
+    spec.write_text(store.spec_text(SLUG), encoding="utf-8")
+    args = ["challenge", "arena", "reopen", str(spec), "--round", ROUND, "--db", store.url]
+    refused = CliRunner().invoke(app, [*args, "--reason", "nothing to reopen"])
+    assert refused.exit_code == 2 and "already open" in refused.output
+    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided")
+    assert not close_arena(store, SLUG, ROUND, reason="again"), "closing twice does nothing"
+    done = CliRunner().invoke(app, [*args, "--reason", "appeal 2 upheld"])
+    assert done.exit_code == 0, done.output
+    assert store.arena_state(SLUG, ROUND) | {"at": None} == {"state": "open", "reason": "appeal 2 upheld", "at": None}

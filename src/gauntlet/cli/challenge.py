@@ -243,6 +243,22 @@ def arena_open_command(
                f"{counts['excluded']} kept out because they name their model")
 
 
+@arena_app.command("reopen")
+def arena_reopen_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    reason: str = typer.Option(..., "--reason", help="Why the closed arena takes votes again (kept on record)."),
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Reopen an arena its round's decision closed (an organiser's action, like POST /api/arena/reopen)."""
+    from gauntlet.rounds.arena_desk import reopen_arena
+
+    ctx = _context(spec, store, db)
+    reopen_arena(ctx.store, ctx.slug, round_id, reason=reason, at=_now(now))
+    typer.echo(f"arena of round {round_id!r} open again: {reason}")
+
+
 @panel_app.command("open")
 def panel_open_command(
     spec: Path = SPEC,

@@ -21,7 +21,13 @@ whole outcome profile because a brigading voter who always picks the other
 side and never calls a tie produces individually plausible votes that only
 stand out together.  A second statistic catches position bias (always "A"):
 the share of A-side wins among decisive votes, two-sided, since positions are
-randomised.
+randomised.  A third catches favouritism, the signature of a rigging attacker
+who recognises one model's answers and votes for it (Min et al., ICML 2025):
+per model, the group's score for it (win 1, tie 1/2) minus the reference's
+expectation, summed over the group's votes and divided by its standard
+deviation; the largest |z| over the models is checked, Bonferroni over the
+models too.  An attacker who votes like the crowd on other battles dilutes
+the outcome profile, not this.
 
 A group is a voter (cookie or account) and, separately, a network (address
 prefix): many fresh cookies from one network are one group, which is how the
@@ -46,7 +52,7 @@ MIN_REFERENCE = 20
 @dataclass(frozen=True)
 class VoterAnomaly:
     voter_id: str  # the group: a voter id, or "network:<key>"
-    test: str  # "outcome_profile" (chi-square) or "position" (z)
+    test: str  # "outcome_profile" (chi-square), "position" or "favouritism" (z)
     statistic: float
     after_votes: int
 
@@ -72,6 +78,7 @@ class _Group:
     # Its votes still in the reference: pair -> outcome counts, and the vote ids.
     own: dict = field(default_factory=lambda: defaultdict(lambda: np.zeros(4)))
     contributing: list = field(default_factory=list)
+    favour: dict = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0]))  # model -> [score - expected, variance]
 
 
 class AnomalyMonitor:
@@ -81,9 +88,10 @@ class AnomalyMonitor:
                  min_reference: int = MIN_REFERENCE) -> None:
         self.checkpoints = frozenset(checkpoints)
         self.min_reference = min_reference
-        level = alpha / (2 * len(checkpoints))
+        self._level = level = alpha / (3 * len(checkpoints))
         self._profile_bound = -2.0 * math.log(level)  # chi-square(2) tail is exp(-x/2)
         self._position_bound = NormalDist().inv_cdf(1.0 - level / 2.0)
+        self._models: set[str] = set()
         self._totals: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(4))
         self._groups: dict[str, _Group] = defaultdict(_Group)
         self._votes: dict[int, tuple[tuple[str, str], int, tuple[str, ...]]] = {}
@@ -94,6 +102,7 @@ class AnomalyMonitor:
         """Test the vote against the reference, then add it; returns the anomaly of the first
         of `groups` it flags (or already flagged), else None."""
         pair, outcome = outcome_of(model_a, model_b, choice)
+        self._models.update(pair)
         found = next((self.flagged[g] for g in groups if g in self.flagged), None)
         for g in groups:
             if g in self.flagged:
@@ -128,11 +137,26 @@ class AnomalyMonitor:
             group.expected += (p[fav], p[other], p[2] + p[3])
             group.observed[{fav: 0, other: 1}.get(outcome, 2)] += 1
             group.tested += 1
+            first_expected = p[0] + 0.5 * (p[2] + p[3])
+            variance = p[0] + 0.25 * (p[2] + p[3]) - first_expected ** 2
+            deviation = (1.0, 0.0, 0.5, 0.5)[outcome] - first_expected
+            for model, sign in ((pair[0], 1.0), (pair[1], -1.0)):
+                sums = group.favour[model]
+                sums[0] += sign * deviation
+                sums[1] += variance
             if group.tested in self.checkpoints and anomaly is None:
-                chi2 = float(((group.observed - group.expected) ** 2 / group.expected).sum())
-                if chi2 > self._profile_bound:
-                    anomaly = VoterAnomaly(g, "outcome_profile", chi2, group.tested)
+                anomaly = self._look(g, group)
         return anomaly
+
+    def _look(self, g: str, group: _Group) -> VoterAnomaly | None:
+        chi2 = float(((group.observed - group.expected) ** 2 / group.expected).sum())
+        if chi2 > self._profile_bound:
+            return VoterAnomaly(g, "outcome_profile", chi2, group.tested)
+        bound = NormalDist().inv_cdf(1.0 - self._level / (2.0 * max(1, len(self._models))))
+        z = max((d / math.sqrt(v) for d, v in group.favour.values() if v > 0), key=abs, default=0.0)
+        if abs(z) > bound:
+            return VoterAnomaly(g, "favouritism", z, group.tested)
+        return None
 
     def _flag(self, anomaly: VoterAnomaly) -> None:
         self.flagged[anomaly.voter_id] = anomaly

@@ -85,9 +85,16 @@ def voter_alias(voter_id: str) -> str:
     return hashlib.sha256(voter_id.encode()).hexdigest()[:12]
 
 
-def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
-    """Close the round's arena (the decision does): later votes are refused with `reason`."""
+def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
+    """Close the round's arena (the decision does): later votes are refused with `reason`.
+    False when there is nothing to close (no arena in the round, or closed already)."""
+    try:
+        if store.arena_state(slug, round_key)["state"] == "closed" or not store.arena_teams(slug, round_key):
+            return False
+    except StoreError:
+        return False
     store.set_arena_state(slug, round_key, "closed", reason, at)
+    return True
 
 
 def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
@@ -185,7 +192,10 @@ class ArenaDesk:
         current = self._open.get((slug, round_key))
         if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
             return current
-        with self._lock:
+        # One request looks in the store; the others meanwhile go on with what the desk holds.
+        if not self._lock.acquire(blocking=current is None):
+            return current
+        try:
             current = self._open.get((slug, round_key))
             if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
                 return current
@@ -201,6 +211,8 @@ class ArenaDesk:
             current.checked = time.monotonic()
             self._open[(slug, round_key)] = current
             return current
+        finally:
+            self._lock.release()
 
     def _load(self, slug: str, round_key: str) -> _OpenRound:
         pool = self.store.arena_pool(slug, round_key)
@@ -301,9 +313,10 @@ class ArenaDesk:
         pool = pool or self.store.arena_pool(slug, round_key)
         return filter_votes(self.store.arena_votes(slug, round_key), self.policy(slug), pool.revealing)
 
-    def close(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
-        close_arena(self.store, slug, round_key, reason=reason, at=at)
+    def close(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
+        closed = close_arena(self.store, slug, round_key, reason=reason, at=at)
         self._open.pop((slug, round_key), None)
+        return closed
 
     def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
         reopen_arena(self.store, slug, round_key, reason=reason, at=at)

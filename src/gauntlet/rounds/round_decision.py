@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from gauntlet.errors import InputError, StoreError
+from gauntlet.errors import InputError
 from gauntlet.rounds.arena_desk import close_arena, reopen_arena
 from gauntlet.rounds.gather import DEFAULT_BOOTSTRAP, RoundEvidence, gather_round, missing_error
 from gauntlet.rounds.workspace import RoundContext
@@ -31,17 +31,6 @@ class RoundDecision:
     evidence: RoundEvidence | None = field(default=None, repr=False)
 
 
-def _close_arena_for_decision(ctx: RoundContext, round_id: str, now: datetime) -> bool:
-    """Close the round's arena, if it has one that is open; True when this call closed it."""
-    try:
-        if ctx.store.arena_state(ctx.slug, round_id)["state"] == "closed" or not ctx.store.arena_teams(ctx.slug, round_id):
-            return False
-    except StoreError:
-        return False
-    close_arena(ctx.store, ctx.slug, round_id, reason=f"round {round_id!r} was decided", at=now)
-    return True
-
-
 def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0, allow_missing: bool = False,
                  bootstrap: int = DEFAULT_BOOTSTRAP, draws: int = 4000) -> RoundDecision:
     """Draft a closed round's decision, once.  Refuses with one line naming every gap (a team
@@ -53,7 +42,8 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
         first = ctx.state().history(round_id)[0]
         raise InputError(f"round {round_id!r} was already decided (record {first.record[:12]}); a decision is "
                          "never replaced, only re-decided after an upheld appeal")
-    arena_closed = _close_arena_for_decision(ctx, round_id, now)  # no vote lands after the votes are read
+    # No vote lands after the votes are read; a refused decision leaves the arena as it was.
+    arena_closed = close_arena(ctx.store, ctx.slug, round_id, reason=f"round {round_id!r} was decided", at=now)
     evidence = gather_round(ctx, round_id, seed=seed, bootstrap=bootstrap)
     if evidence.gaps and not allow_missing:
         if arena_closed:

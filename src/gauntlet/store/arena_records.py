@@ -258,15 +258,19 @@ class ArenaVerbs:
         (`Vote.sequence` is the vote's row id)."""
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
+            # Plain columns, not ORM objects: a round's decision reads every vote ever cast.
             rows = session.execute(
-                select(ArenaVote, ArenaBattle).join(ArenaBattle, ArenaVote.battle_id == ArenaBattle.id)
+                select(ArenaBattle.public_id, ArenaVote.voter_id, ArenaBattle.prompt_key, ArenaBattle.team_a_id,
+                       ArenaBattle.team_b_id, ArenaVote.choice, ArenaVote.day, ArenaVote.id, ArenaVote.address_key,
+                       ArenaVote.network_key, ArenaVote.voted_at)
+                .join(ArenaBattle, ArenaVote.battle_id == ArenaBattle.id)
                 .where(ArenaBattle.challenge_id == challenge.id, ArenaBattle.round_key == round_key,
                        ArenaVote.id > after)
                 .order_by(ArenaVote.id))
             keys = dict(session.execute(select(Team.id, Team.key).where(Team.challenge_id == challenge.id)).all())
-            return [Vote(b.public_id, v.voter_id, b.prompt_key, keys[b.team_a_id], keys[b.team_b_id], v.choice, v.day,
-                         v.id, v.address_key or "", v.network_key or "", _epoch(v.voted_at))
-                    for v, b in rows]
+            return [Vote(r.public_id, r.voter_id, r.prompt_key, keys[r.team_a_id], keys[r.team_b_id], r.choice, r.day,
+                         r.id, r.address_key or "", r.network_key or "", _epoch(r.voted_at))
+                    for r in rows]
 
     def arena_teams(self, slug: str, round_key: str) -> list[str]:
         """Team keys with at least one stored answer in the round."""
