@@ -129,8 +129,9 @@ def populate(store: Store, *, publish: bool = True) -> World:
         store.record_component(sub, "benchmark", bench, bench - 2, bench + 2)
         store.record_component(sub, "expert", expert, expert - 3, expert + 3)
         verdict = {"naver": "derived", "nc": "inconclusive"}.get(key, "independent")
-        store.record_audit(sub, "glm-4.5-air", verdict, 1e-9 if verdict == "derived" else 0.04 if key == "nc" else 0.6,
-                           {"verdict": verdict})
+        p = 1e-9 if verdict == "derived" else 0.04 if key == "nc" else 0.6
+        store.record_audit(sub, "glm-4.5-air", verdict, p,
+                           {"reference": "glm-4.5-air", "verdict": verdict, "p_value": p, "modules": []})
     service.lock(store, spec, ROUND, DEADLINE + timedelta(hours=1))
     inputs = decision_inputs()
     outputs = decide(inputs)
