@@ -51,9 +51,10 @@ def test_upgrading_a_0001_store_to_0002_keeps_every_row(tmp_path):
     with make_engine(url).connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == head_revision()
     # and the new tables work on the upgraded store
-    token = store.create_token("k", "team", "lg")
+    token = store.create_token("k", "team", "lg", at=datetime(2026, 1, 16, tzinfo=timezone.utc))
     assert store.identify_token(token)["subject"] == "lg"
-    store.record_job("k", {"key": "audit-lg", "state": "failed", "error": "boom"}, team="lg")
+    store.record_job("k", {"key": "audit-lg", "state": "failed", "error": "boom"}, team="lg",
+                     at=datetime(2026, 1, 16, tzinfo=timezone.utc))
     assert store.jobs("k", team="lg")[0]["error"] == "boom"
 
 

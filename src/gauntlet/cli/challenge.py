@@ -50,9 +50,11 @@ def _store_option():
 
 
 def _now(text: Optional[str]):
-    from gauntlet.rounds.workspace import parse_time, utc_now
+    from datetime import datetime, timezone
 
-    return parse_time(text) if text else utc_now()
+    from gauntlet.rounds.workspace import parse_time
+
+    return parse_time(text) if text else datetime.now(timezone.utc)  # the only clock: the shell's
 
 
 def _context(spec: Path, store: Path, db: Optional[str], register: bool = False):
@@ -104,8 +106,9 @@ def init_command(spec: Path = SPEC, store: Path = _store_option(),
 
     from gauntlet.rounds.workspace import open_context
 
-    ctx = open_context(spec, store, db, register=True, at=_now(now))
-    tokens = init_challenge(ctx)
+    moment = _now(now)
+    ctx = open_context(spec, store, db, register=True, at=moment)
+    tokens = init_challenge(ctx, now=moment)
     typer.echo(f"registered challenge {ctx.slug!r}: {len(ctx.spec.teams)} teams, "
                f"{len(tokens) - 1 - len(ctx.spec.teams)} experts; store {ctx.workspace.db_url(db)}")
     typer.echo("sign-in tokens (shown once; only their hashes are stored):")

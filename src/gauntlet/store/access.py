@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +24,6 @@ class AccessDenied(GauntletError):
     """The caller is known but may not see or change this (HTTP 403)."""
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -39,7 +35,8 @@ def _identity(row: AccessToken, slug: str) -> dict:
 class AccessVerbs:
     """Mixed into `Store`."""
 
-    def create_token(self, slug: str, role: str, subject: str | None = None, label: str = "") -> str:
+    def create_token(self, slug: str, role: str, subject: str | None = None, label: str = "", *,
+                     at: datetime) -> str:
         """A new bearer token for `role` (team: `subject` is the team key; expert: the expert key;
         organiser: no subject).  Returns the token; only its hash is stored."""
         if role not in ROLES:
@@ -56,7 +53,7 @@ class AccessVerbs:
                 raise StoreError(f"no expert {subject!r} in challenge {slug!r}")
             session.add(AccessToken(challenge_id=challenge.id, role=role, subject=subject,
                                     label=label or f"{role} {subject or ''}".strip(),
-                                    token_sha256=token_digest(token), created_at=_now()))
+                                    token_sha256=token_digest(token), created_at=at))
         return token
 
     def identify_token(self, token: str) -> dict | None:
@@ -77,13 +74,13 @@ class AccessVerbs:
                 return None
             return _identity(row, session.get(Challenge, row.challenge_id).slug)
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int, *, at: datetime) -> None:
         with self.sessions.begin() as session:
             row = session.get(AccessToken, token_id)
             if row is None:
                 raise StoreError(f"no token #{token_id}")
             if row.revoked_at is None:
-                row.revoked_at = _now()
+                row.revoked_at = at
 
     def tokens(self, slug: str) -> list[dict]:
         with self.sessions() as session:

@@ -153,7 +153,7 @@ def assign_panel(request: Request, fields: dict = Depends(form_fields)):
     k_text = fields.get("k", "").strip()
     if k_text and not k_text.isdigit():
         raise InputError("k (reviews per submission) must be a whole number")
-    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""),
+    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""), at=now(request),
                                                      k=int(k_text) if k_text else None)
     return _done(request, who, {"assigned": {code: list(ids) for code, ids in reviewers.items()}}, "#panel")
 
@@ -164,7 +164,8 @@ def issue_token(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields, who)
     role = fields.get("role", "")
     subject = fields.get("subject", "").strip() or None
-    token = request.app.state.store.create_token(who["challenge"], role, subject, fields.get("label", "").strip())
+    token = request.app.state.store.create_token(who["challenge"], role, subject, fields.get("label", "").strip(),
+                                                 at=now(request))
     if who["via"] == "bearer":
         return JSONResponse({"token": token, "role": role, "subject": subject}, status_code=201)
     return render(request, "token_issued.html", {"token": token, "role": role, "subject": subject})
@@ -177,5 +178,5 @@ def revoke_token(request: Request, token_id: int, fields: dict = Depends(form_fi
     store = request.app.state.store
     if not any(t["id"] == token_id for t in store.tokens(who["challenge"])):
         raise InputError(f"no token #{token_id} in this challenge")
-    store.revoke_token(token_id)
+    store.revoke_token(token_id, at=now(request))
     return _done(request, who, {"revoked": token_id}, "#tokens")
