@@ -173,6 +173,9 @@ def test_three_rounds_through_the_cli_and_the_web(models, tmp_path, url):
     assert set(state.holdings("second")) == {"hanbit", "dasan", "mirae", ENTRANT}
     assert state.datasets("second")[ENTRANT] == ("corpus",) and "saebyeok" not in state.datasets("second")
     assert state.revoked_datasets("second") == {"saebyeok": ("corpus",)}
+    status = ok("challenge", "status", spec, "--round", "second", *common)
+    assert f"{ENTRANT}: active; holds 64 B200; datasets corpus" in status
+    assert "saebyeok: out (first: performance); holds no GPUs; datasets revoked: corpus" in status
     assert "was eliminated in round 'first'" in refused("challenge", "submit", spec, "saebyeok", models["saebyeok"],
                                                         "--round", "second", "--now", "2026-06-01T09:00:00+09:00",
                                                         "--quiet", *common)

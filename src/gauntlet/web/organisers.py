@@ -98,7 +98,10 @@ def overview(request: Request) -> HTMLResponse:
 
 
 def _drafts(store, slug: str) -> list[dict]:
-    """Each round's unpublished decision with its survival probabilities, for the organisers."""
+    """Each round's unpublished decision with its survival probabilities, close calls and
+    what-if sensitivity (the weight at which each outcome would change), for the organisers."""
+    from gauntlet.rounds.decisions import sensitivity
+
     drafts = []
     for rnd in store.rounds(slug, drafts=True):
         if not rnd["decisions"]:
@@ -108,7 +111,8 @@ def _drafts(store, slug: str) -> list[dict]:
             unc = (latest["outputs"].get("uncertainty") or {})
             drafts.append({"round": rnd["key"], "sequence": latest["sequence"], "outputs": latest["outputs"],
                            "survival": {t: v.get("survival_probability") for t, v in (unc.get("teams") or {}).items()},
-                           "close_calls": unc.get("close_calls") or []})
+                           "close_calls": unc.get("close_calls") or [],
+                           "sensitivity": sensitivity(latest["inputs"])})
     return drafts
 
 
