@@ -49,7 +49,11 @@ def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]
     file, another writer that appended first) keeps nothing and is one line for the shell."""
     try:
         with store.sessions.begin() as session:
-            challenge = store._challenge(session, spec.id)
+            # Writers of one challenge take turns (a row lock on a server database; SQLite has one
+            # writer at a time anyway), so each judges the event against the record as it is.
+            challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
+            if challenge is None:
+                raise StoreError(f"no challenge {spec.id!r} in the store")
             state = lifecycle.replay(spec, ledger_table.read_records(session, challenge))
             yield session, challenge, state
     except IntegrityError:
