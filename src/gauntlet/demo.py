@@ -201,7 +201,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     spec_path.write_text(demo_spec_toml(teams, cast.reference, world.benchmark_tasks, votes=votes), encoding="utf-8")
     db_url = f"sqlite:///{(workdir / DB_FILE).resolve()}"  # the demo's own store, whatever GAUNTLET_DB says
     ctx = open_context(spec_path, workdir, db_url, register=True, at=REGISTERED_AT)
-    tokens = init_challenge(ctx)
+    tokens = init_challenge(ctx, now=REGISTERED_AT)
     err_console.print(f"{len(world.train_texts):,} training documents, "
                       f"{sum(len(t.items) for t in world.benchmark_tasks):,} benchmark items in "
                       f"{len(world.benchmark_tasks)} tasks, {len(world.arena_prompts)} arena prompts")

@@ -148,7 +148,10 @@ def run(models, materials, times, people, tmp_path_factory, workspaces):
             expert = TestClient(web)
             expert.headers["Authorization"] = f"Bearer {token}"
             log["reviews"][who.split()[1]] = people["review"](expert, seed=len(log["reviews"]))
-    log["published_votes"] = TestClient(web).get(f"/api/arena/votes.csv?challenge={SLUG}&round={ROUND}").text
+    votes_url = f"/api/arena/votes.csv?challenge={SLUG}&round={ROUND}"
+    log["votes_before_publication"] = TestClient(web).get(votes_url).status_code
+    organiser = TestClient(web, headers={"Authorization": f"Bearer {log['tokens']['organiser']}"})
+    log["published_votes"] = organiser.get(votes_url).text
     log["draft"] = json.loads(ok(*decide, "--json"))
     log["draft_public"] = TestClient(web).get(f"/api/teams/hanbit?challenge={SLUG}").json()
     log["decide_again"] = refused(*decide)
@@ -278,6 +281,7 @@ def test_the_user_component_comes_from_the_votes_the_web_publishes(run):
     from gauntlet.ratings.user_component import user_component_scores
     from gauntlet.ratings.votes import read_votes
 
+    assert run["votes_before_publication"] == 403, "the votes are standings: nobody but organisers sees them early"
     published = run["published_votes"].strip().splitlines()[1:]
     counted = sum(v["counted"] for v in run["votes"])
     assert len(published) == counted > 0

@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from gauntlet.artifacts.content_store import FileEntry, Manifest, StoredModel
-from gauntlet.errors import InputError, StoreError
+from gauntlet.errors import InputError
 from gauntlet.rounds.pipeline import read_prompts, round_suite, submit
 from gauntlet.rounds.workspace import open_context, parse_time
 from gauntlet.store.db import MIGRATIONS, make_engine, table_names

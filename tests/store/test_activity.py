@@ -24,18 +24,18 @@ def store(database_url):
 
 def test_tokens_name_a_real_subject_and_die_when_revoked(store):
     with pytest.raises(InputError):
-        store.create_token("k", "admin")
+        store.create_token("k", "admin", at=T)
     with pytest.raises(InputError):
-        store.create_token("k", "team")  # a team token names its team
+        store.create_token("k", "team", at=T)  # a team token names its team
     with pytest.raises(StoreError):
-        store.create_token("k", "team", "ghost")
+        store.create_token("k", "team", "ghost", at=T)
     with pytest.raises(StoreError):
-        store.create_token("k", "expert", "e1")  # experts are registered first
-    token = store.create_token("k", "team", "lg")
+        store.create_token("k", "expert", "e1", at=T)  # experts are registered first
+    token = store.create_token("k", "team", "lg", at=T)
     who = store.identify_token(token)
     assert (who["role"], who["subject"], who["challenge"]) == ("team", "lg", "k")
     assert store.identify_token(token + "x") is None
-    store.revoke_token(who["id"])
+    store.revoke_token(who["id"], at=T)
     assert store.identify_token(token) is None and store.token_identity(who["id"]) is None
 
 
@@ -82,13 +82,13 @@ def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_p
         store.add_expert("k", "e1", "One", [])  # a conflict cannot be quietly dropped
     store.add_expert("k", "e2", "Two", ["LG AI Research"])
     store.add_expert("k", "e3", "Three", conflicts=["nc"])
-    reviewers = store.assign_panel("k", "r1", k=1)
+    reviewers = store.assign_panel("k", "r1", k=1, at=T)
     panel = store.panel_rounds("k")[0]
     lg_code = next(e["code"] for e in panel["entries"] if e["team"] == "lg")
     nc_code = next(e["code"] for e in panel["entries"] if e["team"] == "nc")
     assert "e2" not in reviewers[lg_code] and "e3" not in reviewers[nc_code]
     with pytest.raises(InputError, match="already assigned"):
-        store.assign_panel("k", "r1", k=1)
+        store.assign_panel("k", "r1", k=1, at=T)
     with pytest.raises(AccessDenied, match="conflict"):
         store.review_material("k", "e2", "r1", lg_code)
     with pytest.raises(AccessDenied, match="conflict"):
@@ -97,15 +97,15 @@ def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_p
 
 
 def test_a_job_state_is_updated_in_place_and_retries_are_for_failures(store):
-    store.record_job("k", {"key": "eval-nc", "state": "queued"}, team="nc", kind="evaluate")
+    store.record_job("k", {"key": "eval-nc", "state": "queued"}, team="nc", kind="evaluate", at=T)
     with pytest.raises(InputError, match="only a failed job"):
-        store.request_retry("k", "eval-nc", "team:nc", team="nc")
-    store.record_job("k", {"key": "eval-nc", "state": "failed", "attempts": 1, "error": "OOM"}, team="nc")
+        store.request_retry("k", "eval-nc", "team:nc", team="nc", at=T)
+    store.record_job("k", {"key": "eval-nc", "state": "failed", "attempts": 1, "error": "OOM"}, team="nc", at=T)
     with pytest.raises(AccessDenied):
-        store.request_retry("k", "eval-nc", "team:lg", team="lg")
-    store.request_retry("k", "eval-nc", "team:nc", team="nc")
+        store.request_retry("k", "eval-nc", "team:lg", team="lg", at=T)
+    store.request_retry("k", "eval-nc", "team:nc", team="nc", at=T)
     assert store.pending_retries("k") == ["eval-nc"]
     [job] = store.jobs("k")
     assert (job["state"], job["error"], job["retry_requested"], job["kind"]) == ("failed", "OOM", True, "evaluate")
     with pytest.raises(InputError):
-        store.record_job("k", {"key": "x", "state": "exploded"})
+        store.record_job("k", {"key": "x", "state": "exploded"}, at=T)

@@ -1,6 +1,7 @@
 """Upgrading a store created by an earlier release keeps its data, and the models
 match what the migrations build."""
 
+import json
 from datetime import datetime, timezone
 
 from alembic import command
@@ -51,9 +52,10 @@ def test_upgrading_a_0001_store_to_0002_keeps_every_row(tmp_path):
     with make_engine(url).connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == head_revision()
     # and the new tables work on the upgraded store
-    token = store.create_token("k", "team", "lg")
+    token = store.create_token("k", "team", "lg", at=datetime(2026, 1, 16, tzinfo=timezone.utc))
     assert store.identify_token(token)["subject"] == "lg"
-    store.record_job("k", {"key": "audit-lg", "state": "failed", "error": "boom"}, team="lg")
+    store.record_job("k", {"key": "audit-lg", "state": "failed", "error": "boom"}, team="lg",
+                     at=datetime(2026, 1, 16, tzinfo=timezone.utc))
     assert store.jobs("k", team="lg")[0]["error"] == "boom"
 
 
@@ -78,3 +80,46 @@ def test_0002_downgrades_back_to_0001_without_touching_older_tables(tmp_path):
     assert "access_tokens" not in table_names(engine)
     with engine.connect() as conn:
         assert conn.execute(text("select slug from challenges")).scalar() == "k"
+
+
+def test_a_store_with_a_ledger_file_migrates_with_its_history_intact(tmp_path):
+    """A workspace from before the record moved into the database: its decisions stay public
+    (published when they were made) and its ledger file becomes the record, record for record."""
+    from pathlib import Path
+
+    from gauntlet.domain import ledger as chain
+    from gauntlet.rounds import Ledger, decide
+    from gauntlet.rounds.workspace import open_context
+
+    spec = Path(__file__).resolve().parents[2] / "examples" / "k-sovereign-2026.toml"
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    url = f"sqlite:///{ws / 'gauntlet.sqlite'}"
+    engine = make_engine(url)
+    _migrate(engine, "0003")
+    inputs = {"round": "first", "weights": {"benchmark": 1}, "eliminate_lowest": 0, "resources": {},
+              "teams": [{"team": "lg", "benchmark": 80.0, "independence": "independent"}]}
+    old = Ledger(ws / "ledger.jsonl")
+    old.append(kind="spec", note="challenge spec k-sovereign-2026", recorded_at="2026-01-01T00:00:00+00:00")
+    record = old.append_decision(inputs, round_id="first", recorded_at="2026-01-15T01:00:00+00:00")
+    with engine.begin() as conn:
+        conn.execute(text("insert into challenges (id, slug, name, spec_sha256, spec_toml, created_at) values "
+                          "(1, 'k-sovereign-2026', 'K', :h, :t, '2026-01-01 00:00:00')"),
+                     {"h": "0" * 64, "t": spec.read_text(encoding="utf-8")})
+        conn.execute(text("insert into teams (id, challenge_id, key, name, organisation, country) "
+                          "values (1, 1, 'lg', 'K-EXAONE', 'LG AI Research', 'KR')"))
+        conn.execute(text("insert into decisions (challenge_id, sequence, round_key, inputs, outputs, record_hash, "
+                          "created_at) values (1, 1, 'first', :i, :o, :h, '2026-01-15 01:00:00')"),
+                     {"i": json.dumps(inputs), "o": json.dumps(decide(inputs)),
+                      "h": record["hash"]})
+    engine.dispose()
+
+    ctx = open_context(spec, ws, url)  # migrates to the head and imports the ledger file
+    records = ctx.store.records(ctx.slug)
+    assert records[:2] == old.records(), "every old record, byte for byte"
+    assert [r["kind"] for r in records[2:]] == ["publication"] and records[2]["references"] == [record["hash"]]
+    assert chain.verify_chain(records) == []
+    state = ctx.state()
+    assert state.in_force("first").record == record["hash"]
+    assert ctx.store.leaderboard(ctx.slug)["decision"]["record_hash"] == record["hash"]
+    assert open_context(spec, ws, url).store.records(ctx.slug) == records, "imported once"

@@ -157,3 +157,34 @@ def test_a_submission_keeps_the_time_the_caller_received_it(challenge):
     with store.sessions() as session:
         stamped = session.scalar(select(Submission.submitted_at).where(Submission.id == sub))
     assert stamped.replace(tzinfo=timezone.utc) == BEFORE
+
+
+def test_two_decides_at_once_leave_exactly_one_decision(challenge):
+    """Two organisers decide the same round at the same moment: one decision, one record."""
+    import threading
+
+    from gauntlet.errors import GauntletError
+    from gauntlet.rounds import service
+
+    store, spec = challenge
+    service.submit(store, spec, "lg", "first", _stored("a"), None, BEFORE)
+    service.lock(store, spec, "first", BEFORE + timedelta(days=2))
+    inputs = {"round": "first", "weights": {"benchmark": 1}, "eliminate_lowest": 0, "resources": {},
+              "teams": [{"team": "lg", "benchmark": 50.0, "independence": "independent"}]}
+    start, outcomes = threading.Barrier(2), []
+
+    def decide():
+        start.wait()
+        try:
+            outcomes.append(service.decide(store, spec, "first", inputs, BEFORE + timedelta(days=3))[0])
+        except GauntletError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=decide) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
+    assert [r["kind"] for r in store.records("k-sovereign-2026")].count("decision") == 1
+    assert len(store.round_decisions("k-sovereign-2026", "first", drafts=True)) == 1

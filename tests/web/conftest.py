@@ -129,8 +129,9 @@ def populate(store: Store, *, publish: bool = True) -> World:
         store.record_component(sub, "benchmark", bench, bench - 2, bench + 2)
         store.record_component(sub, "expert", expert, expert - 3, expert + 3)
         verdict = {"naver": "derived", "nc": "inconclusive"}.get(key, "independent")
-        store.record_audit(sub, "glm-4.5-air", verdict, 1e-9 if verdict == "derived" else 0.04 if key == "nc" else 0.6,
-                           {"verdict": verdict})
+        p = 1e-9 if verdict == "derived" else 0.04 if key == "nc" else 0.6
+        store.record_audit(sub, "glm-4.5-air", verdict, p,
+                           {"reference": "glm-4.5-air", "verdict": verdict, "p_value": p, "modules": []})
     service.lock(store, spec, ROUND, DEADLINE + timedelta(hours=1))
     inputs = decision_inputs()
     outputs = decide(inputs)
@@ -146,25 +147,26 @@ def populate(store: Store, *, publish: bool = True) -> World:
 
     for e in spec.expert_panel.experts:
         store.add_expert(SLUG, e.id, e.name, e.affiliations, e.conflicts)
-    store.assign_panel(SLUG, ROUND, seed=3)
+    store.assign_panel(SLUG, ROUND, seed=3, at=DEADLINE + timedelta(days=2))
 
     store.record_job(SLUG, {"key": "audit-lg", "description": "independence audit", "state": "failed",
                             "attempts": 1, "error": "worker crashed (out of memory)"}, team="lg", round_key=ROUND,
-                     kind="audit")
+                     kind="audit", at=DEADLINE + timedelta(days=1))
     store.record_job(SLUG, {"key": "eval-lg", "description": "benchmarks", "state": "running", "attempts": 1,
                             "completed": 3, "total": 9, "note": "global-math"}, team="lg", round_key=ROUND,
-                     kind="evaluate")
+                     kind="evaluate", at=DEADLINE + timedelta(days=1))
     store.record_job(SLUG, {"key": "audit-skt", "description": "independence audit", "state": "failed",
-                            "attempts": 2, "error": "timeout"}, team="skt", round_key=ROUND, kind="audit")
+                            "attempts": 2, "error": "timeout"}, team="skt", round_key=ROUND, kind="audit",
+                     at=DEADLINE + timedelta(days=1))
     world = World(store.url, store, Clock(), inputs=inputs, outputs=outputs)
     world.tokens = {
-        "organiser": store.create_token(SLUG, "organiser", label="Organiser"),
-        "lg": store.create_token(SLUG, "team", "lg"),
-        "skt": store.create_token(SLUG, "team", "skt"),
-        "e3": store.create_token(SLUG, "expert", "e3"),  # declared a conflict with lg
+        "organiser": store.create_token(SLUG, "organiser", label="Organiser", at=DEADLINE),
+        "lg": store.create_token(SLUG, "team", "lg", at=DEADLINE),
+        "skt": store.create_token(SLUG, "team", "skt", at=DEADLINE),
+        "e3": store.create_token(SLUG, "expert", "e3", at=DEADLINE),  # declared a conflict with lg
     }
     for e in spec.expert_panel.experts:
-        world.tokens.setdefault(e.id, store.create_token(SLUG, "expert", e.id))
+        world.tokens.setdefault(e.id, store.create_token(SLUG, "expert", e.id, at=DEADLINE))
     return world
 
 

@@ -114,7 +114,9 @@ def test_a_repeat_vote_on_the_same_prompt_and_pair_is_kept_but_not_counted(tmp_p
     assert "not counted" in second.text and "duplicate" in second.text
     votes = store.arena_votes("c", "r1")
     assert len(votes) == 2  # both kept
-    accepted = list(csv.DictReader(io.StringIO(client.get("/api/arena/votes.csv").text)))
+    assert client.get("/api/arena/votes.csv").status_code == 403  # standings: published with the decision
+    organiser = {"Authorization": f"Bearer {store.create_token('c', 'organiser', at=datetime(2026, 1, 2, tzinfo=timezone.utc))}"}
+    accepted = list(csv.DictReader(io.StringIO(client.get("/api/arena/votes.csv", headers=organiser).text)))
     assert len(accepted) == 1
 
 

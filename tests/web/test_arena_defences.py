@@ -18,6 +18,7 @@ from gauntlet.web.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "k-sovereign-2026.toml"
 SLUG, ROUND = "k-sovereign-2026", "first"
+T0 = datetime(2026, 1, 2, tzinfo=timezone.utc)  # when the tokens are issued
 TEAMS = ("lg", "skt", "upstage")
 
 
@@ -103,7 +104,7 @@ def test_the_client_address_comes_from_the_trusted_proxy_header_only(tmp_path):
 def test_a_signed_in_only_arena_refuses_anonymous_voters_and_caps_the_account(tmp_path):
     store, client = arena(tmp_path, voters="signed_in", proof_of_work_bits=12)
     assert client().get("/api/arena/battle").status_code == 401
-    token = store.create_token(SLUG, "voter", "citizen-1")
+    token = store.create_token(SLUG, "voter", "citizen-1", at=T0)
     results = []
     for _ in range(3):  # the same account from three browsers
         browser = client()
@@ -161,10 +162,10 @@ def test_a_closed_arena_refuses_votes_with_the_reason_until_an_organiser_reopens
     page = client().get("/arena")
     assert page.status_code == 403 and "closed" in page.text
     team = client()
-    team.headers["Authorization"] = f"Bearer {store.create_token(SLUG, 'team', 'lg')}"
+    team.headers["Authorization"] = f"Bearer {store.create_token(SLUG, 'team', 'lg', at=T0)}"
     assert team.post("/api/arena/reopen", json={"reason": "I want more votes"}).status_code == 403
     organiser = client()
-    organiser.headers["Authorization"] = f"Bearer {store.create_token(SLUG, 'organiser')}"
+    organiser.headers["Authorization"] = f"Bearer {store.create_token(SLUG, 'organiser', at=T0)}"
     assert organiser.post("/api/arena/reopen", json={}).status_code == 400, "a reopening says why"
     reopened = organiser.post("/api/arena/reopen", json={"reason": "appeal 3: votes were lost"})
     assert reopened.status_code == 200 and reopened.json()["state"] == "open"

@@ -77,6 +77,7 @@ def test_an_organiser_publishes_the_draft_from_the_overview(draft_world):
     organiser = draft_world.client("organiser")
     page = organiser.get("/organiser")
     assert "Draft decision, not public" in page.text and "P(survive)" in page.text
+    assert "What-if" in page.text and ("none in range" in page.text or "at " in page.text)
     assert draft_world.client("lg").post("/organiser/rounds/first/publish").status_code == 403
     done = organiser.post("/organiser/rounds/first/publish")
     assert done.status_code == 200, done.text

@@ -108,7 +108,7 @@ def test_a_session_cookie_replayed_after_logout_is_refused(world):
 def test_revoking_a_token_ends_its_sessions(world):
     client, home = login(world, "skt")
     assert client.get(home).status_code == 200
-    world.store.revoke_token(world.store.identify_token(world.tokens["skt"])["id"])
+    world.store.revoke_token(world.store.identify_token(world.tokens["skt"])["id"], at=world.clock())
     assert client.get(home).status_code == 401
 
 

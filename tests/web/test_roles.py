@@ -35,7 +35,7 @@ def test_a_token_opens_only_its_own_role_and_revoked_tokens_open_nothing(world):
     bogus.headers["Authorization"] = "Bearer gt_not-a-real-token"
     assert bogus.get("/team").status_code == 401
     token_id = world.store.identify_token(world.tokens["skt"])["id"]
-    world.store.revoke_token(token_id)
+    world.store.revoke_token(token_id, at=world.clock.now)
     assert world.client("skt").get("/team").status_code == 401
 
 
@@ -79,7 +79,7 @@ def test_a_team_retries_only_its_own_failed_jobs(world):
     assert world.store.pending_retries(world.slug) == ["audit-lg"]
     # the executor picks it up: running again clears the request
     world.store.record_job(world.slug, {"key": "audit-lg", "description": "independence audit", "state": "running",
-                                        "attempts": 2}, team="lg")
+                                        "attempts": 2}, team="lg", at=world.clock.now)
     assert world.store.pending_retries(world.slug) == []
 
 
@@ -154,7 +154,7 @@ def test_the_organiser_overview_flags_what_needs_a_look(world):
         for j, expert in enumerate(entry["reviewers"]):
             world.store.record_review(world.slug, expert, world.round, entry["code"],
                                       {"korean": 1 + n, "reasoning": 1 + n % 5, "usefulness": 1 + n,
-                                       "safety": [1, 5, 3][j]})
+                                       "safety": [1, 5, 3][j]}, at=world.clock.now)
     page = world.client("organiser").get("/organiser").text
     assert "anomalous voter" in page and "do not count" in page
     assert "low agreement" in page and "safety" in page

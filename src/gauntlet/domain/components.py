@@ -1,8 +1,16 @@
-"""The unit every evaluation stage hands to the round engine."""
+"""One typed team result, from the stage that measures it to the page that shows it.
+
+Every evaluation stage hands the round engine `ComponentScore`s; the decision
+inputs are read back into the same `TeamResult` the orchestrator builds them
+from, so there is one type for a component score and one for a team's result.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
+
+from gauntlet.domain.independence import ModuleFinding
 
 
 @dataclass(frozen=True)
@@ -27,5 +35,21 @@ class ComponentScore:
     def exact(cls, value: float) -> "ComponentScore":
         return cls(value, value, value)
 
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.samples) or self.lower < self.upper
+
     def to_dict(self) -> dict:
         return {"value": self.value, "lower": self.lower, "upper": self.upper}
+
+
+@dataclass(frozen=True)
+class TeamResult:
+    """Everything the round engine needs to know about one team's submission."""
+
+    team: str
+    components: Mapping[str, ComponentScore]  # by the spec's component names (its weights)
+    independence: str  # independent | derived | inconclusive (the audit's verdict)
+    findings: tuple[ModuleFinding, ...] = ()
+    licence: str | None = None  # SPDX id found at intake (LICENSE file or model card)
+    organisation: str | None = None

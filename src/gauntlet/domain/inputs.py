@@ -22,9 +22,10 @@ Optional extensions (all backward compatible with the skeleton contract):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from gauntlet.domain.components import ComponentScore, TeamResult
 from gauntlet.domain.independence import IndependencePolicy, ModuleFinding, Origin, OriginMatcher
 from gauntlet.domain.validation import InvalidDocument, Node
 
@@ -38,30 +39,6 @@ TEAM_INFO_KEYS = ("team", "independence", "findings", "licence", "organisation",
 DEFAULT_DRAWS = 4000
 DEFAULT_CONFIDENCE = 0.95
 MAX_DRAWS = 200_000
-
-
-@dataclass(frozen=True)
-class Component:
-    """A 0-100 component score; `lower`/`upper` bound its 95% interval."""
-
-    value: float
-    lower: float
-    upper: float
-    samples: tuple[float, ...] = field(default=(), repr=False)
-
-    @property
-    def uncertain(self) -> bool:
-        return bool(self.samples) or self.lower < self.upper
-
-
-@dataclass(frozen=True)
-class TeamEntry:
-    team: str
-    components: dict[str, Component]
-    independence: str
-    findings: tuple[ModuleFinding, ...] = ()
-    licence: str | None = None
-    organisation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +68,7 @@ class MonteCarlo:
 @dataclass(frozen=True)
 class DecisionInputs:
     weights: dict[str, float]
-    teams: tuple[TeamEntry, ...]
+    teams: tuple[TeamResult, ...]
     cuts: CutPolicy
     resources: dict[str, int]
     allocation: AllocationPolicy
@@ -147,7 +124,7 @@ def _weights(node: Node) -> dict[str, float]:
     return weights
 
 
-def _team(node: Node, weights: dict[str, float]) -> TeamEntry:
+def _team(node: Node, weights: dict[str, float]) -> TeamResult:
     fields = node.table(allowed=(*TEAM_INFO_KEYS, *weights), required=("team", "independence"))
     for name in weights:
         if name not in fields:
@@ -155,7 +132,7 @@ def _team(node: Node, weights: dict[str, float]) -> TeamEntry:
     for key in ("name", "country"):
         if key in fields:
             fields[key].string()
-    return TeamEntry(
+    return TeamResult(
         team=fields["team"].string(),
         components={name: _component(fields[name]) for name in weights},
         independence=fields["independence"].string(choices=VERDICTS),
@@ -165,10 +142,10 @@ def _team(node: Node, weights: dict[str, float]) -> TeamEntry:
     )
 
 
-def _component(node: Node) -> Component:
+def _component(node: Node) -> ComponentScore:
     if not isinstance(node.value, dict):
         value = node.number(minimum=0, maximum=100)
-        return Component(value, value, value)
+        return ComponentScore(value, value, value)
     fields = node.table(allowed=("value", "lower", "upper", "samples"), required=("value",))
     value = fields["value"].number(minimum=0, maximum=100)
     lower = fields["lower"].number(minimum=0, maximum=100) if "lower" in fields else value
@@ -178,7 +155,7 @@ def _component(node: Node) -> Component:
     samples: tuple[float, ...] = ()
     if "samples" in fields:
         samples = tuple(s.number(minimum=0, maximum=100) for s in fields["samples"].items())
-    return Component(value, lower, upper, samples)
+    return ComponentScore(value, lower, upper, samples)
 
 
 def _finding(node: Node) -> ModuleFinding:

@@ -18,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from gauntlet.domain.inputs import DecisionInputs, TeamEntry
+from gauntlet.domain.components import TeamResult
+from gauntlet.domain.inputs import DecisionInputs
 
 
 @dataclass(frozen=True)
 class ScoredTeam:
-    entry: TeamEntry
+    entry: TeamResult
     total: Fraction
     points: dict[str, Fraction]
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gauntlet.domain.canonical import publish_number
-from gauntlet.domain.inputs import Component, DecisionInputs
+from gauntlet.domain.components import ComponentScore
+from gauntlet.domain.inputs import DecisionInputs
 from gauntlet.domain.scoring import ScoredTeam
 
 Z95 = 1.959963984540054
@@ -47,7 +48,7 @@ def _rng(seed: int, label: str) -> np.random.Generator:
 def _component_draws(inputs: DecisionInputs, name: str, teams: list[ScoredTeam]) -> np.ndarray:
     """(draws, teams) plausible values of one component."""
     mc = inputs.monte_carlo
-    components: list[Component] = [s.entry.components[name] for s in teams]
+    components: list[ComponentScore] = [s.entry.components[name] for s in teams]
     out = np.empty((mc.draws, len(teams)))
     lengths = {len(c.samples) for c in components}
     joint = len(lengths) == 1 and 0 not in lengths

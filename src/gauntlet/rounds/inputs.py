@@ -11,26 +11,14 @@ records.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from gauntlet.domain.components import ComponentScore
+from gauntlet.domain.components import ComponentScore, TeamResult
 from gauntlet.domain.independence import MODULE_KINDS, ModuleFinding, Origin
 from gauntlet.errors import InputError
 from gauntlet.spec.model import ChallengeSpec
 
 MAX_SAMPLES = 2000
-
-
-@dataclass(frozen=True)
-class TeamResult:
-    """Everything the round engine needs to know about one team's submission."""
-
-    team: str
-    components: Mapping[str, ComponentScore]
-    independence: str  # independent | derived | inconclusive (the audit's verdict)
-    findings: tuple[ModuleFinding, ...] = ()
-    licence: str | None = None  # SPDX id found at intake (LICENSE file or model card)
 
 
 def component_document(score: ComponentScore, max_samples: int = MAX_SAMPLES) -> float | dict:

@@ -45,16 +45,18 @@ FINGERPRINT_SUFFIX = ".gfp"
 # ----------------------------------------------------------------------------- registration
 
 
-def init_challenge(ctx: RoundContext) -> list[tuple[str, str]]:
+def init_challenge(ctx: RoundContext, *, now: datetime) -> list[tuple[str, str]]:
     """Register the spec's experts and issue one role token each, for every team and the
     organiser too (the teams were registered with the challenge).  Returns (who, token) pairs: tokens are shown once, only hashes are kept."""
     store, slug = ctx.store, ctx.slug
     experts = ctx.spec.expert_panel.experts if ctx.spec.expert_panel else ()
     for e in experts:
         store.add_expert(slug, e.id, e.name, e.affiliations, e.conflicts)
-    tokens = [("organiser", store.create_token(slug, "organiser", label="organiser"))]
-    tokens += [(f"team {t.id}", store.create_token(slug, "team", t.id, label=f"team {t.name}")) for t in ctx.spec.teams]
-    tokens += [(f"expert {e.id}", store.create_token(slug, "expert", e.id, label=f"expert {e.name}")) for e in experts]
+    tokens = [("organiser", store.create_token(slug, "organiser", label="organiser", at=now))]
+    tokens += [(f"team {t.id}", store.create_token(slug, "team", t.id, label=f"team {t.name}", at=now))
+               for t in ctx.spec.teams]
+    tokens += [(f"expert {e.id}", store.create_token(slug, "expert", e.id, label=f"expert {e.name}", at=now))
+               for e in experts]
     return tokens
 
 
@@ -175,7 +177,7 @@ def audit_round(ctx: RoundContext, round_id: str, references: Mapping[str, str |
                             description=f"fingerprint {team}"))
     done, failed = split_failures(run_recorded(executor, jobs, ctx.store, ctx.slug,
                                                round_id=round_id, kind="fingerprint", teams=owners,
-                                               progress=progress))
+                                               progress=progress, at=now))
     raise_failures("fingerprints", failed)
 
     evidence = ctx.workspace.audits(round_id)
@@ -192,7 +194,7 @@ def audit_round(ctx: RoundContext, round_id: str, references: Mapping[str, str |
         audits.append(Job(key, audit_job, (str(team_prints[team]), [*map(str, ref_prints.values()), *others], level,
                                            str(evidence / f"{team}.html")), description=f"independence audit {team}"))
     done, failed = split_failures(run_recorded(executor, audits, ctx.store, ctx.slug, round_id=round_id,
-                                               kind="audit", teams=owners, progress=progress))
+                                               kind="audit", teams=owners, progress=progress, at=now))
     verdicts = {}
     by_team = {s["team"]: s for s in subs}
     for key, report in done.items():
@@ -264,7 +266,7 @@ def evaluate_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path, *, n
         jobs.append(Job(f"evaluate-{round_id}-target-{name}", evaluate_model, (str(targets[name]), suite),
                         {**options, "label": name}, description=f"benchmarks of target {name}", retries=1))
     done, failed = split_failures(run_recorded(executor, jobs, ctx.store, ctx.slug, round_id=round_id,
-                                               kind="evaluate", teams=owners, progress=progress))
+                                               kind="evaluate", teams=owners, progress=progress, at=now))
     target_results = {name: done[f"evaluate-{round_id}-target-{name}"] for name in needed
                       if f"evaluate-{round_id}-target-{name}" in done}
     scores = {}
@@ -343,7 +345,7 @@ def open_arena(ctx: RoundContext, round_id: str, prompts_file: str | Path, *, no
             jobs.append(Job(key, answers_job, (sub["stored_path"], todo, settings, seed, tokens),
                             description=f"arena answers {sub['team']}", retries=1))
     done, failed = split_failures(run_recorded(executor, jobs, ctx.store, ctx.slug, round_id=round_id,
-                                               kind="arena", teams=owners, progress=progress))
+                                               kind="arena", teams=owners, progress=progress, at=now))
     raise_failures("arena answers", failed)
     by_team = {s["team"]: s for s in subs}
     for key, fresh in done.items():
@@ -367,4 +369,4 @@ def open_panel(ctx: RoundContext, round_id: str, *, now: datetime, seed: int = 0
     if lacking:
         raise InputError(f"team {lacking[0]!r} has no arena answers in round {round_id!r}: the panel reviews them, "
                          "so open the arena first (gauntlet challenge arena open)")
-    return ctx.store.assign_panel(ctx.slug, round_id, seed=seed)
+    return ctx.store.assign_panel(ctx.slug, round_id, seed=seed, at=now)

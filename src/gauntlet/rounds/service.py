@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gauntlet.domain import lifecycle
 from gauntlet.domain.lifecycle import ChallengeState, Event, RuleBroken
@@ -44,10 +45,32 @@ def spec_of(store, slug: str):
 
 @contextmanager
 def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]:
-    with store.sessions.begin() as session:
-        challenge = store._challenge(session, spec.id)
-        state = lifecycle.replay(spec, ledger_table.read_records(session, challenge))
-        yield session, challenge, state
+    """One transaction over the record; a write the database refuses (a full disk, a read-only
+    file, another writer that appended first) keeps nothing and is one line for the shell."""
+    try:
+        with store.sessions.begin() as session:
+            # Writers of one challenge take turns (a row lock on a server database; SQLite has one
+            # writer at a time anyway), so each judges the event against the record as it is.
+            challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
+            if challenge is None:
+                raise StoreError(f"no challenge {spec.id!r} in the store")
+            state = lifecycle.replay(spec, ledger_table.read_records(session, challenge))
+            yield session, challenge, state
+    except IntegrityError:
+        raise StoreError("another command appended to the record at the same time; nothing of this one was "
+                         "kept: run it again") from None
+    except OperationalError as exc:
+        raise StoreError(f"the store refused the write ({str(exc.orig).splitlines()[0]}); nothing of it was "
+                         "kept") from None
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreError(f"the store refused the write ({str(exc.orig).splitlines()[0]}); nothing of it was "
+                         "kept") from None
 
 
 def _check(state: ChallengeState, event: Event) -> ChallengeState:
@@ -78,7 +101,7 @@ def register(store, spec, spec_text: str, at: datetime) -> dict:
     import hashlib
 
     at = _aware(at)
-    with store.sessions.begin() as session:
+    with _writing(), store.sessions.begin() as session:
         if session.scalar(select(Challenge).where(Challenge.slug == spec.id)) is not None:
             raise InputError(f"challenge {spec.id!r} is already registered in this store; "
                              "issue further tokens from the organiser page (/organiser)")

@@ -55,13 +55,13 @@ def make_executor(workers: int | None, *, ray: str | None = None, ray_gpus: floa
 
 
 def run_recorded(executor: Executor, jobs: Sequence[Job], store, slug: str, *, round_id: str, kind: str,
-                 teams: Mapping[str, str], progress: bool) -> dict[str, Any]:
+                 teams: Mapping[str, str], progress: bool, at) -> dict[str, Any]:
     """Run jobs with every state change recorded in the store (`teams` maps job keys to
     the team they work for).  Returns the results of the jobs that finished; the caller
     stores those before `raise_failures` reports the rest."""
     if not jobs:
         return {}
-    recorder = store.job_recorder(slug, teams=dict(teams), round_key=round_id, kind=kind)
+    recorder = store.job_recorder(slug, at=at, teams=dict(teams), round_key=round_id, kind=kind)
     statuses = executor.run(list(jobs), progress=progress, on_change=recorder)
     return {key: s.result for key, s in statuses.items() if s.state is JobState.DONE} | {
         key: _Failed(s.error or "failed") for key, s in statuses.items() if s.state is not JobState.DONE}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from gauntlet.errors import InputError, StoreError
@@ -119,11 +119,6 @@ def parse_time(text: str) -> datetime:
     except ValueError:
         raise InputError(f"--now: expected an ISO-8601 time such as 2026-01-15T10:00:00+09:00, got {text!r}") from None
     return aware(moment)
-
-
-def utc_now() -> datetime:
-    """The real clock, read only by the command line."""
-    return datetime.now(timezone.utc)
 
 
 def open_context(spec_path: str | Path, workspace: str | Path, db: str | None = None, *,

@@ -24,10 +24,6 @@ class AccessDenied(GauntletError):
     """The caller is known but may not see or change this (HTTP 403)."""
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -39,7 +35,8 @@ def _identity(row: AccessToken, slug: str) -> dict:
 class AccessVerbs:
     """Mixed into `Store`."""
 
-    def create_token(self, slug: str, role: str, subject: str | None = None, label: str = "") -> str:
+    def create_token(self, slug: str, role: str, subject: str | None = None, label: str = "", *,
+                     at: datetime) -> str:
         """A new bearer token for `role` (team: `subject` is the team key; expert: the expert key;
         voter: the voter's registration id, for an arena with `voters = "signed_in"`;
         organiser: no subject).  Returns the token; only its hash is stored."""
@@ -57,7 +54,7 @@ class AccessVerbs:
                 raise StoreError(f"no expert {subject!r} in challenge {slug!r}")
             session.add(AccessToken(challenge_id=challenge.id, role=role, subject=subject,
                                     label=label or f"{role} {subject or ''}".strip(),
-                                    token_sha256=token_digest(token), created_at=_now()))
+                                    token_sha256=token_digest(token), created_at=at))
         return token
 
     def identify_token(self, token: str) -> dict | None:
@@ -79,37 +76,37 @@ class AccessVerbs:
             return _identity(row, session.get(Challenge, row.challenge_id).slug)
 
     # -- sign-in sessions ------------------------------------------------------------
-    def open_session(self, token_id: int) -> str:
+    def open_session(self, token_id: int, *, at: datetime) -> str:
         """A new session for a live token; returns its secret (only the hash is kept)."""
         secret = secrets.token_urlsafe(32)
         with self.sessions.begin() as session:
-            session.add(WebSession(secret_sha256=token_digest(secret), token_id=token_id, created_at=_now()))
+            session.add(WebSession(secret_sha256=token_digest(secret), token_id=token_id, created_at=at))
         return secret
 
-    def session_identity(self, secret: str, max_age_s: int) -> dict | None:
+    def session_identity(self, secret: str, max_age_s: int, *, at: datetime) -> dict | None:
         """The identity of a live session: not ended, younger than `max_age_s`, its token not revoked."""
         with self.sessions() as session:
             row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == token_digest(secret)))
             if row is None or row.ended_at is not None:
                 return None
             created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-            if (_now() - created).total_seconds() > max_age_s:
+            if (at - created).total_seconds() > max_age_s:
                 return None
         return self.token_identity(row.token_id)
 
-    def end_session(self, secret: str) -> None:
+    def end_session(self, secret: str, *, at: datetime) -> None:
         with self.sessions.begin() as session:
             row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == token_digest(secret)))
             if row is not None and row.ended_at is None:
-                row.ended_at = _now()
+                row.ended_at = at
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int, *, at: datetime) -> None:
         with self.sessions.begin() as session:
             row = session.get(AccessToken, token_id)
             if row is None:
                 raise StoreError(f"no token #{token_id}")
             if row.revoked_at is None:
-                row.revoked_at = _now()
+                row.revoked_at = at
             for live in session.scalars(select(WebSession).where(WebSession.token_id == token_id,
                                                                  WebSession.ended_at.is_(None))):
                 live.ended_at = row.revoked_at

@@ -9,7 +9,7 @@ expert can neither open nor score a submission outside their own list.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Mapping
 
 from sqlalchemy import select
@@ -32,10 +32,6 @@ from gauntlet.store.models_activity import (
 from gauntlet.store.spec_view import DEFAULT_REVIEWS_PER_SUBMISSION, panel_rubric_table
 
 MAX_COMMENT = 4000
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def rubric_to_table(rubric: Rubric) -> dict:
@@ -75,8 +71,8 @@ class PanelVerbs:
                     for e in session.scalars(select(PanelExpert).where(PanelExpert.challenge_id == challenge.id)
                                              .order_by(PanelExpert.key))]
 
-    def assign_panel(self, slug: str, round_key: str, *, k: int | None = None, rubric: Rubric | None = None,
-                     seed: int = 0) -> dict[str, tuple[str, ...]]:
+    def assign_panel(self, slug: str, round_key: str, *, at: datetime, k: int | None = None,
+                     rubric: Rubric | None = None, seed: int = 0) -> dict[str, tuple[str, ...]]:
         """Give every submission of the round an anonymous code and `k` reviewers with no
         conflict (`gauntlet.ratings.panel.assign_experts`).  The rubric and k default to the
         spec's expert panel, else `default_rubric()` and 3.  Returns {code: expert keys}."""
@@ -103,7 +99,7 @@ class PanelVerbs:
             experts = [_expert(r) for r in rows]
             assignment = assign_experts([Submission(t.key, t.organisation) for t in teams], experts, k, seed=seed)
             panel = PanelRound(challenge_id=challenge.id, round_key=round_key, rubric=table,
-                               reviews_per_submission=k, created_at=_now())
+                               reviews_per_submission=k, created_at=at)
             session.add(panel)
             by_key = {r.key: r for r in rows}
             for team in teams:
@@ -194,7 +190,9 @@ class PanelVerbs:
                 raise InputError(f"the rubric has no criterion {unknown[0]!r}")
             if assignment.review is not None:
                 raise InputError(f"your review of {code} was already submitted; reviews are final")
-            session.add(ExpertReview(assignment=assignment, scores=clean, comment=comment, submitted_at=at or _now()))
+            if at is None:  # the caller's clock: the store reads none
+                raise InputError("a review is recorded with the time it was submitted")
+            session.add(ExpertReview(assignment=assignment, scores=clean, comment=comment, submitted_at=at))
 
     # -- what organisers see -------------------------------------------------------
     def panel_rounds(self, slug: str) -> list[dict]:

@@ -24,10 +24,6 @@ from gauntlet.store.spec_view import appeal_window_days, round_names
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -102,7 +98,7 @@ class TeamVerbs:
     """Mixed into `Store`."""
 
     # -- jobs ------------------------------------------------------------------------
-    def record_job(self, slug: str, status: Any, *, team: str | None = None, round_key: str | None = None,
+    def record_job(self, slug: str, status: Any, *, at: datetime, team: str | None = None, round_key: str | None = None,
                    kind: str = "job") -> None:
         """Record the latest state of a job: a `gauntlet.jobs.JobStatus` (or its `to_dict()`).
         A job that runs again after a retry request clears the request."""
@@ -127,15 +123,18 @@ class TeamVerbs:
             row.completed = int(_field(status, "completed", 0) or 0)
             row.total = _field(status, "total")
             row.note = _field(status, "note", "") or ""
-            row.updated_at = _now()
+            row.updated_at = at
 
-    def job_recorder(self, slug: str, *, teams: Mapping[str, str] | None = None, round_key: str | None = None,
-                     kind: str = "job") -> Callable[[Any], None]:
-        """An `on_change` callback for `Executor.run`: records every state change.
+    def job_recorder(self, slug: str, *, at: datetime, teams: Mapping[str, str] | None = None,
+                     round_key: str | None = None, kind: str = "job") -> Callable[[Any], None]:
+        """An `on_change` callback for `Executor.run`: records every state change, stamped with
+        the time the executor measured it (`started_at`/`finished_at`), else the stage's `at`.
         `teams` maps job keys to the team each job works for."""
         def record(status: Any) -> None:
-            self.record_job(slug, status, team=(teams or {}).get(_field(status, "key")), round_key=round_key,
-                            kind=kind)
+            measured = _field(status, "finished_at") or _field(status, "started_at")
+            when = datetime.fromtimestamp(measured, timezone.utc) if measured else at
+            self.record_job(slug, status, at=when, team=(teams or {}).get(_field(status, "key")),
+                            round_key=round_key, kind=kind)
         return record
 
     def jobs(self, slug: str, team: str | None = None) -> list[dict]:
@@ -146,7 +145,8 @@ class TeamVerbs:
                 query = query.where(JobRecord.team_id == self._team(session, slug, team).id)
             return [_job(r) for r in session.scalars(query.order_by(JobRecord.id))]
 
-    def request_retry(self, slug: str, job_key: str, requested_by: str, team: str | None = None) -> None:
+    def request_retry(self, slug: str, job_key: str, requested_by: str, team: str | None = None, *,
+                      at: datetime) -> None:
         """Ask for a failed job to run again (a team may ask only for its own jobs).
         The executor that owns the job picks it up through `pending_retries`."""
         with self.sessions.begin() as session:
@@ -160,7 +160,7 @@ class TeamVerbs:
             if row.state != "failed":
                 raise InputError(f"job {job_key!r} is {row.state}; only a failed job can be retried")
             if row.retry_requested_at is None:
-                row.retry_requested_at = _now()
+                row.retry_requested_at = at
                 row.retry_requested_by = requested_by
 
     def pending_retries(self, slug: str) -> list[str]:

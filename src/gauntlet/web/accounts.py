@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gauntlet.web.common import form_fields, render
+from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import (SESSION_COOKIE, SESSION_MAX_AGE, NotSignedIn, check_csrf, cookie_secure,
                                    rotate_visitor, session_secret, session_value)
 
@@ -24,7 +24,7 @@ def login(request: Request, fields: dict = Depends(form_fields)):
     identity = request.app.state.store.identify_token(fields.get("token", "").strip())
     if identity is None:
         raise NotSignedIn("that token is unknown or has been revoked")
-    secret = request.app.state.store.open_session(identity["id"])
+    secret = request.app.state.store.open_session(identity["id"], at=now(request))
     rotate_visitor(request)
     response = RedirectResponse(HOME.get(identity["role"], "/arena"), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_value(request.app.state.signer, secret),
@@ -38,7 +38,7 @@ def logout(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields)
     secret = session_secret(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
     if secret is not None:
-        request.app.state.store.end_session(secret)
+        request.app.state.store.end_session(secret, at=now(request))
     rotate_visitor(request)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

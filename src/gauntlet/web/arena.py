@@ -23,9 +23,11 @@ import io
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from gauntlet.errors import StoreError
 from gauntlet.ratings.arena import CHOICES
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
 from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
+from gauntlet.store.access import AccessDenied
 from gauntlet.store.arena_records import ArenaClosedForVotes
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
@@ -129,6 +131,22 @@ def api_reopen(request: Request, fields: dict = Depends(form_fields), challenge:
     return JSONResponse({"round": round_key, **desk.state(slug, round_key), "at": now(request).isoformat()})
 
 
+def _published_votes(request: Request, slug: str, round: str | None) -> tuple[ArenaDesk, str]:
+    """The desk and round whose votes this viewer may read: the votes are standings, so they
+    are published with the round's decision (the embargo); organisers see them before."""
+    desk = _desk(request)
+    round_key = desk.open_round(slug, round)
+    who = identify(request)
+    organiser = who is not None and who["role"] == "organiser" and who["challenge"] == slug
+    try:
+        published = bool(request.app.state.store.round_decisions(slug, round_key))
+    except StoreError:  # no published decision yet
+        published = False
+    if not organiser and not published:
+        raise AccessDenied(f"the votes of round {round_key!r} are published with its decision")
+    return desk, round_key
+
+
 def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -142,8 +160,7 @@ def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
 def votes_csv(request: Request, challenge: str | None = None, round: str | None = None) -> Response:
     """Accepted votes in FastChat's columns: `gauntlet ratings fit votes.csv` refits the ratings."""
     slug = challenge_slug(request, challenge)
-    desk = _desk(request)
-    round_key = desk.open_round(slug, round)
+    desk, round_key = _published_votes(request, slug, round)
     languages = request.app.state.store.arena_pool(slug, round_key).languages
     rows = [{"model_a": v.model_a, "model_b": v.model_b, "winner": v.winner, "question_id": v.prompt_id,
              "language": languages.get(v.prompt_id, ""), "judge": voter_alias(v.voter_id), "day": v.day}
@@ -156,8 +173,7 @@ def votes_csv(request: Request, challenge: str | None = None, round: str | None 
 def vote_log_csv(request: Request, challenge: str | None = None, round: str | None = None) -> Response:
     """Every vote ever cast, counted or not, with the reason it was excluded."""
     slug = challenge_slug(request, challenge)
-    desk = _desk(request)
-    round_key = desk.open_round(slug, round)
+    desk, round_key = _published_votes(request, slug, round)
     review = desk.review(slug, round_key)
     reasons = {e.vote.sequence: e.reason for e in review.excluded}
     votes = sorted([*review.accepted, *(e.vote for e in review.excluded)], key=lambda v: v.sequence)

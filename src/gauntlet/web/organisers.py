@@ -98,7 +98,10 @@ def overview(request: Request) -> HTMLResponse:
 
 
 def _drafts(store, slug: str) -> list[dict]:
-    """Each round's unpublished decision with its survival probabilities, for the organisers."""
+    """Each round's unpublished decision with its survival probabilities, close calls and
+    what-if sensitivity (the weight at which each outcome would change), for the organisers."""
+    from gauntlet.rounds.decisions import sensitivity
+
     drafts = []
     for rnd in store.rounds(slug, drafts=True):
         if not rnd["decisions"]:
@@ -108,7 +111,8 @@ def _drafts(store, slug: str) -> list[dict]:
             unc = (latest["outputs"].get("uncertainty") or {})
             drafts.append({"round": rnd["key"], "sequence": latest["sequence"], "outputs": latest["outputs"],
                            "survival": {t: v.get("survival_probability") for t, v in (unc.get("teams") or {}).items()},
-                           "close_calls": unc.get("close_calls") or []})
+                           "close_calls": unc.get("close_calls") or [],
+                           "sensitivity": sensitivity(latest["inputs"])})
     return drafts
 
 
@@ -152,7 +156,7 @@ def assign_panel(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields, who)
     k_text = fields.get("k", "").strip()
     k = whole_number(k_text, "k (reviews per submission)", maximum=10_000) if k_text else None
-    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""), k=k)
+    reviewers = request.app.state.store.assign_panel(who["challenge"], fields.get("round", ""), at=now(request), k=k)
     return _done(request, who, {"assigned": {code: list(ids) for code, ids in reviewers.items()}}, "#panel")
 
 
@@ -162,7 +166,8 @@ def issue_token(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields, who)
     role = fields.get("role", "")
     subject = fields.get("subject", "").strip() or None
-    token = request.app.state.store.create_token(who["challenge"], role, subject, fields.get("label", "").strip())
+    token = request.app.state.store.create_token(who["challenge"], role, subject, fields.get("label", "").strip(),
+                                                 at=now(request))
     if who["via"] == "bearer":
         return JSONResponse({"token": token, "role": role, "subject": subject}, status_code=201)
     return render(request, "token_issued.html", {"token": token, "role": role, "subject": subject})
@@ -175,5 +180,5 @@ def revoke_token(request: Request, token_id: RecordId, fields: dict = Depends(fo
     store = request.app.state.store
     if not any(t["id"] == token_id for t in store.tokens(who["challenge"])):
         raise InputError(f"no token #{token_id} in this challenge")
-    store.revoke_token(token_id)
+    store.revoke_token(token_id, at=now(request))
     return _done(request, who, {"revoked": token_id}, "#tokens")

@@ -111,7 +111,7 @@ def identify(request: Request) -> dict | None:
     secret = session_secret(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
     if secret is None:
         return None
-    identity = store.session_identity(secret, SESSION_MAX_AGE)
+    identity = store.session_identity(secret, SESSION_MAX_AGE, at=request.app.state.clock())
     return None if identity is None else {**identity, "via": "cookie"}
 
 

@@ -48,7 +48,8 @@ def team_jobs(request: Request) -> JSONResponse:
 def retry_job(request: Request, job_key: str, fields: dict = Depends(form_fields)):
     who = require_role(request, "team")
     check_csrf(request, fields, who)
-    request.app.state.store.request_retry(who["challenge"], job_key, f"team:{who['subject']}", team=who["subject"])
+    request.app.state.store.request_retry(who["challenge"], job_key, f"team:{who['subject']}", team=who["subject"],
+                                          at=now(request))
     if who["via"] == "bearer":
         return JSONResponse({"job": job_key, "retry_requested": True})
     return RedirectResponse("/team", status_code=303)
