@@ -120,3 +120,14 @@ def test_tie_heavy_matrices_are_not_evidence():
         assert ref.verdict != "derived", ref.p_value
         ps.append(ref.p_value)
     assert min(ps) > DEFAULT_ALPHA
+
+
+def test_checks_are_saved_with_a_fingerprint_file_and_read_back(tmp_path):
+    """A library's references are checked once, when their file is written."""
+    from gauntlet.provenance.fingerprint import Fingerprint
+
+    fp = fingerprint_arrays("m", gen.with_fixed_tensors(_team(320)))
+    loaded = Fingerprint.load(fp.save(tmp_path / "m.gfp"))
+    for t, u in zip(fp.tensors, loaded.tensors):
+        assert u.unusable == (t.unusable if t.is_matrix else None)
+    assert loaded.tensors[[t.name for t in loaded.tensors].index("encoder.table.weight")].unusable
