@@ -89,6 +89,13 @@ BLIND_SPOTS = [
     "Expert weights stored stacked in one tensor per layer ([experts, rows, columns], transformers' fused "
     "Mixtral layout) are sketched as one matrix whose rows are the experts, too few to be units: they carry "
     "no evidence, so reuse confined to experts stored that way is not seen (experts stored one matrix each are).",
+    "Copies stored in another family's layout AND under other names (GPT-2's transposed Conv1D with fused "
+    "c_attn, NeoX's interleaved query_key_value, Phi-3's fused qkv_proj and gate_up_proj) are found by the "
+    "per-tensor tests, which pair tensors by content: on a 2-layer, 48-wide test model, while the copy's "
+    "weights still correlate about 0.19 with the original (p <= 1e-18), not at 0.10 (p = 1) unless some "
+    "tensors kept their names (p ~ 1e-6). With names kept, a copy stored transposed is found down to "
+    "correlation 0.05 (p = 7e-5), as one stored as is (p = 1e-6): the pooled test that sees faint traces "
+    "pairs tensors by name (benchmarks/layout_power.py).",
     "Formula tables and other tensors fixed by the configuration are left out (listed in the report), "
     "so a copy is found from its learned weights only; a model that shares nothing but such tables with "
     "a reference is, correctly, independent.",
