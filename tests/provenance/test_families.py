@@ -12,7 +12,7 @@ from gauntlet.provenance.fingerprint import fingerprint_arrays
 pytest.importorskip("transformers")
 from gauntlet.provenance.families import FAMILIES, independent_model  # noqa: E402
 
-PAIRS = 12
+PAIRS = 8
 
 
 @pytest.mark.slow

@@ -57,6 +57,10 @@ def test_checks_find_formula_tables_and_repeated_units_but_not_random_weights():
     assert check_axis(table)[0] == "ordered units" and check_axis(table.T)[0] == "ordered units"
     a_log = np.log(np.tile(np.arange(1, 17, dtype=np.float32), (128, 1)))
     assert check_axis(a_log)[0] == "tied units"
+    # a saved rotary cache (cos of position x frequency, the frequencies repeated twice)
+    inv_freq = 1.0 / 10000 ** (np.arange(0, 64, 2) / 64)
+    cos_cached = np.cos(np.arange(128)[:, None] * np.concatenate([inv_freq, inv_freq])[None, :]).astype(np.float32)
+    assert check_axis(cos_cached) is not None and check_axis(cos_cached.T) is not None
     rng = np.random.default_rng(2)
     zs = [order_z(rng.standard_t(4, (64, 96))) for _ in range(300)]
     assert max(zs) < 6 and abs(np.mean(zs)) < 0.3  # exchangeable units: z ~ 0, never near the bar
@@ -120,3 +124,14 @@ def test_tie_heavy_matrices_are_not_evidence():
         assert ref.verdict != "derived", ref.p_value
         ps.append(ref.p_value)
     assert min(ps) > DEFAULT_ALPHA
+
+
+def test_checks_are_saved_with_a_fingerprint_file_and_read_back(tmp_path):
+    """A library's references are checked once, when their file is written."""
+    from gauntlet.provenance.fingerprint import Fingerprint
+
+    fp = fingerprint_arrays("m", gen.with_fixed_tensors(_team(320)))
+    loaded = Fingerprint.load(fp.save(tmp_path / "m.gfp"))
+    for t, u in zip(fp.tensors, loaded.tensors):
+        assert u.unusable == (t.unusable if t.is_matrix else None)
+    assert loaded.tensors[[t.name for t in loaded.tensors].index("encoder.table.weight")].unusable

@@ -63,6 +63,10 @@ def audit_command(
     typer.echo(f"{report.candidate}: {report.verdict}")
     for ref in report.references:
         typer.echo(f"  vs {ref.reference}: {ref.verdict} (p = {ref.p_value:.2e})")
+        fixed = [e for e in ref.excluded if e["reason"] != "rotary/position order"]
+        if fixed:
+            typer.echo(f"    left out of the evidence: {len(fixed)} tensor axes whose units are not interchangeable "
+                       f"({', '.join(sorted({e['reason'] for e in fixed}))}); --json or --html lists them")
         for m in ref.modules:
             if m.verdict != "independent":
                 typer.echo(f"    {m.name} [{m.kind}] -> {m.counterpart}: {m.verdict} (p = {m.p_value:.2e})")

@@ -23,7 +23,8 @@ widths (residual stream, MLP, attention), whose unit order is arbitrary under
 independent training. Lengths that occur once or twice are tied to an external
 basis (vocabulary, positions, pixels) and are never relabelled. Two exceptions
 are read from names, because shapes cannot show them: the output rows of query/key
-projections are tied to rotary-position frequencies (RoPE), and the rows of a
+projections are tied to rotary-position frequencies (RoPE; fused q/k/v too, Qwen-1's
+c_attn, and DeepSeek's latent-attention projections that carry the rotary part), and the rows of a
 position-embedding table are positions even when their count happens to equal a
 width (512 positions in a 512-wide model); independently trained models share
 structure in that order, so those rows are never used as units. Beyond shapes and
@@ -41,7 +42,7 @@ import numpy as np
 
 from gauntlet.provenance.sketch import SKETCH_SIZE, TensorSketch
 from gauntlet.provenance.statistics import _standardise, bonferroni, matched_units
-from gauntlet.provenance.validity import Exclusion, check_tensor
+from gauntlet.provenance.validity import Exclusion, checked
 
 UNITS = SKETCH_SIZE // 2  # units matched per test (LAP on 64 x 64: ~0.05 ms)
 MIN_UNITS = 8  # fewer units cannot reach a small p-value (P(F = n) = 1/n!)
@@ -62,7 +63,8 @@ TESTS = ("direct-columns", "direct-rows", "rows-changed", "columns-rotated")
 # columns-rotated: row units described by cosines with other rows over all columns
 #                 (robust to permuted/rotated columns: a rotated residual stream)
 FIXED_ORDER_ROWS = re.compile(
-    r"(^|[._])(q|k|wq|wk|q_proj|k_proj|query|key|qkv|wqkv|query_key_value)([._]|$)"
+    r"(^|[._])(q|k|wq|wk|q_proj|k_proj|query|key|qkv|wqkv|query_key_value|c_attn"
+    r"|q_b_proj|kv_a_proj_with_mqa|wq_b|wkv_a)([._]|$)"
     r"|position|positional|pos_emb|pos_embed|wpe|rel_pos|relative_attention",
     re.IGNORECASE,
 )
@@ -120,16 +122,8 @@ def transposed(t: TensorSketch) -> TensorSketch:
 
 
 def _validity(fp) -> list:
-    """Per tensor, its axes that may not carry evidence (`validity.check_tensor`), computed
-    once per fingerprint object (a library's references keep theirs between audits)."""
-    flags = getattr(fp, "_validity", None)
-    if flags is None:
-        flags = [check_tensor(t) for t in fp.tensors]
-        try:
-            fp._validity = flags
-        except AttributeError:
-            pass
-    return flags
+    """Per tensor, its axes that may not carry evidence (`validity.checked`)."""
+    return [checked(t) for t in fp.tensors]
 
 
 class _Side:
@@ -140,8 +134,8 @@ class _Side:
     tensor is compared in both orientations."""
 
     def __init__(self, fp):
-        tensors = fp.tensors if hasattr(fp, "tensors") else fp
-        flags = _validity(fp) if hasattr(fp, "tensors") else [check_tensor(t) for t in tensors]
+        tensors = fp.tensors
+        flags = _validity(fp)
         ex = exchangeable_lengths(tensors)
         self.index, self.sk, self.transposed = [], [], []
         ex_cols, ex_rows, unit_cols, unit_rows = [], [], [], []
@@ -266,17 +260,26 @@ def match_tensors(candidate, reference) -> list[TensorMatch]:
 def excluded_axes(candidate, reference) -> list[dict]:
     """Every axis of either model left out of the evidence (see `validity`), with whether the
     tensor is identical in both models: separate evidence, never decisive (a formula table
-    is identical in every model of its configuration)."""
+    is identical in every model of its configuration). Axes left out by name (rotary and
+    position rows, one rule for every layer) are summarised in one entry per model."""
     A, B = _cache(candidate), _cache(reference)
-
-    def content(t):
-        return (t.shape, t.block.tobytes())
-
-    in_a = {content(t) for t in A.sk}
-    in_b = {content(t) for t in B.sk}
     out = []
-    for side, own, other in (("candidate", A, in_b), ("reference", B, in_a)):
+    for side, own, other in (("candidate", A, B), ("reference", B, A)):
+        stored = {t.name: t for t, tr in zip(own.sk, own.transposed) if not tr}
+        same_shape: dict[tuple, list] = defaultdict(list)
+        for t, tr in zip(other.sk, other.transposed):
+            if not tr:
+                same_shape[t.shape].append(t)
+        by_name = [e for e in own.exclusions if e.reason == "rotary/position order"]
         for e in own.exclusions:
-            t = next(t for t, tr in zip(own.sk, own.transposed) if t.name == e.tensor and not tr)
-            out.append({"side": side, **e.to_dict(), "identical_in_both": content(t) in other})
+            if e.reason == "rotary/position order":
+                continue
+            t = stored[e.tensor]
+            identical = any(np.array_equal(t.block, u.block) and t.mean == u.mean and t.std == u.std
+                            for u in same_shape.get(t.shape, ()))
+            out.append({"side": side, **e.to_dict(), "identical_in_both": identical})
+        if by_name:
+            out.append({"side": side, "tensor": f"{len(by_name)} query/key or position tensors, e.g. "
+                        f"{by_name[0].tensor}", "shape": [], "axis": "rows", "reason": by_name[0].reason,
+                        "detail": by_name[0].detail, "identical_in_both": False})
     return out

@@ -30,6 +30,8 @@ from gauntlet.errors import InputError, UnsafeArtifactError
 from gauntlet.files import parse_json
 from gauntlet.provenance.sketch import SketchAccumulator, TensorSketch, sketch_array
 from gauntlet.provenance.tokenizer import TokenizerSummary, summarise_tokenizer
+from gauntlet.provenance.validity import VERSION as VALIDITY_VERSION
+from gauntlet.provenance.validity import checked
 
 FORMAT = "gauntlet-fingerprint"
 FORMAT_VERSION = 2
@@ -62,7 +64,10 @@ class Fingerprint:
         arrays: dict[str, np.ndarray] = {}
         table = []
         for i, t in enumerate(self.tensors):
-            table.append({"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "mean": t.mean, "std": t.std})
+            row = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "mean": t.mean, "std": t.std}
+            if t.is_matrix:  # checked once here, not at every audit against a library
+                row["unusable"] = {axis: list(v) for axis, v in checked(t).items()}
+            table.append(row)
             for part in ("block", "cross_in", "cross_out", "vector"):
                 value = getattr(t, part)
                 if value is None:
@@ -78,6 +83,7 @@ class Fingerprint:
             "config": self.config,
             "tensors": table,
             "tokenizer": self.tokenizer.to_json() if self.tokenizer else None,
+            "validity_version": VALIDITY_VERSION,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +119,8 @@ class Fingerprint:
 
         for i, row in enumerate(meta["tensors"]):
             t = TensorSketch(row["name"], row["dtype"], tuple(row["shape"]), row["mean"], row["std"])
+            if "unusable" in row and meta.get("validity_version") == VALIDITY_VERSION:
+                t.unusable = {axis: tuple(v) for axis, v in row["unusable"].items()}
             for part in ("block", "cross_in", "cross_out", "vector"):
                 key = f"{i}.{part}"
                 if key in header.tensors:  # float16 as stored: half the memory of a large library

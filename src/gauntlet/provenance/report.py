@@ -28,7 +28,7 @@ or six. Dozens in place is what copied weights look like, even after renaming, r
 <p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
 {% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
 {{ plots[loop.index0]|safe }}
-{% if ref.whole_model %}<p>Whole model, every tensor the two share by name, all widths at once
+{% if ref.whole_model %}<p>Whole model, every tensor the two share by name (as stored or transposed), all widths at once
 ({{ ref.whole_model.widths|join(", ") }}): same-position similarity {{ "%.1f"|format(ref.whole_model.z) }} standard deviations
 above what shuffling gives, {{ ref.whole_model.fixed_points }}/{{ ref.whole_model.units }} units in place;
 calibrated p = {{ "%.1e"|format(ref.whole_model.p_value) }} (for independent models this p-value is spread evenly

@@ -26,7 +26,9 @@ From these matrices:
   the whole model and for each module (any subset of the matrices is calibrated
   the same way).
 
-Tensors are paired by identical name and shape. Names are not trusted for
+Tensors are paired by identical name and shape (as stored, or the reference's
+transposed: a copy that kept its names but was stored [in, out]), and only axes
+whose units pass `validity`'s checks on both models contribute. Names are not trusted for
 *validity*: the pairing does not look at B's unit labels, so any pairing keeps
 the tests exact; a renamed model only loses them (the per-tensor search in
 `align` still runs). u is the residual width's (the most common exchangeable

@@ -49,6 +49,8 @@ class TensorSketch:
     cross_in: np.ndarray | None = None
     cross_out: np.ndarray | None = None
     vector: np.ndarray | None = None  # 1-D tensors (norm gains, biases)
+    # axes whose units may not carry evidence (`validity.checked`); None: not checked yet
+    unusable: dict[str, tuple[str, str]] | None = None
 
     @property
     def rows(self) -> int:

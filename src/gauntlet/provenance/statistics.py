@@ -12,9 +12,13 @@ along another axis, or its cosines with a disjoint set of units). A's units are
 matched one-to-one to B's by a linear assignment on |correlation| of the
 features; the statistic is F, the number of units matched to the unit with the
 same index. Relabelling B by a permutation s turns the matching m into
-s^-1 . m, so under the null the matching is a uniformly random permutation and F
-has exactly the distribution of the fixed points of one (rencontres numbers,
-about Poisson(1)): P(F >= 8) ~ 1e-5 whatever the weights look like. That
+s^-1 . m (exactly where the optimum is unique, in distribution where it ties:
+ties are broken at random, `assignment_fixed_points`), so under the null the
+matching is a uniformly random permutation and F has exactly the distribution
+of the fixed points of one (rencontres numbers, about Poisson(1)): P(F >= 8) ~
+1e-5 however the weights are distributed, provided the units are exchangeable;
+`validity` keeps out the axes where they are not (formula tables, constant or
+repeated units). That
 exactness is the point: an earlier version used normal approximations to
 Mantel / cross-product statistics, whose tails are heavier than normal for
 trained weights (few dominant directions), and Fisher's method then compounded

@@ -35,16 +35,19 @@ no evidence of copying) but never accuse anyone.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from gauntlet.provenance.sketch import TensorSketch
 
+VERSION = 1  # of these checks: results saved in a fingerprint file under another version are redone
 ORDER_Z = 6.0
 ORDER_LAGS = 3  # neighbours up to this distance count, weighted 1 / distance
 TIED_SHARE = 0.5
 MIN_CHECKED = 8
+CHECKED_UNITS = 64  # the tests match at most the first 64 units of an axis (align.UNITS)
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,11 @@ def _neighbour_weights(n: int) -> np.ndarray:
 def order_z(units: np.ndarray) -> float:
     """How far neighbouring units (rows of `units`) are more alike than random pairs, in
     permutation standard deviations. Similarity: |correlation| of the units' features."""
-    f = units.astype(np.float64)
+    f = units[:CHECKED_UNITS].astype(np.float32)
     f = f - f.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(f, axis=1, keepdims=True)
     f = np.divide(f, norm, out=np.zeros_like(f), where=norm > 0)
-    sim = np.abs(f @ f.T)
+    sim = np.abs(f @ f.T).astype(np.float64)
     np.fill_diagonal(sim, 0.0)
     w = _neighbour_weights(f.shape[0])
     mean, sd = _qap_moments(w, sim)
@@ -102,31 +105,46 @@ def order_z(units: np.ndarray) -> float:
     return float(((w * sim).sum() - mean) / sd)
 
 
-def tied_share(units: np.ndarray) -> float:
-    """Share of units that are constant along their features or duplicate another unit."""
-    constant = np.ptp(units, axis=1) == 0
-    return float((constant | _duplicated(units)).mean())
+_HASH = np.random.default_rng(20260101).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
 
 
 def _duplicated(units: np.ndarray) -> np.ndarray:
-    _, inverse, counts = np.unique(units, axis=0, return_inverse=True, return_counts=True)
-    return counts[inverse.reshape(-1)] > 1
+    """Which units (rows) are bit-identical to another. An exact integer hash of each row's
+    bits (wrapping sums do not depend on the order of summation), then an exact comparison
+    of the few rows whose hashes collide: far cheaper than np.unique(axis=0), which sorts."""
+    bits = np.ascontiguousarray(units, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        keys = (bits * _HASH[: bits.shape[1]]).sum(axis=1)
+    order = np.argsort(keys, kind="stable")
+    same = keys[order][1:] == keys[order][:-1]
+    out = np.zeros(units.shape[0], bool)
+    for i in np.flatnonzero(same):
+        a, b = order[i], order[i + 1]
+        if np.array_equal(units[a], units[b]):
+            out[a] = out[b] = True
+    return out
 
 
-def repeated_patterns(units: np.ndarray) -> int:
+def tied_share(units: np.ndarray, duplicated: np.ndarray | None = None) -> float:
+    """Share of units that are constant along their features or duplicate another unit."""
+    constant = np.ptp(units, axis=1) == 0
+    return float((constant | (_duplicated(units) if duplicated is None else duplicated)).mean())
+
+
+def repeated_patterns(units: np.ndarray, duplicated: np.ndarray | None = None) -> int:
     """Units that repeat a non-constant pattern another unit also has. Random draws never
     repeat; a repeated pattern is fixed by something other than the draw, and it labels the
     *other* axis's units (each of them holds the pattern's value at its index)."""
     varying = np.ptp(units, axis=1) > 0
-    return int((_duplicated(units) & varying).sum())
+    return int(((_duplicated(units) if duplicated is None else duplicated) & varying).sum())
 
 
-def check_axis(units: np.ndarray) -> tuple[str, str] | None:
+def check_axis(units: np.ndarray, duplicated: np.ndarray | None = None) -> tuple[str, str] | None:
     """(reason, detail) when these units (rows: one per unit, features along the other axis)
     must not carry evidence, else None."""
     if units.shape[0] < MIN_CHECKED or units.shape[1] < 2:
         return None
-    tied = tied_share(units)
+    tied = tied_share(units, duplicated)
     if tied >= TIED_SHARE:
         return "tied units", f"{tied:.0%} of the units checked are constant or repeated"
     z = order_z(units)
@@ -148,14 +166,26 @@ def check_tensor(t: TensorSketch) -> dict[str, tuple[str, str]]:
     if t.std == 0 or np.ptp(block) == 0:
         return {"rows": ("constant", "a single value"), "columns": ("constant", "a single value")}
     views = {"rows": (block, t.cross_out), "columns": (block.T, t.cross_in)}
+    duplicated = {axis: _duplicated(units) for axis, (units, _) in views.items()}
     for axis, (units, cross) in views.items():
-        found = check_axis(units)
-        if found is None and cross is not None and cross.ndim == 2:
-            found = check_axis(np.asarray(cross, dtype=np.float32))
+        found = check_axis(units, duplicated[axis])
+        if found is None and cross is not None and cross.ndim == 2 and cross.shape[0] >= MIN_CHECKED:
+            z = order_z(np.asarray(cross, dtype=np.float32))
+            if z > ORDER_Z:
+                found = ("ordered units", f"neighbouring units' cosines alike at z = {z:.1f} "
+                                          "(exchangeable units: z ~ 0)")
         if found:
             out[axis] = found
     for axis, other in (("rows", "columns"), ("columns", "rows")):
-        repeated = repeated_patterns(views[axis][0])
+        repeated = repeated_patterns(views[axis][0], duplicated[axis])
         if repeated and other not in out:
             out[other] = ("repeated units", f"{repeated} {axis} repeat a pattern, which labels the {other}")
     return out
+
+
+def checked(t: TensorSketch) -> dict[str, tuple[str, str]]:
+    """`check_tensor(t)`, computed once per sketch (and saved with a fingerprint file, so a
+    library's references are not checked again at every audit)."""
+    if t.unusable is None:
+        t.unusable = check_tensor(t)
+    return t.unusable
