@@ -127,25 +127,38 @@ def _tensor_index(folder) -> dict:
     return index
 
 
+def updates_along(models: tuple[Checkpoint, ...] | list[Checkpoint]) -> list[tuple[Fingerprint, float]]:
+    """The update between each pair of neighbours as a fingerprint, and its relative size
+    |delta| / |before|. Tensor by tensor along the whole chain, so each checkpoint's tensor
+    is read once (not once per neighbour) and two tensors are in memory at a time."""
+    indexes = [_tensor_index(m.path) for m in models]
+    n = len(models) - 1
+    sketches: list[list] = [[] for _ in range(n)]
+    moved, size = np.zeros(n), np.zeros(n)
+    for name in indexes[0]:
+        shape = indexes[0][name][1].shape
+        before = read_tensor(indexes[0][name][0], name)
+        for k in range(n):
+            entry = indexes[k + 1].get(name)
+            if entry is None or entry[1].shape != shape or before is None:
+                before = read_tensor(entry[0], name) if entry is not None else None
+                continue
+            after = read_tensor(entry[0], name)
+            delta = after - before
+            moved[k] += float(np.dot(delta.ravel(), delta.ravel()))
+            size[k] += float(np.dot(before.ravel(), before.ravel()))
+            if delta.any():
+                sketches[k] += fingerprint_arrays(name, {name: delta}).tensors
+            before = after
+    out = []
+    for k, (a, b) in enumerate(zip(models, models[1:])):
+        relative = math.sqrt(moved[k] / size[k]) if size[k] > 0 else 0.0
+        out.append((Fingerprint(name=f"update {a.key}->{b.key}", tensors=sketches[k]), relative))
+    return out
+
+
 def update_between(source: Checkpoint, target: Checkpoint) -> tuple[Fingerprint, float]:
-    """The update source -> target as a fingerprint (sketched tensor by tensor, so one
-    pair of tensors is in memory at a time) and its relative size |delta| / |source|."""
-    before, after = _tensor_index(source.path), _tensor_index(target.path)
-    sketches = []
-    moved = size = 0.0
-    for name, (header, info) in after.items():
-        if name not in before or before[name][1].shape != info.shape:
-            continue
-        a = read_tensor(before[name][0], name)
-        delta = read_tensor(header, name)
-        delta -= a
-        moved += float(np.dot(delta.ravel(), delta.ravel()))
-        size += float(np.dot(a.ravel(), a.ravel()))
-        del a
-        if delta.any():
-            sketches += fingerprint_arrays(name, {name: delta}).tensors
-    label = f"update {source.key}->{target.key}"
-    return Fingerprint(name=label, tensors=sketches), math.sqrt(moved / size) if size > 0 else 0.0
+    return updates_along([source, target])[0]
 
 
 def _origin(chain: Chain) -> OriginResult:
@@ -192,12 +205,14 @@ def verify_chain(chain_file, references=(), *, alpha: float = DEFAULT_ALPHA, pro
             prints.append(fingerprint_model(m.path, name=f"step {m.key}", progress=False))
             if bar:
                 bar.advance(task)
+        if bar:
+            bar.update(task, description="chain: updates")
+        moves = updates_along(models)
         links, updates = [], []
-        for (a, b), fa, fb in zip(pairs, prints, prints[1:]):
+        for (a, b), fa, fb, (update, drift) in zip(pairs, prints, prints[1:], moves):
             if bar:
                 bar.update(task, description=f"chain: link {a.key} -> {b.key}")
             p = audit(fb, [fa], alpha=alpha, progress=False).references[0].p_value
-            update, drift = update_between(a, b)
             updates.append(update)
             steps = b.step - a.step if b.step is not None else None
             tokens = b.tokens - a.tokens if b.tokens is not None else None
