@@ -223,14 +223,14 @@ def overall_verdict(rows: list[TaskContamination]) -> str:
     return "inconclusive"
 
 
-def split_scores(evaluation, refs: list[TaskRef]) -> list[SplitScores]:
-    """Per-item scores of each task's scored metric (lm-eval's logged samples), split by
-    the items' published flags."""
+def split_scores(evaluation, refs: list[TaskRef], metrics: dict[str, str] | None = None) -> list[SplitScores]:
+    """Per-item scores of each task's scored metric (`metrics[task]`, else the task's
+    default; lm-eval's logged samples), split by the items' published flags."""
     out = []
     for ref in refs:
         flags = read_published_flags(ref)
         result = evaluation.results[ref.name]
-        key = result.metric_key(ref.default_metric)
+        key = result.metric_key((metrics or {}).get(ref.name, ref.default_metric))
         scores = result.item_scores[key]
         missing = [i for i in result.item_ids if i not in flags]
         if missing:

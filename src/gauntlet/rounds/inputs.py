@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 from gauntlet.domain.components import ComponentScore
 from gauntlet.domain.independence import MODULE_KINDS, ModuleFinding, Origin
+from gauntlet.domain.own_work import ChainEvidence, ContaminationFinding
 from gauntlet.errors import InputError
 from gauntlet.spec.model import ChallengeSpec
 
@@ -31,6 +32,8 @@ class TeamResult:
     independence: str  # independent | derived | inconclusive (the audit's verdict)
     findings: tuple[ModuleFinding, ...] = ()
     licence: str | None = None  # SPDX id found at intake (LICENSE file or model card)
+    chain: ChainEvidence | None = None  # `gauntlet chain verify` of the team's training run
+    contamination: tuple[ContaminationFinding, ...] = ()  # per task, from the published/held-out test
 
 
 def component_document(score: ComponentScore, max_samples: int = MAX_SAMPLES) -> float | dict:
@@ -172,6 +175,10 @@ def decision_inputs(
             entry["findings"] = [finding_document(f) for f in result.findings]
         if result.licence is not None:
             entry["licence"] = result.licence
+        if result.chain is not None:
+            entry["chain"] = {"verdict": result.chain.verdict, "detail": result.chain.detail}
+        if result.contamination:
+            entry["contamination"] = [{k: v for k, v in vars(f).items() if v is not None} for f in result.contamination]
         teams.append(entry)
     document: dict = {
         "challenge": spec.id,
@@ -186,4 +193,6 @@ def decision_inputs(
     }
     if spec.eligibility is not None:
         document["eligibility"] = {"licences": list(spec.eligibility.licences)}
+    if spec.own_work is not None:
+        document["own_work_policy"] = spec.own_work.as_inputs()
     return document

@@ -77,6 +77,9 @@ def decide_round(ctx: RoundContext, round_id: str, *, now: datetime, seed: int =
         sections.append(arena_section(evidence))
     if evidence.panel is not None:
         sections.append(panel_section(evidence.panel))
+    from gauntlet.rounds.own_work import own_work_sections
+
+    sections += own_work_sections(evidence.own_work, ctx.spec.own_work.on_contamination if ctx.spec.own_work else "flag")
     if evidence.gaps:
         sections.append({"title": "Decided with gaps",
                          "html": "<ul>" + "".join(f"<li>{escape(g)}</li>" for g in evidence.gaps) + "</ul>"})
