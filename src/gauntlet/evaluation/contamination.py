@@ -123,6 +123,22 @@ def published_split(task: BenchmarkTask, *, fraction: float, seed: int) -> Bench
     return replace(task, items=items, metadata={**task.metadata, "published_split": record})
 
 
+def published_texts(task: BenchmarkTask) -> list[str]:
+    """The text of each published item with its right answer: what a crawl of the
+    published split gives a team that trains on it."""
+    out = []
+    for item in task.items:
+        if not item.get("published"):
+            continue
+        if task.output_type == "multiple_choice":
+            out.append(f"{item['context']}{item['choices'][item['answer']]}")
+        elif task.output_type == "loglikelihood":
+            out.append(f"{item['context']}{item['continuation']}")
+        else:
+            out.append(f"{item['prompt']}{item['target']}")
+    return out
+
+
 def read_published_flags(ref: TaskRef) -> dict[str, bool]:
     """item id -> published, from a task's JSON / JSON-lines data files."""
     if not ref.data_files:
