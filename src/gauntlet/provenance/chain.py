@@ -47,6 +47,8 @@ DRIFT_FACTOR = 100.0
 DRIFT_RULES = [
     "the weights move whenever the declared step advances",
     f"no stretch of the run moves more per declared step than {DRIFT_FACTOR:g}x the run's median, nor less than 1/{DRIFT_FACTOR:g} of it",
+    "tokens seen advance whenever the declared step advances, at a rate per step within "
+    f"{DRIFT_FACTOR:g}x of the run's median (batch sizes change, not by that much)",
 ]
 
 
@@ -183,6 +185,17 @@ def _check_drift(links: list[Link]) -> list[str]:
             link.plausible = False
             findings.append(f"drift: {where} moves {link.drift_per_step:.2e} per step, "
                             f"{link.drift_per_step / median:.3g}x the run's median {median:.2e}")
+    per_step = [link.tokens / link.steps for link in links if link.steps and link.tokens is not None]
+    tokens_median = float(np.median(per_step)) if per_step else 0.0
+    for link in links:
+        if not link.steps or link.tokens is None:
+            continue
+        where = f"step {link.source.key} -> {link.target.key}"
+        rate = link.tokens / link.steps
+        if tokens_median > 0 and (rate == 0 or not 1 / DRIFT_FACTOR <= rate / tokens_median <= DRIFT_FACTOR):
+            link.plausible = False
+            findings.append(f"drift: {where} declares {rate:,.0f} tokens per step against the run's median "
+                            f"{tokens_median:,.0f}")
     return findings
 
 
