@@ -42,7 +42,6 @@ def _chain_detail(report) -> str:
 def own_work_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path | None, *, now: datetime,
                    chains: Mapping[str, str | Path] | None = None, references: Mapping[str, str | Path] | None = None,
                    seed: int = 0, progress: bool = False) -> dict:
-    from gauntlet.evaluation.contamination import gap_tests, split_scores
     from gauntlet.provenance.chain import verify_chain
     from gauntlet.provenance.chain_report import chain_plot
 
