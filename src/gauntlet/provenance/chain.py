@@ -29,6 +29,7 @@ time, so memory is bounded by the largest tensor whatever the model's size.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,33 +130,48 @@ def _tensor_index(folder) -> dict:
     return index
 
 
+UPDATE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _walk_tensor(indexes: list[dict], name: str) -> list[tuple[float, float, object]]:
+    """One tensor along the chain: per link, (|delta|^2, |before|^2, sketch of delta or None)."""
+    n = len(indexes) - 1
+    out: list[tuple[float, float, object]] = [(0.0, 0.0, None)] * n
+    shape = indexes[0][name][1].shape
+    before = read_tensor(indexes[0][name][0], name)
+    for k in range(n):
+        entry = indexes[k + 1].get(name)
+        if entry is None or entry[1].shape != shape or before is None:
+            before = read_tensor(entry[0], name) if entry is not None and entry[1].shape == shape else None
+            continue
+        after = read_tensor(entry[0], name)
+        delta = after - before
+        sketch = fingerprint_arrays(name, {name: delta}).tensors[0] if delta.any() else None
+        out[k] = (float(np.dot(delta.ravel(), delta.ravel())), float(np.dot(before.ravel(), before.ravel())), sketch)
+        before = after
+    return out
+
+
 def updates_along(models: tuple[Checkpoint, ...] | list[Checkpoint]) -> list[tuple[Fingerprint, float]]:
     """The update between each pair of neighbours as a fingerprint, and its relative size
     |delta| / |before|. Tensor by tensor along the whole chain, so each checkpoint's tensor
-    is read once (not once per neighbour) and two tensors are in memory at a time."""
+    is read once (not once per neighbour); a few tensors are walked at once (numpy and the
+    reads release the GIL), each holding two of its versions in memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     indexes = [_tensor_index(m.path) for m in models]
-    n = len(models) - 1
-    sketches: list[list] = [[] for _ in range(n)]
-    moved, size = np.zeros(n), np.zeros(n)
-    for name in indexes[0]:
-        shape = indexes[0][name][1].shape
-        before = read_tensor(indexes[0][name][0], name)
-        for k in range(n):
-            entry = indexes[k + 1].get(name)
-            if entry is None or entry[1].shape != shape or before is None:
-                before = read_tensor(entry[0], name) if entry is not None else None
-                continue
-            after = read_tensor(entry[0], name)
-            delta = after - before
-            moved[k] += float(np.dot(delta.ravel(), delta.ravel()))
-            size[k] += float(np.dot(before.ravel(), before.ravel()))
-            if delta.any():
-                sketches[k] += fingerprint_arrays(name, {name: delta}).tensors
-            before = after
+    names = list(indexes[0])
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(UPDATE_WORKERS) as pool:
+        walks = list(pool.map(lambda name: _walk_tensor(indexes, name), names))
     out = []
     for k, (a, b) in enumerate(zip(models, models[1:])):
-        relative = math.sqrt(moved[k] / size[k]) if size[k] > 0 else 0.0
-        out.append((Fingerprint(name=f"update {a.key}->{b.key}", tensors=sketches[k]), relative))
+        moved = sum(w[k][0] for w in walks)
+        size = sum(w[k][1] for w in walks)
+        sketches = [w[k][2] for w in walks if w[k][2] is not None]
+        relative = math.sqrt(moved / size) if size > 0 else 0.0
+        out.append((Fingerprint(name=f"update {a.key}->{b.key}", tensors=sketches), relative))
     return out
 
 
