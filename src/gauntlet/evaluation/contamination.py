@@ -13,7 +13,8 @@ so the p-value is exact, ties included; any other metric gets a Monte Carlo
 permutation p-value ((1 + hits) / (1 + draws), valid, floor 1e-5), and says so.
 
 The test is one-sided (published better), Holm-corrected across every task (and
-team) tested, at level 0.01 by default. The gap is published minus held-out
+team) tested, at level 0.01 by default; a task on which every item scored the
+same can never reject and is left out of the correction. The gap is published minus held-out
 score with a 95% interval (Newcombe's hybrid score interval for 0/1 scores,
 Welch's otherwise). A task whose items are all published or all held out has
 nothing to compare: it is reported and skipped.
@@ -224,6 +225,13 @@ def gap_tests(families: dict[str, list[SplitScores]], *, level: float = DEFAULT_
             row.gap = float(pub.mean() - held.mean())
             row.lower, row.upper = gap_interval(pub, held)
             row.p_value_raw, row.method = gap_p_value(pub, held)
+            if np.all(pub == pub[0]) and np.all(held == pub[0]):
+                # Every item scored the same: every split gives p = 1, so this test can never
+                # reject and is left out of the correction (Tarone 1990), which only costs
+                # the other tasks power.
+                row.p_value, row.verdict = 1.0, "clean"
+                row.note = "every item scored the same: no split can show a gap (left out of the correction)"
+                continue
             tested.append(row)
     for row, adjusted in zip(tested, holm([r.p_value_raw for r in tested])):
         row.p_value = adjusted

@@ -42,12 +42,13 @@ from gauntlet.provenance.chain_origin import OriginResult, replay_recipe, scheme
 from gauntlet.provenance.statistics import holm
 
 INDEPENDENT_ABOVE = 1e-3
-# Learning-rate schedules (warm-up, decay) change how far one step moves by well under
-# this factor between two stretches of one run; more than that is not one run.
+# A stretch of one run moving far more per step than the rest is not one run. Only the
+# upper side is a rule: schedules decay the learning rate to nearly zero (cosine), and
+# warm-up starts from it, so a stretch may legitimately move almost nothing per step.
 DRIFT_FACTOR = 100.0
 DRIFT_RULES = [
     "the weights move whenever the declared step advances",
-    f"no stretch of the run moves more per declared step than {DRIFT_FACTOR:g}x the run's median, nor less than 1/{DRIFT_FACTOR:g} of it",
+    f"no stretch of the run moves more per declared step than {DRIFT_FACTOR:g}x the run's median",
     "tokens seen advance whenever the declared step advances, at a rate per step within "
     f"{DRIFT_FACTOR:g}x of the run's median (batch sizes change, not by that much)",
 ]
@@ -197,7 +198,7 @@ def _check_drift(links: list[Link]) -> list[str]:
         if link.steps and link.drift == 0.0:
             link.plausible = False
             findings.append(f"drift: {where} declares {link.steps} steps but the weights did not move")
-        elif link.drift_per_step and median > 0 and not 1 / DRIFT_FACTOR <= link.drift_per_step / median <= DRIFT_FACTOR:
+        elif link.drift_per_step and median > 0 and link.drift_per_step / median > DRIFT_FACTOR:
             link.plausible = False
             findings.append(f"drift: {where} moves {link.drift_per_step:.2e} per step, "
                             f"{link.drift_per_step / median:.3g}x the run's median {median:.2e}")
