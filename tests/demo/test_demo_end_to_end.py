@@ -89,6 +89,9 @@ def test_outcome_follows_the_models_not_a_script(demo, tmp_path):
     reasons = {e["team"]: e["reason"] for e in result.outputs["eliminated"]}
     assert reasons.get(new_copier) == "independence"
     assert reasons.get(former) != "independence"
+    # The copier's own training-run chain now starts from the foreign model: broken at step 0.
+    chains = {t["team"]: t.get("chain") for t in json.loads(result.inputs.read_text())["teams"]}
+    assert chains[new_copier]["verdict"] == "broken" and "first offending step 0" in chains[new_copier]["detail"]
 
 
 def _store(demo):

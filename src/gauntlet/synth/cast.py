@@ -166,14 +166,15 @@ def _build_member(recipe: TeamRecipe, texts: list[str], folder: Path, base: Path
     started, cpu_started = time.perf_counter(), time.process_time()
     common = dict(steps=recipe.steps, lr=recipe.lr, seed=recipe.seed, batch_size=recipe.batch_size,
                   progress=progress, description=recipe.name, loss_log=losses)
+    saver = _ChainSaver(folder.parent / f"{recipe.name}-chain", recipe) if recipe.chain_checkpoints else None
     if recipe.finetune_of is None:
-        saver = _ChainSaver(folder.parent / f"{recipe.name}-chain", recipe) if recipe.chain_checkpoints else None
         train_from_scratch(folder, texts, config=recipe.shape,
                            tokenizer_vocab_size=recipe.vocab_size, checkpoint=saver, **common)
-        if saver is not None:
-            saver.finish(folder)
     else:
-        finetune(base, folder, texts, **common)
+        # A fine-tune's honest chain starts from the model it fine-tuned: its step 0.
+        finetune(base, folder, texts, checkpoint=saver, **common)
+    if saver is not None:
+        saver.finish(folder)
     # CPU seconds (one torch thread) say what the build costs on idle cores even
     # when the machine it was measured on was busy.
     return {"seconds": round(time.perf_counter() - started, 2),
@@ -208,8 +209,9 @@ class _ChainSaver:
         for name in ("config.json", "model.safetensors"):
             shutil.copy(final_model / name, final / name)
         chain = {"checkpoints": self.entries, "final": "final", "final_step": self.recipe.steps,
-                 "final_tokens": self.recipe.steps * self.recipe.batch_size * 128,
-                 "init": {"library": "transformers", "seed": self.recipe.seed}}
+                 "final_tokens": self.recipe.steps * self.recipe.batch_size * 128}
+        if self.recipe.finetune_of is None:
+            chain["init"] = {"library": "transformers", "seed": self.recipe.seed}
         (self.root / "chain.json").write_text(json.dumps(chain, indent=1))
         return self.root / "chain.json"
 

@@ -243,6 +243,7 @@ def finetune(
     progress: bool | Progress = True,
     description: str = "fine-tuning",
     loss_log: list[float] | None = None,
+    checkpoint=None,
 ) -> Path:
     """Continue training a copy of the model in `base_dir` on `texts`, keeping its
     tokenizer; save to `out_dir` and return it. `progress` and `loss_log` as in
@@ -260,7 +261,7 @@ def finetune(
         losses = _optimise(
             model, tokenizer, texts, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
             seq_len=min(seq_len, model.config.max_position_embeddings),
-            progress=progress, description=description,
+            progress=progress, description=description, checkpoint=checkpoint,
         )
         if loss_log is not None:
             loss_log.extend(losses)
