@@ -130,6 +130,9 @@ def demo_spec_toml(teams, reference, benchmark_tasks, *, votes: int) -> str:
         "[[independence.references]]", f"id = {q(reference.name)}", f"organisation = {q(reference.organisation)}",
         f"country = {q(reference.country)}", 'licence = "apache-2.0"', "",
         "[eligibility]", f'licences = ["{LICENCE}", "mit"]', "",
+        # Chains are voluntary here (one team hands one in); a task a team is found to have
+        # trained on leaves that team's benchmark score.
+        "[own_work]", "require_chain = false", 'on_contamination = "drop_task"', "",
         "[resources]", 'allocation = "equal"', "",
     ]
     return "\n".join(lines)
@@ -174,7 +177,9 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     different team fine-tuning the reference changes who is disqualified."""
     from gauntlet.demo_people import review_as_experts, vote_as_crowd
     from gauntlet.evaluation import write_tasks
+    from gauntlet.evaluation.contamination import published_split, published_texts
     from gauntlet.jobs.local import InlineExecutor
+    from gauntlet.rounds.own_work import own_work_round
     from gauntlet.rounds.pipeline import audit_round, evaluate_round, init_challenge, open_arena, open_panel, submit
     from gauntlet.rounds.publication import publish_round
     from gauntlet.rounds.round_decision import decide_round
@@ -195,7 +200,9 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     world = generate_world(seed, scale=scale)
     votes = max(300, round(3000 * scale))
     tasks_dir = workdir / "organiser" / "tasks"
-    write_tasks(world.benchmark_tasks, tasks_dir)
+    # Each task's pool is split at random into published items (shown to teams) and held-out ones.
+    benchmark_tasks = [published_split(t, fraction=0.5, seed=seed + i) for i, t in enumerate(world.benchmark_tasks)]
+    write_tasks(benchmark_tasks, tasks_dir)
     prompts_file = _write_prompts(world, workdir / "organiser" / "arena-prompts.jsonl")
     spec_path = workdir / "challenge.toml"
     spec_path.write_text(demo_spec_toml(teams, cast.reference, world.benchmark_tasks, votes=votes), encoding="utf-8")
@@ -209,7 +216,8 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
                       f"{len(ctx.spec.expert_panel.experts)} experts, {len(tokens)} sign-in tokens issued")
 
     _stage(2, "Teams train their models (one fine-tunes the foreign reference)")
-    folders = build_cast(world, workdir / "submitted", scale=scale, progress=progress, cast=cast)
+    published = [text for task in benchmark_tasks for text in published_texts(task)]
+    folders = build_cast(world, workdir / "submitted", scale=scale, progress=progress, cast=cast, published=published)
     for team in teams:
         (folders[team.name] / "LICENSE").write_text(_license_text(team.organisation))
 
@@ -231,12 +239,22 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
         score = benchmark[name]
         err_console.print(f"  {name:10s} benchmark {score.value:5.1f}  [{score.lower:.1f}, {score.upper:.1f}]")
 
-    _stage(6, "Measured quality (held-out text no model trained on): what the simulated people perceive")
+    _stage(6, "Evidence of own work: training-run chains, and published against held-out benchmark items")
+    chains = {t.name: folders[t.name].parent / f"{t.name}-chain" / "chain.json" for t in teams if t.chain_checkpoints}
+    own = own_work_round(ctx, ROUND, tasks_dir, now=STAGES_AT, chains=chains, seed=seed,
+                         references={cast.reference.name: folders[cast.reference.name]})
+    for name, chain in own["chains"].items():
+        err_console.print(f"  {name:10s} chain {chain['verdict']}: {chain['detail']}")
+    for name in team_names:
+        found = [r["task"] for r in own["contamination"].get(name, []) if r["verdict"] == "contaminated"]
+        err_console.print(f"  {name:10s} contamination: {', '.join(found) if found else 'none found'}")
+
+    _stage(7, "Measured quality (held-out text no model trained on): what the simulated people perceive")
     quality = {name: _quality(heldout_bits_per_byte(folders[name], world.heldout_texts)) for name in team_names}
     for name in team_names:
         err_console.print(f"  {name:10s} quality {quality[name]:5.1f} / 100")
 
-    _stage(7, "Public arena: answers, then a week of blind battles voted through the store")
+    _stage(8, "Public arena: answers, then a week of blind battles voted through the store")
     counts = open_arena(ctx, ROUND, prompts_file, now=STAGES_AT, executor=executor, seed=seed, progress=progress)
     err_console.print(f"  {counts['stored']:,} answers stored for blind battles, {counts['excluded']:,} held back "
                       "for naming their model")
@@ -245,12 +263,12 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     refused = ", ".join(f"{k}: {v}" for k, v in sorted(crowd.refused.items())) or "none"
     err_console.print(f"  {crowd.cast:,} votes cast by {crowd.voters} visitors; refused by the arena: {refused}")
 
-    _stage(8, "Expert panel: conflict-free assignment, blind reviews through the store")
+    _stage(9, "Expert panel: conflict-free assignment, blind reviews through the store")
     reviewers = open_panel(ctx, ROUND, now=STAGES_AT, seed=seed)
     reviews = review_as_experts(ctx, ROUND, quality, seed=seed, at=STAGES_AT + timedelta(days=ARENA_DAYS))
     err_console.print(f"  {len(reviewers)} anonymous submissions, {reviews} reviews submitted")
 
-    _stage(9, "Decision from the store: a draft for the organisers, then published with its report and bundle")
+    _stage(10, "Decision from the store: a draft for the organisers, then published with its report and bundle")
     decision = decide_round(ctx, ROUND, now=DECISION_DATE - timedelta(days=1), seed=seed)
     published = publish_round(ctx, ROUND, now=DECISION_DATE)
     evidence = decision.evidence

@@ -89,6 +89,9 @@ def test_outcome_follows_the_models_not_a_script(demo, tmp_path):
     reasons = {e["team"]: e["reason"] for e in result.outputs["eliminated"]}
     assert reasons.get(new_copier) == "independence"
     assert reasons.get(former) != "independence"
+    # The copier's own training-run chain now starts from the foreign model: broken at step 0.
+    chains = {t["team"]: t.get("chain") for t in json.loads(result.inputs.read_text())["teams"]}
+    assert chains[new_copier]["verdict"] == "broken" and "first offending step 0" in chains[new_copier]["detail"]
 
 
 def _store(demo):
@@ -128,3 +131,23 @@ def test_a_folder_that_is_not_a_demo_is_never_emptied(tmp_path):
     with pytest.raises(InputError, match="not a Gauntlet demo folder"):
         run_demo(tmp_path, scale=SCALE, seed=7, progress=False)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_team_that_hands_in_its_training_run_is_verified_from_its_checkpoints(demo):
+    inputs = json.loads(demo.inputs.read_text())
+    chains = {t["team"]: t.get("chain") for t in inputs["teams"]}
+    chain_teams = [t.name for t in DEMO_CAST.teams if t.chain_checkpoints]
+    assert chain_teams and all(chains[name]["verdict"] == "consistent" for name in chain_teams)
+    assert all(chains[t.name] is None for t in DEMO_CAST.teams if not t.chain_checkpoints)
+    assert "Training-run chains" in demo.report.read_text()
+
+
+def test_every_team_is_tested_for_contamination_and_the_outcome_follows_the_test(demo):
+    inputs = json.loads(demo.inputs.read_text())
+    assert inputs["own_work_policy"]["on_contamination"] == "drop_task"
+    found = {t["team"]: [c for c in t.get("contamination", []) if c["verdict"] == "contaminated"]
+             for t in inputs["teams"]}
+    assert all("contamination" in t for t in inputs["teams"])
+    dropped = {f["team"] for f in demo.outputs["flags"] if f["flag"] == "contamination_task_dropped"}
+    assert dropped == {team for team, rows in found.items() if rows}
+    assert "Benchmark contamination" in demo.report.read_text()

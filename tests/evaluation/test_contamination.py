@@ -110,3 +110,12 @@ def test_items_without_the_field_are_bad_input(tmp_path):
     with pytest.raises(InputError, match="'published' must be true or false"):
         write_tasks([BenchmarkTask("u", "multiple_choice", "en", ({"id": "x", "context": "c", "choices": ["a", "b"],
                                                                     "answer": 0, "published": "yes"},))], tmp_path)
+
+
+def test_a_task_on_which_every_item_scores_the_same_costs_the_others_no_power():
+    strong = SplitScores("a", "acc", (1.0,) * 9 + (0.0,), (0.0,) * 8 + (1.0,) * 2)
+    flat = [SplitScores(f"z{i}", "acc", (0.0,) * 10, (0.0,) * 10) for i in range(5)]
+    alone = gap_tests({"team": [strong]})["team"][0]
+    rows = gap_tests({"team": [strong, *flat]})["team"]
+    assert rows[0].p_value == alone.p_value
+    assert all(r.p_value == 1.0 and r.verdict == "clean" and "left out" in r.note for r in rows[1:])

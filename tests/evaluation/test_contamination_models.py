@@ -63,3 +63,26 @@ def test_a_missing_model_or_unmarked_items_are_one_line_and_exit_2(setup, tmp_pa
     result = runner.invoke(app, ["contamination", str(setup["clean"]), "--tasks", str(unmarked)])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "\"published\"" in result.stderr
+
+
+def test_random_splits_of_a_corpus_only_models_real_scores_are_flagged_at_most_at_the_level(setup):
+    """The cheap null over many seeds: the corpus-only model's real per-item scores under 500
+    random published/held-out splits (the benchmark trains 100 such models instead)."""
+    import numpy as np
+
+    from gauntlet.evaluation import evaluate_model, find_task_refs
+    from gauntlet.evaluation.contamination import gap_p_value
+
+    evaluation = evaluate_model(setup["clean"], find_task_refs(setup["tasks"]), cache_dir=setup["cache"], progress=False)
+    result = evaluation.results["codes"]
+    scores = np.array(result.item_scores[result.metric_key("acc")], float)
+    assert 0 < scores.mean() < 1  # real, non-degenerate scores
+    rng = np.random.default_rng(0)
+    ps = []
+    for _ in range(500):
+        mask = np.zeros(scores.size, bool)
+        mask[rng.choice(scores.size, scores.size // 2, replace=False)] = True
+        ps.append(gap_p_value(scores[mask], scores[~mask])[0])
+    ps = np.array(ps)
+    assert (ps < 0.01).mean() <= 0.01 + 3 * np.sqrt(0.01 / 500)
+    assert (ps < 0.2).mean() <= 0.2 + 3 * np.sqrt(0.2 / 500)

@@ -194,7 +194,7 @@ def test_the_next_round_takes_survivors_only(run, models, tmp_path):
     submit = ("challenge", "submit", run["spec"])
     when = ("--round", "final", "--now", "2026-06-01T09:00:00+09:00", "--quiet", *on_copy)
     assert f"{survivor}" in ok(*submit, survivor, models[survivor], *when)
-    assert f"was eliminated in round 'first'" in refused(*submit, eliminated, models[eliminated], *when)
+    assert "was eliminated in round 'first'" in refused(*submit, eliminated, models[eliminated], *when)
     assert "submitted nothing to round 'first'" in refused(*submit, "seoul-ai", models["seoul-ai"], *when)
 
 

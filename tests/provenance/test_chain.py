@@ -135,3 +135,11 @@ def test_step_0_made_of_zeros_or_constants_is_not_fresh(tmp_path):
         p.data.fill_(0.02) if p.dim() > 1 else None
     model.save_pretrained(tmp_path / "const", safe_serialization=True)
     assert scheme_test(tmp_path / "const").verdict == "not-fresh"
+
+
+def test_declared_tokens_that_do_not_fit_the_steps_are_implausible(runs, tmp_path):
+    def no_tokens(doc):
+        doc["checkpoints"][2]["tokens"] = doc["checkpoints"][1]["tokens"]
+    report = verify_chain(_edit(runs["honest"], tmp_path / "c", no_tokens), progress=False)
+    assert not report.links[1].plausible and report.verdict == "inconclusive"
+    assert any("tokens per step" in f for f in report.findings)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from gauntlet.domain.independence import ModuleFinding
+from gauntlet.domain.own_work import ChainEvidence, ContaminationFinding
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,5 @@ class TeamResult:
     findings: tuple[ModuleFinding, ...] = ()
     licence: str | None = None  # SPDX id found at intake (LICENSE file or model card)
     organisation: str | None = None
+    chain: ChainEvidence | None = None  # `gauntlet chain verify` of the team's training run
+    contamination: tuple[ContaminationFinding, ...] = ()  # per task, from the published/held-out test

@@ -10,7 +10,10 @@ Order of judgement:
    - `min_total = x`: a total below x is out;
    - `advance_at_most = n`: only the first n may advance;
    - `winners = n` (final round): the first n win; the rest are out.
-Reasons published: "independence", "eligibility", "performance".
+   Evidence of own work (`own_work.py`) adds reasons: a missing or broken
+   training-run chain where one is required ("independence"), and a
+   contamination finding where the policy disqualifies for it ("contamination").
+Reasons published: "independence", "eligibility", "contamination", "performance".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fractions import Fraction
 
 from gauntlet.domain.independence import rule_on
 from gauntlet.domain.inputs import CutPolicy, DecisionInputs
+from gauntlet.domain.own_work import rule_on_own_work
 from gauntlet.domain.scoring import ScoredTeam
 
 
@@ -43,9 +47,16 @@ def judge_eligibility(inputs: DecisionInputs, scored: list[ScoredTeam]) -> Judge
         entry = s.entry
         ruling = rule_on(inputs.independence, entry.independence, entry.findings, entry.organisation)
         flags.extend((entry.team, code, detail) for code, detail in ruling.flags)
+        own = rule_on_own_work(inputs.own_work, entry.chain, entry.contamination,
+                               on_inconclusive=inputs.independence.on_inconclusive)
+        flags.extend((entry.team, code, detail) for code, detail in own.flags)
         reasons: list[tuple[str, str]] = []
         if ruling.disqualified:
             reasons.append(("independence", ruling.detail))
+        if own.independence:
+            reasons.append(("independence", own.independence))
+        if own.contamination:
+            reasons.append(("contamination", own.contamination))
         if inputs.eligible_licences is not None:
             if entry.licence is None:
                 reasons.append(("eligibility", "no licence declared; an open-weight licence is required"))

@@ -17,7 +17,12 @@ Optional extensions (all backward compatible with the skeleton contract):
 - `independence_policy`, `eligibility` (`{"licences": [...]}`),
   `allocation_policy` (`"equal"`, `"score_weighted"` or
   `{"policy": "tiered", "tier_weights": [...]}`), `monte_carlo`
-  (`{"seed", "draws", "confidence"}`), and free labels `challenge`, `round`.
+  (`{"seed", "draws", "confidence"}`), and free labels `challenge`, `round`;
+- evidence of own work (`own_work.py`): a team may carry `chain`
+  (`{"verdict": "consistent"|"broken"|"inconclusive", "detail"}`) and
+  `contamination` (`[{"task", "verdict", "p_value", "gap"}]`), and the document
+  an `own_work_policy` (`{"require_chain": bool, "on_contamination":
+  "flag"|"drop_task"|"disqualify"}`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ from typing import Any
 
 from gauntlet.domain.components import ComponentScore, TeamResult
 from gauntlet.domain.independence import IndependencePolicy, ModuleFinding, Origin, OriginMatcher
+from gauntlet.domain.own_work import (
+    CHAIN_VERDICTS,
+    CONTAMINATION_VERDICTS,
+    ON_CONTAMINATION,
+    ChainEvidence,
+    ContaminationFinding,
+    OwnWorkPolicy,
+)
 from gauntlet.domain.validation import InvalidDocument, Node
 
 VERDICTS = ("independent", "derived", "inconclusive")
@@ -34,8 +47,10 @@ ALLOCATION_POLICIES = ("equal", "score_weighted", "tiered")
 TOP_LEVEL_KEYS = (
     "weights", "teams", "resources", "eliminate_lowest", "min_total", "advance_at_most", "winners",
     "allocation_policy", "independence_policy", "eligibility", "monte_carlo", "challenge", "round",
+    "own_work_policy",
 )
-TEAM_INFO_KEYS = ("team", "independence", "findings", "licence", "organisation", "name", "country")
+TEAM_INFO_KEYS = ("team", "independence", "findings", "licence", "organisation", "name", "country", "chain",
+                  "contamination")
 DEFAULT_DRAWS = 4000
 DEFAULT_CONFIDENCE = 0.95
 MAX_DRAWS = 200_000
@@ -75,6 +90,7 @@ class DecisionInputs:
     independence: IndependencePolicy
     eligible_licences: frozenset[str] | None
     monte_carlo: MonteCarlo
+    own_work: OwnWorkPolicy = OwnWorkPolicy()
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -107,6 +123,7 @@ def read_inputs(document: Any) -> DecisionInputs:
         else IndependencePolicy(),
         eligible_licences=_eligibility(root["eligibility"]) if "eligibility" in root else None,
         monte_carlo=_monte_carlo(root["monte_carlo"]) if "monte_carlo" in root else MonteCarlo(),
+        own_work=_own_work_policy(root["own_work_policy"]) if "own_work_policy" in root else OwnWorkPolicy(),
     )
 
 
@@ -139,6 +156,33 @@ def _team(node: Node, weights: dict[str, float]) -> TeamResult:
         findings=tuple(_finding(f) for f in fields["findings"].items()) if "findings" in fields else (),
         licence=fields["licence"].string().strip().lower() if "licence" in fields else None,
         organisation=fields["organisation"].string() if "organisation" in fields else None,
+        chain=_chain(fields["chain"]) if "chain" in fields else None,
+        contamination=tuple(_contamination(c) for c in fields["contamination"].items()) if "contamination" in fields else (),
+    )
+
+
+def _chain(node: Node) -> ChainEvidence:
+    fields = node.table(allowed=("verdict", "detail"), required=("verdict",))
+    return ChainEvidence(fields["verdict"].string(choices=CHAIN_VERDICTS),
+                         fields["detail"].string() if "detail" in fields else "")
+
+
+def _contamination(node: Node) -> ContaminationFinding:
+    fields = node.table(allowed=("task", "verdict", "p_value", "gap"), required=("task", "verdict"))
+    return ContaminationFinding(
+        task=fields["task"].string(),
+        verdict=fields["verdict"].string(choices=CONTAMINATION_VERDICTS),
+        p_value=fields["p_value"].number(minimum=0, maximum=1) if "p_value" in fields else None,
+        gap=fields["gap"].number(minimum=-1, maximum=1) if "gap" in fields else None,
+    )
+
+
+def _own_work_policy(node: Node) -> OwnWorkPolicy:
+    fields = node.table(allowed=("require_chain", "on_contamination"))
+    return OwnWorkPolicy(
+        require_chain=fields["require_chain"].boolean() if "require_chain" in fields else False,
+        on_contamination=fields["on_contamination"].string(choices=ON_CONTAMINATION)
+        if "on_contamination" in fields else "flag",
     )
 
 

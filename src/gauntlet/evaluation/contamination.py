@@ -13,7 +13,8 @@ so the p-value is exact, ties included; any other metric gets a Monte Carlo
 permutation p-value ((1 + hits) / (1 + draws), valid, floor 1e-5), and says so.
 
 The test is one-sided (published better), Holm-corrected across every task (and
-team) tested, at level 0.01 by default. The gap is published minus held-out
+team) tested, at level 0.01 by default; a task on which every item scored the
+same can never reject and is left out of the correction. The gap is published minus held-out
 score with a 95% interval (Newcombe's hybrid score interval for 0/1 scores,
 Welch's otherwise). A task whose items are all published or all held out has
 nothing to compare: it is reported and skipped.
@@ -123,6 +124,22 @@ def published_split(task: BenchmarkTask, *, fraction: float, seed: int) -> Bench
     return replace(task, items=items, metadata={**task.metadata, "published_split": record})
 
 
+def published_texts(task: BenchmarkTask) -> list[str]:
+    """The text of each published item with its right answer: what a crawl of the
+    published split gives a team that trains on it."""
+    out = []
+    for item in task.items:
+        if not item.get("published"):
+            continue
+        if task.output_type == "multiple_choice":
+            out.append(f"{item['context']}{item['choices'][item['answer']]}")
+        elif task.output_type == "loglikelihood":
+            out.append(f"{item['context']}{item['continuation']}")
+        else:
+            out.append(f"{item['prompt']}{item['target']}")
+    return out
+
+
 def read_published_flags(ref: TaskRef) -> dict[str, bool]:
     """item id -> published, from a task's JSON / JSON-lines data files."""
     if not ref.data_files:
@@ -208,6 +225,13 @@ def gap_tests(families: dict[str, list[SplitScores]], *, level: float = DEFAULT_
             row.gap = float(pub.mean() - held.mean())
             row.lower, row.upper = gap_interval(pub, held)
             row.p_value_raw, row.method = gap_p_value(pub, held)
+            if np.all(pub == pub[0]) and np.all(held == pub[0]):
+                # Every item scored the same: every split gives p = 1, so this test can never
+                # reject and is left out of the correction (Tarone 1990), which only costs
+                # the other tasks power.
+                row.p_value, row.verdict = 1.0, "clean"
+                row.note = "every item scored the same: no split can show a gap (left out of the correction)"
+                continue
             tested.append(row)
     for row, adjusted in zip(tested, holm([r.p_value_raw for r in tested])):
         row.p_value = adjusted
@@ -223,14 +247,14 @@ def overall_verdict(rows: list[TaskContamination]) -> str:
     return "inconclusive"
 
 
-def split_scores(evaluation, refs: list[TaskRef]) -> list[SplitScores]:
-    """Per-item scores of each task's scored metric (lm-eval's logged samples), split by
-    the items' published flags."""
+def split_scores(evaluation, refs: list[TaskRef], metrics: dict[str, str] | None = None) -> list[SplitScores]:
+    """Per-item scores of each task's scored metric (`metrics[task]`, else the task's
+    default; lm-eval's logged samples), split by the items' published flags."""
     out = []
     for ref in refs:
         flags = read_published_flags(ref)
         result = evaluation.results[ref.name]
-        key = result.metric_key(ref.default_metric)
+        key = result.metric_key((metrics or {}).get(ref.name, ref.default_metric))
         scores = result.item_scores[key]
         missing = [i for i in result.item_ids if i not in flags]
         if missing:

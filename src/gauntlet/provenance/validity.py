@@ -35,7 +35,6 @@ no evidence of copying) but never accuse anyone.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np

@@ -48,6 +48,7 @@ class RoundEvidence:
     gaps: list[str] = field(default_factory=list)
     arena: ArenaEvidence | None = None
     panel: object | None = None  # gauntlet.ratings.panel_scoring.PanelResult
+    own_work: dict | None = None  # gauntlet.rounds.own_work: chains and contamination tests
 
     def team_results(self, *, fill_missing: bool) -> list[TeamResult]:
         """Per-team results; with `fill_missing`, a missing component counts 0 and a
@@ -61,7 +62,12 @@ class RoundEvidence:
                 for name in self.required:
                     have.setdefault(name, ComponentScore.exact(0.0))
             components[team] = have
-        return team_results(components, self.audits, self.licences)
+        from gauntlet.rounds.own_work import benchmark_without_dropped, chain_evidence, contamination_findings
+
+        for team, score in benchmark_without_dropped(self.own_work).items():
+            components[team]["benchmark"] = score
+        return team_results(components, self.audits, self.licences, chains=chain_evidence(self.own_work),
+                            contamination=contamination_findings(self.own_work))
 
 
 def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootstrap: int,
@@ -170,8 +176,10 @@ def gather_round(ctx: RoundContext, round_id: str, *, seed: int = 0, bootstrap: 
     for team in teams:
         if not subs[team]["intake_recorded"]:
             gaps.append(f"team {team!r} has no intake record (its licence was never read)")
+    from gauntlet.rounds.own_work import stored_own_work
+
     return RoundEvidence(round_id, teams, subs, components, audits, {t: subs[t]["licence"] for t in teams},
-                         required, gaps, arena, panel)
+                         required, gaps, arena, panel, stored_own_work(ctx, round_id))
 
 
 def missing_error(round_id: str, gaps: list[str]) -> GauntletError:

@@ -160,6 +160,10 @@ def decision_inputs(
             entry["findings"] = [finding_document(f) for f in result.findings]
         if result.licence is not None:
             entry["licence"] = result.licence
+        if result.chain is not None:
+            entry["chain"] = {"verdict": result.chain.verdict, "detail": result.chain.detail}
+        if result.contamination:
+            entry["contamination"] = [{k: v for k, v in vars(f).items() if v is not None} for f in result.contamination]
         teams.append(entry)
     document: dict = {
         "challenge": spec.id,
@@ -174,4 +178,6 @@ def decision_inputs(
     }
     if spec.eligibility is not None:
         document["eligibility"] = {"licences": list(spec.eligibility.licences)}
+    if spec.own_work is not None:
+        document["own_work_policy"] = spec.own_work.as_inputs()
     return document

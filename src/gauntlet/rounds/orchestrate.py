@@ -98,8 +98,10 @@ def audit_rows(audits: Mapping[str, TeamAudit], relative_to: Path | None = None)
 
 
 def team_results(components: Mapping[str, Mapping[str, ComponentScore]], audits: Mapping[str, TeamAudit],
-                 licences: Mapping[str, str | None] | None = None) -> list[TeamResult]:
-    """Join per-team component scores, audit findings and licences (teams in `components` order)."""
+                 licences: Mapping[str, str | None] | None = None, *, chains: Mapping | None = None,
+                 contamination: Mapping | None = None) -> list[TeamResult]:
+    """Join per-team component scores, audit findings, licences and evidence of own work
+    (`rounds.own_work`: chain evidence and contamination findings; teams in `components` order)."""
     results = []
     for team, scores in components.items():
         team_audit = audits.get(team)
@@ -109,5 +111,7 @@ def team_results(components: Mapping[str, Mapping[str, ComponentScore]], audits:
             independence=team_audit.verdict if team_audit else "inconclusive",
             findings=team_audit.findings if team_audit else (),
             licence=(licences or {}).get(team),
+            chain=(chains or {}).get(team),
+            contamination=tuple((contamination or {}).get(team, ())),
         ))
     return results

@@ -124,6 +124,9 @@ def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, ou
         sections.append(arena_section(evidence))
     if evidence.panel is not None:
         sections.append(panel_section(evidence.panel))
+    from gauntlet.rounds.own_work import own_work_sections
+
+    sections += own_work_sections(evidence.own_work, ctx.spec.own_work.on_contamination if ctx.spec.own_work else "flag")
     if record["note"]:
         sections.append({"title": "On the record", "html": f"<p>{escape(record['note'])}</p>"})
     unc = outputs.get("uncertainty", {}).get("teams", {})

@@ -186,6 +186,21 @@ class IndependencePolicy:
 
 
 @dataclass(frozen=True)
+class OwnWork:
+    """Evidence of own work a round asks for (`[own_work]` in the spec): a training-run
+    chain (`require_chain`), and what a benchmark-contamination finding does
+    (`on_contamination`: flag for the panel, drop the task for that team, or disqualify)
+    at significance `contamination_level` (Holm across teams and tasks)."""
+
+    require_chain: bool = False
+    on_contamination: str = "flag"
+    contamination_level: float = 0.01
+
+    def as_inputs(self) -> dict:
+        return {"require_chain": self.require_chain, "on_contamination": self.on_contamination}
+
+
+@dataclass(frozen=True)
 class Eligibility:
     licences: tuple[str, ...]  # allowed open-weight licences (SPDX ids, lower case)
 
@@ -233,6 +248,7 @@ class ChallengeSpec:
     eligibility: Eligibility | None
     resources: Resources
     submissions: Submissions = Submissions()
+    own_work: OwnWork | None = None
 
     def team(self, team_id: str) -> Team:
         for team in self.teams:
@@ -256,8 +272,12 @@ class ChallengeSpec:
         return tuple(t for t in self.teams if t.joins_at_round == round_id)
 
     def to_document(self) -> dict:
-        """A JSON-ready rendering (date-times in ISO-8601)."""
-        return _jsonable(dataclasses.asdict(self))
+        """A JSON-ready rendering (date-times in ISO-8601). A spec without an `[own_work]`
+        section renders (and hashes) as it did before the section existed."""
+        document = _jsonable(dataclasses.asdict(self))
+        if self.own_work is None:
+            document.pop("own_work")
+        return document
 
     @property
     def spec_hash(self) -> str:

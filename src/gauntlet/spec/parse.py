@@ -25,6 +25,7 @@ from gauntlet.spec.model import (
     IndependencePolicy,
     Localized,
     OriginRule,
+    OwnWork,
     ReferenceModel,
     Resources,
     Round,
@@ -37,7 +38,7 @@ from gauntlet.spec.model import (
 
 SECTIONS = (
     "challenge", "scoring", "teams", "rounds", "benchmarks", "expert_panel", "arena",
-    "independence", "eligibility", "resources", "submissions",
+    "independence", "eligibility", "resources", "submissions", "own_work",
 )
 
 
@@ -63,6 +64,7 @@ def parse_document(document: dict) -> ChallengeSpec:
         eligibility=_eligibility(root["eligibility"]) if "eligibility" in root else None,
         resources=resources,
         submissions=_submissions(root["submissions"]) if "submissions" in root else Submissions(),
+        own_work=_own_work(root["own_work"]) if "own_work" in root else None,
     )
     if not spec.starting_teams():
         raise InvalidDocument("teams", "no team takes part in the first round (every team has joins_at_round)")
@@ -283,6 +285,18 @@ def _arena(node: Node) -> Arena:
 def _origin_rule(node: Node) -> OriginRule:
     f = node.table(allowed=("countries", "organisations", "licences"))
     return OriginRule(**{k: tuple(s.lower() for s in v.strings()) for k, v in f.items()})
+
+
+def _own_work(node: Node) -> OwnWork:
+    from gauntlet.domain.own_work import ON_CONTAMINATION
+
+    f = node.table(allowed=("require_chain", "on_contamination", "contamination_level"))
+    return OwnWork(
+        require_chain=f["require_chain"].boolean() if "require_chain" in f else False,
+        on_contamination=f["on_contamination"].string(choices=ON_CONTAMINATION) if "on_contamination" in f else "flag",
+        contamination_level=f["contamination_level"].number(minimum=1e-12, maximum=0.5)
+        if "contamination_level" in f else 0.01,
+    )
 
 
 def _default_independence() -> IndependencePolicy:

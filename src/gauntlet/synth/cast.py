@@ -11,7 +11,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class TeamRecipe:
     data_share: float = 1.0
     finetune_of: str | None = None
     seed: int = 0
+    chain_checkpoints: int = 0  # > 0: also save a training-run chain of about this many checkpoints
+    reads_published: bool = False  # trains on the benchmarks' published items too (a contaminated team)
 
     def __post_init__(self) -> None:
         if (self.finetune_of is None) == (self.shape is None):
@@ -106,6 +108,9 @@ class DemoCast:
         return DemoCast(self.reference.scaled(scale), tuple(t.scaled(scale) for t in self.teams))
 
 
+PUBLISHED_REPEATS = 10
+
+
 def _shape(hidden: int, layers: int, heads: int = 4, kv_heads: int = 2) -> TinyLMConfig:
     # Llama's MLP is about 8/3 of the hidden size, rounded to a multiple of 8.
     return TinyLMConfig(
@@ -118,7 +123,9 @@ def _shape(hidden: int, layers: int, heads: int = 4, kv_heads: int = 2) -> TinyL
 # every knob a real team would; one of them skips pre-training and fine-tunes the
 # reference, as a team did with a foreign encoder in the programme's first round.
 # One independent team (gaon) uses the reference's block shape, so the audit
-# must tell lineage from a shared architecture, not from mismatched sizes.
+# must tell lineage from a shared architecture, not from mismatched sizes; gaon also
+# trains on the benchmarks' published items (the contamination test's case), and
+# hanul hands in its training-run chain.
 DEMO_CAST = DemoCast(
     reference=TeamRecipe(
         name="tidewater-base", organisation="Tidewater Labs", country="US",
@@ -127,11 +134,12 @@ DEMO_CAST = DemoCast(
     teams=(
         TeamRecipe(
             name="hanul", organisation="Hanul AI Research", country="KR",
-            shape=_shape(80, 2), vocab_size=2000, steps=350, lr=6e-3, seed=11,
+            shape=_shape(80, 2), vocab_size=2000, steps=350, lr=6e-3, seed=11, chain_checkpoints=4,
         ),
         TeamRecipe(
             name="gaon", organisation="Gaon Telecom", country="KR",
             shape=_shape(96, 3), vocab_size=1500, steps=250, lr=5e-3, data_share=0.9, seed=12,
+            reads_published=True,
         ),
         TeamRecipe(
             name="mirae", organisation="Mirae Systems", country="KR",
@@ -158,16 +166,54 @@ def _build_member(recipe: TeamRecipe, texts: list[str], folder: Path, base: Path
     started, cpu_started = time.perf_counter(), time.process_time()
     common = dict(steps=recipe.steps, lr=recipe.lr, seed=recipe.seed, batch_size=recipe.batch_size,
                   progress=progress, description=recipe.name, loss_log=losses)
+    saver = _ChainSaver(folder.parent / f"{recipe.name}-chain", recipe) if recipe.chain_checkpoints else None
     if recipe.finetune_of is None:
         train_from_scratch(folder, texts, config=recipe.shape,
-                           tokenizer_vocab_size=recipe.vocab_size, **common)
+                           tokenizer_vocab_size=recipe.vocab_size, checkpoint=saver, **common)
     else:
-        finetune(base, folder, texts, **common)
+        # A fine-tune's honest chain starts from the model it fine-tuned: its step 0.
+        finetune(base, folder, texts, checkpoint=saver, **common)
+    if saver is not None:
+        saver.finish(folder)
     # CPU seconds (one torch thread) say what the build costs on idle cores even
     # when the machine it was measured on was busy.
     return {"seconds": round(time.perf_counter() - started, 2),
             "cpu_seconds": round(time.process_time() - cpu_started, 2), "first_loss": losses[0],
             "final_loss": losses[-1], "documents": len(texts)}
+
+
+class _ChainSaver:
+    """Saves a run's checkpoints (weights and config) every `steps / chain_checkpoints`
+    steps, then writes the chain file `gauntlet chain verify` reads, with the run's
+    initialisation recipe (train_from_scratch seeds torch with the recipe's seed just
+    before building the model)."""
+
+    def __init__(self, root: Path, recipe: TeamRecipe):
+        self.root, self.recipe = root, recipe
+        self.every = max(1, recipe.steps // recipe.chain_checkpoints)
+        self.entries: list[dict] = []
+
+    def __call__(self, step: int, model) -> None:
+        if step % self.every or step == self.recipe.steps:
+            return
+        name = f"ckpt-{step}"
+        model.save_pretrained(self.root / name)
+        (self.root / name / "generation_config.json").unlink(missing_ok=True)
+        self.entries.append({"step": step, "tokens": step * self.recipe.batch_size * 128, "path": name})
+
+    def finish(self, final_model: Path) -> Path:
+        import shutil
+
+        final = self.root / "final"
+        final.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy(final_model / name, final / name)
+        chain = {"checkpoints": self.entries, "final": "final", "final_step": self.recipe.steps,
+                 "final_tokens": self.recipe.steps * self.recipe.batch_size * 128}
+        if self.recipe.finetune_of is None:
+            chain["init"] = {"library": "transformers", "seed": self.recipe.seed}
+        (self.root / "chain.json").write_text(json.dumps(chain, indent=1))
+        return self.root / "chain.json"
 
 
 def _build_member_in_worker(recipe, texts, folder, base, queue) -> dict:
@@ -183,6 +229,7 @@ def build_cast(
     cast: DemoCast = DEMO_CAST,
     workers: int | None = None,
     overwrite: bool = False,
+    published: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Build every member of `cast` (steps scaled by `scale`) into
     `out_dir/<name>/`, write `out_dir/cast.json` (recipes, losses, seconds) and
@@ -210,7 +257,10 @@ def build_cast(
             if folder.is_dir() and any(folder.iterdir()):
                 raise InputError(f"{folder} already holds files; build the cast into an empty folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = {m.name: m.texts(world) for m in cast.members}
+    # A member that `reads_published` also trains on the benchmarks' published items
+    # (`published`: their text with the right answer), repeated as a crawl would find them.
+    texts = {m.name: m.texts(world) + (list(published) * PUBLISHED_REPEATS if m.reads_published else [])
+             for m in cast.members}
 
     def cost(m: TeamRecipe) -> float:
         shape = cast.base_of(m).shape

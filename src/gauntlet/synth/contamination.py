@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gauntlet.evaluation.contamination import published_split
+from gauntlet.evaluation.contamination import published_split, published_texts
 from gauntlet.evaluation.items import BenchmarkTask
 
 COLOURS = (" red", " blue", " green", " gold")
@@ -33,10 +33,6 @@ def code_task(seed: int, *, name: str = "codes", items: int = 40, published: flo
 def corpus() -> list[str]:
     return ([f"The {a} is near the {b}." for a in WORDS for b in WORDS[:6]]
             + [f"The colour{c} is bright." for c in COLOURS])
-
-
-def published_texts(task: BenchmarkTask) -> list[str]:
-    return [f"{it['context']}{it['choices'][it['answer']]}." for it in task.items if it["published"]]
 
 
 def train_model(out_dir, *, seed: int, task: BenchmarkTask | None = None, steps: int = 300,

@@ -128,7 +128,7 @@ def _progress_task(progress, description: str, total: int):
 
 
 def _optimise(model, tokenizer, texts, *, steps, batch_size, lr, seed, seq_len,
-              progress, description) -> list[float]:
+              progress, description, checkpoint=None) -> list[float]:
     import torch
     from transformers import get_cosine_schedule_with_warmup
 
@@ -149,8 +149,10 @@ def _optimise(model, tokenizer, texts, *, steps, batch_size, lr, seed, seq_len,
     model.train()
     losses: list[float] = []
     rows, cursor = _packed_rows(docs, seq_len, pad, rng), 0
+    if checkpoint is not None:
+        checkpoint(0, model)
     with _progress_task(progress, description, steps) as advance:
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             if cursor >= len(rows):
                 rows, cursor = _packed_rows(docs, seq_len, pad, rng), 0
             batch = torch.from_numpy(rows[cursor : cursor + batch_size])
@@ -163,6 +165,8 @@ def _optimise(model, tokenizer, texts, *, steps, batch_size, lr, seed, seq_len,
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(round(loss.item(), 4))
+            if checkpoint is not None:
+                checkpoint(step, model)
             advance()
     model.eval()
     return losses
@@ -190,9 +194,11 @@ def train_from_scratch(
     progress: bool | Progress = True,
     description: str = "training",
     loss_log: list[float] | None = None,
+    checkpoint=None,
 ) -> Path:
     """Train a new tokenizer and a freshly initialised model on `texts`; save both
-    to `out_dir` and return it.
+    to `out_dir` and return it. `checkpoint(step, model)`, when given, is called
+    before the first step (step 0) and after every step (to save a training-run chain).
 
     `progress`: True for an own progress bar, a Rich `Progress` to add a task to,
     a callable to call after every step, or False for none. `loss_log`, when
@@ -217,7 +223,7 @@ def train_from_scratch(
         )
         losses = _optimise(
             model, tokenizer, texts, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-            seq_len=seq_len, progress=progress, description=description,
+            seq_len=seq_len, progress=progress, description=description, checkpoint=checkpoint,
         )
         if loss_log is not None:
             loss_log.extend(losses)
@@ -237,6 +243,7 @@ def finetune(
     progress: bool | Progress = True,
     description: str = "fine-tuning",
     loss_log: list[float] | None = None,
+    checkpoint=None,
 ) -> Path:
     """Continue training a copy of the model in `base_dir` on `texts`, keeping its
     tokenizer; save to `out_dir` and return it. `progress` and `loss_log` as in
@@ -254,7 +261,7 @@ def finetune(
         losses = _optimise(
             model, tokenizer, texts, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
             seq_len=min(seq_len, model.config.max_position_embeddings),
-            progress=progress, description=description,
+            progress=progress, description=description, checkpoint=checkpoint,
         )
         if loss_log is not None:
             loss_log.extend(losses)

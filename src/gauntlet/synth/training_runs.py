@@ -78,7 +78,7 @@ def _save(model, folder: Path) -> None:
 
 def train_chain(out_dir, *, seed: int, steps: int = 24, every: int = 8, lr: float = 3e-3,
                 data_seed: int = 0, shape: TinyRunShape = TinyRunShape(), warm_start=None,
-                start_from=None, recipe: bool = True) -> Path:
+                start_from=None, recipe: bool = True, weight_decay: float = 0.01) -> Path:
     """Train a run and save its chain under `out_dir`; returns the chain file.
 
     `warm_start`: a chain file of the team's earlier run; training continues from its
@@ -89,10 +89,12 @@ def train_chain(out_dir, *, seed: int, steps: int = 24, every: int = 8, lr: floa
 
     with torch_threads():
         return _train_chain(Path(out_dir), seed=seed, steps=steps, every=every, lr=lr, data_seed=data_seed,
-                            shape=shape, warm_start=warm_start, start_from=start_from, recipe=recipe)
+                            shape=shape, warm_start=warm_start, start_from=start_from, recipe=recipe,
+                            weight_decay=weight_decay)
 
 
-def _train_chain(out: Path, *, seed, steps, every, lr, data_seed, shape, warm_start, start_from, recipe) -> Path:
+def _train_chain(out: Path, *, seed, steps, every, lr, data_seed, shape, warm_start, start_from, recipe,
+                 weight_decay) -> Path:
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,7 @@ def _train_chain(out: Path, *, seed, steps, every, lr, data_seed, shape, warm_st
         model = fresh_model(seed, shape)
         init = {"library": "transformers", "seed": seed} if recipe else None
     torch.manual_seed(seed + 1)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     batches = _markov_batches(data_seed * 7919 + seed, model.config.vocab_size)
     tokens_per_step = TOKENS_PER_STEP_BATCH * SEQ_LEN
     if warm_start is None:
