@@ -154,11 +154,13 @@ class ReferenceResult:
     shared_axes: list[SharedAxisResult] = field(default_factory=list)
     whole_model: PooledResult | None = None
     p_value_bound: float = 1.0
+    screened_out: bool = False  # ruled out by `screening` (p = 1), full tests not run
 
     def to_dict(self) -> dict:
         return {
             "reference": self.reference,
             "verdict": self.verdict,
+            "screened_out": self.screened_out,
             "p_value": self.p_value,
             "p_value_raw": self.p_value_raw,
             "p_value_calibrated": self.whole_model.p_value if self.whole_model else 1.0,
@@ -308,9 +310,12 @@ def _pooled_module(p_model: float, pooled: PooledResult | None, modules: list[Mo
         tensors=[pooled.to_dict()] if pooled else [])]
 
 
-def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True) -> AuditReport:
+def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool = True,
+          library_size: int | None = None) -> AuditReport:
     """Audit a candidate (folder, fingerprint file or Fingerprint) against references.
-    `progress`: bars for model folders being fingerprinted and for a library's references."""
+    `progress`: bars for model folders being fingerprinted and for a library's references.
+    `library_size`: when these references are what a screen left of a larger library
+    (`screening.audit_library`), every correction still counts the whole library."""
     from contextlib import nullcontext
 
     from gauntlet.console import progress_bar
@@ -319,6 +324,7 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
         references = [references]
     cand = load_any(candidate, progress=progress)
     refs = [load_any(r, progress=progress) for r in references]
+    n_refs = max(len(refs), library_size or 0)
     raw, details = [], []
     bar = progress_bar(transient=True) if progress and len(refs) > 1 else None
     # The products here are small (<= 128 x 128): BLAS threads only add hand-offs, which on
@@ -330,15 +336,16 @@ def audit(candidate, references, *, alpha: float = DEFAULT_ALPHA, progress: bool
                 bar.update(task, description=f"audit {cand.name} vs {ref.name}")
             evidence = shared_evidence(cand, ref)
             p, rows, shared, pooled, bound = _compare(cand, ref, evidence)
-            modules = _modules(rows, len(refs), alpha, evidence)
-            modules += _pooled_module(p, pooled, modules, len(refs), alpha)
+            modules = _modules(rows, n_refs, alpha, evidence)
+            modules += _pooled_module(p, pooled, modules, n_refs, alpha)
             if ref is not cand:  # one reference's working arrays at a time, however large the library
                 ref.__dict__.pop("_align_side", None)
             raw.append(p)
             details.append((rows, shared, modules, pooled, bound))
             if task is not None:
                 bar.advance(task)
-    adjusted = holm(raw) if raw else []
+    # references screened out count with p = 1: Holm's factors stay those of the whole library
+    adjusted = holm(raw + [1.0] * (n_refs - len(raw)))[: len(raw)] if raw else []
     results = []
     for ref, p_raw, p_adj, (rows, shared, modules, pooled, bound) in zip(refs, raw, adjusted, details):
         results.append(
