@@ -43,7 +43,7 @@ def test_screened_audit_finds_the_planted_copy(case, library):
     models, fps = library
     source = 3 + list(PLANTED).index(case)
     candidate = fingerprint_arrays(case, PLANTED[case](models[source]))
-    screened = audit_library(candidate, fps, progress=False)
+    screened = audit_library(candidate, fps, progress=False, screened=True)
     full = audit(candidate, fps, progress=False)
     _same_verdicts(screened, full)
     assert [r.reference for r in screened.references if r.verdict == "derived"] == [f"lab-{source:02d}"]
@@ -56,7 +56,7 @@ def test_screened_audit_finds_the_planted_copy(case, library):
 def test_independent_candidate_is_independent_everywhere(library):
     _, fps = library
     candidate = fingerprint_arrays("own", gen.train(gen.llama(999), 998, steps=100))
-    screened = audit_library(candidate, fps, progress=False)
+    screened = audit_library(candidate, fps, progress=False, screened=True)
     _same_verdicts(screened, audit(candidate, fps, progress=False))
     assert screened.verdict == "independent"
     out = [r for r in screened.references if r.screened_out]
@@ -70,14 +70,14 @@ def test_library_folder_is_screened_by_worker_processes(library, tmp_path):
     for fp in fps:
         fp.save(tmp_path / f"{fp.name}.fingerprint")
     candidate = fingerprint_arrays("sft", PLANTED["sft"](models[3]))
-    from_files = audit_library(candidate, tmp_path, progress=False, workers=2)
-    in_memory = audit_library(candidate, fps, progress=False, workers=1)
+    from_files = audit_library(candidate, tmp_path, progress=False, workers=2, screened=True)
+    in_memory = audit_library(candidate, fps, progress=False, workers=1, screened=True)
     assert [(r.reference, r.verdict, r.screened_out) for r in from_files.references] == \
         [(r.reference, r.verdict, r.screened_out) for r in in_memory.references]
     assert [r.reference for r in from_files.references if r.verdict == "derived"] == ["lab-03"]
     fingerprint_arrays("bare", models[0]).save(tmp_path / "zz-bare.fingerprint")
     with pytest.raises(InputError, match="zz-bare.fingerprint lacks origin metadata"):
-        audit_library(candidate, tmp_path, progress=False, workers=2)
+        audit_library(candidate, tmp_path, progress=False, workers=2, screened=True)
 
 
 def test_screen_statistics_are_null_like_for_independent_references(library):
@@ -93,13 +93,20 @@ def test_holm_counts_the_whole_library():
     """A screened-out reference still counts: the survivors' corrections are those of the
     whole library."""
     ref = gen.train(gen.llama(500), 501, steps=100)
-    fps = [fingerprint_arrays(f"lab-{i}", gen.train(gen.llama(510 + i), 520 + i, steps=100), origin=ORIGIN)
-           for i in range(9)] + [fingerprint_arrays("src", ref, origin=ORIGIN)]
+    fps = [fingerprint_arrays(f"lab-{i}", gen.llama(510 + i), origin=ORIGIN) for i in range(9)] + [fingerprint_arrays("src", ref, origin=ORIGIN)]
     candidate = fingerprint_arrays("cand", gen.train(ref, 7, steps=50))
-    screened = audit_library(candidate, fps, progress=False)
+    screened = audit_library(candidate, fps, progress=False, screened=True)
     alone = audit(candidate, [fps[-1]], progress=False, library_size=len(fps))
     assert screened.references[-1].p_value == pytest.approx(alone.references[0].p_value)
     assert screened.references[-1].p_value == pytest.approx(min(1.0, len(fps) * alone.references[0].p_value_raw))
+
+
+def test_a_round_sized_library_gets_the_full_tests(library):
+    """Below SCREEN_FROM references nothing is screened out: every reference keeps its full
+    report, as the CLI and a round's records expect."""
+    models, fps = library
+    report = audit_library(fingerprint_arrays("own", models[0]), fps, progress=False)
+    assert not any(r.screened_out for r in report.references) and all(r.modules for r in report.references)
 
 
 def test_thresholds_and_conversion():

@@ -22,6 +22,7 @@ with looser thresholds:
   a reference passes when the best score of some candidate tensor exceeds what the
   best of its m compatible counterparts reaches by chance (sqrt(2 ln 2m) null
   standard deviations, `align`'s own rule without its extra margin);
+- the invariant token-structure evidence (`invariants`), computed as in the full audit;
 - the name-paired pooled trace (`shared_axes`), for faint traces of heavy further
   training: the same-index similarity summed over every tensor the two share by
   name, in exact permutation standard deviations (Hoeffding's moments); a reference
@@ -47,6 +48,7 @@ from threadpoolctl import threadpool_limits
 from gauntlet.provenance.align import FIXED_ORDER_ROWS, MIN_FEATURES, MIN_UNITS, TESTS, UNITS, _features, \
     _same_axis, exchangeable_lengths
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
+from gauntlet.provenance.invariants import invariant_evidence
 from gauntlet.provenance.statistics import trace_moments
 
 SCREEN_FEATURES = 16  # feature coordinates per unit in the per-tensor screen
@@ -64,6 +66,9 @@ SEARCH_MARGIN = 1.0
 POOLED_MARGIN = 1.0
 MIN_SCREEN_Z = 2.0
 WORKERS = 2  # the audit's target machine: two cores
+# Below this many references the full tests on all of them take a few seconds, and every
+# reference keeps its full report (modules and all); from here on the screen runs first.
+SCREEN_FROM = 50
 
 
 def _float32(half: np.ndarray) -> np.ndarray:
@@ -112,6 +117,7 @@ class ScreenSide:
     """What the screen needs of one fingerprint, stacked so that each test is one product."""
 
     def __init__(self, fp: Fingerprint):
+        self.tensors = fp.tensors  # for `invariants`, whose test is already cheap
         self.sk = [t for t in fp.tensors if t.is_matrix]
         ex = exchangeable_lengths(fp.tensors)
         self.ex_cols = np.array([t.cols in ex and len(t.shape) == 2 for t in self.sk], bool)
@@ -227,7 +233,10 @@ def screen_pair(candidate: ScreenSide, reference: ScreenSide, library_size: int)
     search = _search_z(candidate, reference)
     pooled, width = _pooled_z(candidate, reference)
     z = pooled_threshold(library_size)
-    return bool(search >= SEARCH_MARGIN or pooled >= z or width >= z), search, pooled, width
+    # the invariant token-structure test is cheap: run as in the full audit, at its level
+    tokens = invariant_evidence(candidate, reference)
+    flagged = tokens is not None and tokens.p_value * library_size < 1e-3
+    return bool(search >= SEARCH_MARGIN or pooled >= z or width >= z or flagged), search, pooled, width
 
 
 # ---------------------------------------------------------------- library runs
@@ -242,14 +251,14 @@ def _init_worker(candidate: Fingerprint, library_size: int) -> None:
     _CANDIDATE = (ScreenSide(candidate), candidate.tokenizer, library_size, limit)
 
 
-def _screen_one(item: tuple[int, object]) -> ScreenResult:
-    """Load one reference (a file, or an in-memory fingerprint), screen it, drop it."""
+def _screen_one(item: tuple[int, object, bool]) -> ScreenResult:
+    """Load one reference (a library file, or an in-memory fingerprint), screen it, drop it."""
     from gauntlet.provenance.library import check_origin
     from gauntlet.provenance.tokenizer import compare_tokenizers
 
-    index, source = item
+    index, source, library_entry = item
     ref = load_any(source)
-    if isinstance(source, (str, os.PathLike)):
+    if library_entry:
         check_origin(ref, Path(source).name)
     side, tokenizer, library_size, _ = _CANDIDATE
     passed, search, pooled, width = screen_pair(side, ScreenSide(ref), library_size)
@@ -257,40 +266,44 @@ def _screen_one(item: tuple[int, object]) -> ScreenResult:
                         compare_tokenizers(tokenizer, ref.tokenizer))
 
 
-def screen(candidate: Fingerprint, references: list, *, workers: int = WORKERS, progress=None) -> list[ScreenResult]:
-    """Screen every reference (fingerprint files are read by `workers` processes, each
-    holding one reference at a time). `progress(n)` is called as references are done."""
-    items = list(enumerate(references))
-    files = all(isinstance(r, (str, os.PathLike)) for r in references)
-    if workers > 1 and files and len(items) >= 4 * workers:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_init_worker, initargs=(candidate, len(items))) as pool:
-            out = []
-            for r in pool.map(_screen_one, items, chunksize=max(1, min(64, len(items) // (8 * workers)))):
-                out.append(r)
-                if progress:
-                    progress(1)
-            return out
-    _init_worker(candidate, len(items))
+def screen(candidate: Fingerprint, references: list, library: list | None = None, *, workers: int = WORKERS,
+           progress=None) -> list[ScreenResult]:
+    """Screen every reference: `references` (Fingerprints, files or folders) here, then the
+    `library` files (origin metadata required), read by `workers` processes that each hold
+    one reference at a time. `progress(n)` is called as references are done."""
+    items = [(i, r, False) for i, r in enumerate(references)]
+    items += [(len(items) + i, r, True) for i, r in enumerate(library or [])]
+    size = len(items)
     out = []
+    _init_worker(candidate, size)
     try:
-        for item in items:
+        pooled = [it for it in items if it[2]] if workers > 1 and len(library or []) >= 4 * workers else []
+        for item in items[: len(items) - len(pooled)]:
             out.append(_screen_one(item))
             if progress:
                 progress(1)
     finally:
         _CANDIDATE[3].restore_original_limits()
+    if pooled:
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_init_worker, initargs=(candidate, size)) as pool:
+            for r in pool.map(_screen_one, pooled, chunksize=max(1, min(64, len(pooled) // (8 * workers)))):
+                out.append(r)
+                if progress:
+                    progress(1)
     return out
 
 
-def audit_library(candidate, references, *, alpha: float | None = None, progress: bool = True,
-                  workers: int = WORKERS, screened: bool = True):
-    """Audit a candidate against a library (a folder, or a list of fingerprint files or
-    Fingerprints): the screen over every reference, then the full tests (`audit`) on the
-    references it could not rule out, corrected for the whole library. `screened=False`
-    runs the full tests on every reference (the reference the screen is measured against)."""
+def audit_library(candidate, references=(), library=None, *, alpha: float | None = None, progress: bool = True,
+                  workers: int = WORKERS, screened: bool | None = None):
+    """Audit a candidate against references (Fingerprints, files or model folders) and a
+    library (a folder, or a list of its fingerprint files; a folder given as `references`
+    is taken as the library): the screen over every reference, then the full tests
+    (`audit`) on those it could not rule out, corrected for all of them. `screened`: None
+    screens from SCREEN_FROM references on; False runs the full tests on every reference
+    (what the screen is measured against)."""
     from contextlib import nullcontext
 
     from gauntlet.console import progress_bar
@@ -299,16 +312,28 @@ def audit_library(candidate, references, *, alpha: float | None = None, progress
 
     alpha = DEFAULT_ALPHA if alpha is None else alpha
     if isinstance(references, (str, os.PathLike)):
-        references = library_files(references)
-    references = list(references)
+        references, library = [], references
+    if isinstance(library, (str, os.PathLike)):
+        library = library_files(library)
+    references, library = list(references), list(library or [])
     cand = load_any(candidate, progress=progress)
+    if screened is None:
+        screened = len(references) + len(library) >= SCREEN_FROM
     if not screened:
-        return audit(cand, references, alpha=alpha, progress=progress)
-    bar = progress_bar(transient=True) if progress and len(references) > 1 else None
+        from gauntlet.provenance.library import check_origin
+
+        entries = []
+        for path in library:
+            entries.append(load_any(path))
+            check_origin(entries[-1], Path(path).name)
+        return audit(cand, references + entries, alpha=alpha, progress=progress)
+    bar = progress_bar(transient=True) if progress and len(references) + len(library) > 1 else None
     with bar or nullcontext():
-        task = bar.add_task(f"screen {cand.name}", total=len(references)) if bar is not None else None
-        results = screen(cand, references, workers=workers,
+        task = bar.add_task(f"screen {cand.name}", total=len(references) + len(library)) if bar is not None else None
+        results = screen(cand, references, library, workers=workers,
                          progress=(lambda n: bar.advance(task, n)) if bar is not None else None)
+    results.sort(key=lambda r: r.index)
+    references = references + library
     survivors = [r.index for r in results if r.passed]
     full = audit(cand, [references[i] for i in survivors], alpha=alpha, progress=progress,
                  library_size=len(references)) if survivors else None
