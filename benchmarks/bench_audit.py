@@ -210,7 +210,9 @@ def hub_scale(work: Path, sizes: list[int], full_models: int) -> None:
 
     print("Part 0: one candidate and 3 planted derivatives vs a library at hub scale; width 256, 8 layers")
     t = time.perf_counter()
-    lib, cand = library_fingerprints(work, 256, 8, max(sizes), drawn=256, planted=True)
+    lib, cand = work / "lib", work / "candidate.fingerprint"
+    if not (lib.is_dir() and len(list(lib.iterdir())) == max(sizes) and (work / "planted-3.fingerprint").exists()):
+        lib, cand = library_fingerprints(work, 256, 8, max(sizes), drawn=256, planted=True)
     cands = [str(cand)] + [str(work / f"planted-{i}.fingerprint") for i in (1, 2, 3)]
     expected = str([[f"lab-{i:04d}"] for i in range(4)]).replace(" ", "")
     print(f"(library of {max(sizes)} written in {time.perf_counter() - t:.0f} s; the derived reference of "
@@ -241,9 +243,11 @@ def main() -> None:
     ap.add_argument("--deep", default="4096x32", help="one more row, WIDTHxLAYERS (a 7B-like depth)")
     ap.add_argument("--side-widths", default="256,512,1024")
     ap.add_argument("--workdir", default="/tmp/gauntlet-bench-audit")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (and reuse a hub library in it)")
     args = ap.parse_args()
     work = Path(args.workdir)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     try:
         if args.hub:
             hub_scale(work / "hub", [int(x) for x in args.hub.split(",")], args.full_models)
@@ -280,7 +284,8 @@ def main() -> None:
                 shutil.rmtree(folder)
         print("time ratio / mem ratio = whole-model approach / Gauntlet (> 1: Gauntlet is faster / smaller).")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

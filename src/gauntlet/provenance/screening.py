@@ -14,24 +14,24 @@ p-value the audit reports stays valid (and the Holm correction still counts ever
 reference of the library, screened or not). The screen can only cost recall, never
 create an accusation.
 
-Recall. The screen looks for the same two kinds of evidence the full tests use,
-with looser thresholds:
+Recall. The screen looks for the three kinds of evidence the full tests use, with
+looser thresholds than the full tests need to reach anything but `independent`:
 - the per-tensor search (`align`): every candidate tensor against every compatible
   reference tensor, scored by the summed correlation of same-index units (here on
   the first `SCREEN_FEATURES` coordinates of each unit's features, re-standardised);
-  a reference passes when the best score of some candidate tensor exceeds what the
-  best of its m compatible counterparts reaches by chance (sqrt(2 ln 2m) null
-  standard deviations, `align`'s own rule without its extra margin);
+  a reference passes when its best score is SEARCH_MARGIN null standard deviations
+  above the chance maximum over all M comparisons of the search (sqrt(2 ln 2M));
 - the invariant token-structure evidence (`invariants`), computed as in the full audit;
 - the name-paired pooled trace (`shared_axes`), for faint traces of heavy further
   training: the same-index similarity summed over every tensor the two share by
-  name, in exact permutation standard deviations (Hoeffding's moments); a reference
-  passes when the whole-model z, or any width's, reaches `SCREEN_Z`. The full
-  tests skip their own per-width and per-module Monte Carlo below z = 2 already.
-A true derivative is lost only if it shows neither; `tests/provenance/
-test_library_scale.py` checks, on a library with planted copies of every disguise
-the audit detects, that the screened audit names exactly the references the full
-scan names.
+  name, with the first POOLED_FEATURES of the full tests' features, in exact permutation
+  standard deviations
+  (Hoeffding's moments); a reference passes when the whole-model z, or any width's,
+  reaches `pooled_threshold(library size)`.
+A true derivative is lost only if it shows none of them; `tests/provenance/
+test_library_scale.py` checks, on a library with planted copies of the disguises the
+audit detects, that the screened audit gives every reference the full scan's verdict,
+and `benchmarks/bench_audit.py` does so at hub scale.
 """
 
 from __future__ import annotations
@@ -55,33 +55,23 @@ SCREEN_FEATURES = 16  # feature coordinates per unit in the per-tensor screen
 # The per-tensor screen's z is about sqrt(16 / 64..128) of the full test's (z grows with
 # sqrt(units x features)); a reference passes when its best score is SEARCH_MARGIN above
 # the chance maximum over *every* comparison of the search, which independent references
-# rarely reach (measured: 0 of 1,000 at width 256), while the full tests need far more
-# for a per-tensor p-value to count after their corrections (about 1e-10 in a library).
+# rarely reach, while the full tests need far more for a per-tensor p-value to count
+# after their corrections (about 1e-10 in a library of 1,000).
 SEARCH_MARGIN = 1.0
-# The pooled traces are the full tests' own (same features, exact permutation moments).
-# The full tests can call a reference anything but independent only when its corrected
-# p-value is below 1e-3, i.e. its raw p below 1e-3 / (library size); a trace at z
-# needs about the normal tail at z for that. POOLED_MARGIN sds below that z still pass
-# (the permutation law is not exactly normal); never less than MIN_SCREEN_Z.
-POOLED_MARGIN = 1.0
-MIN_SCREEN_Z = 2.0
+# The pooled traces are the full tests' own, on the first POOLED_FEATURES of each unit's
+# 64-128 feature coordinates (reading and converting all of them was most of the screen's
+# cost), in exact permutation sds: about sqrt(32 / 64..128) of the full tests' z. The full
+# tests can call a reference anything but independent only when its corrected p-value is
+# below 1e-3, i.e. its raw p below 1e-3 / (library size); a trace at z needs about the
+# normal tail at z for that. The screen passes from `pooled_threshold`: that z scaled by
+# the smaller ratio (1/2), POOLED_MARGIN sds lower still, never below MIN_SCREEN_Z.
+POOLED_FEATURES = 32
+POOLED_MARGIN = 0.0
+MIN_SCREEN_Z = 1.5
 WORKERS = 2  # the audit's target machine: two cores
 # Below this many references the full tests on all of them take a few seconds, and every
 # reference keeps its full report (modules and all); from here on the screen runs first.
 SCREEN_FROM = 50
-
-
-def _float32(half: np.ndarray) -> np.ndarray:
-    """float16 -> float32 by moving bits (4x numpy's conversion here, and the screen converts
-    a whole library). Sketch values are finite and at most 1 in size; float16 subnormals
-    (below 6e-5) become 0, far below what a correlation of the screen can notice."""
-    if half.dtype != np.float16:
-        return np.asarray(half, dtype=np.float32)
-    u = half.view(np.uint16).astype(np.uint32)
-    sign = (u & 0x8000) << 16
-    mag = u & 0x7FFF
-    out = np.where(mag >= 0x0400, ((mag + 0x1C000) << 13) | sign, sign)
-    return out.view(np.float32)
 
 
 def _standardise(features: np.ndarray) -> np.ndarray:
@@ -98,7 +88,7 @@ def _standardise(features: np.ndarray) -> np.ndarray:
 def pooled_threshold(library_size: int) -> float:
     from statistics import NormalDist
 
-    return max(MIN_SCREEN_Z, NormalDist().inv_cdf(1 - 1e-3 / max(1, library_size)) - POOLED_MARGIN)
+    return max(MIN_SCREEN_Z, 0.5 * NormalDist().inv_cdf(1 - 1e-3 / max(1, library_size)) - POOLED_MARGIN)
 
 
 @dataclass
@@ -142,22 +132,20 @@ class ScreenSide:
             self.groups[test] = {k: (np.array(v), _standardise(np.stack(feats[k])).reshape(len(v), -1))
                                  for k, v in members.items()}
         self._pooled: dict[tuple, np.ndarray] = {}
-        self._blocks: dict[tuple, tuple[dict[int, int], np.ndarray]] = {}
 
     def pooled_stack(self, shape: tuple, axis: str, units: int, start: int) -> tuple[dict[int, int], np.ndarray]:
         """Standardised features of the first `units` units along `axis` (as `shared_axes`
-        builds them) of every tensor with this block shape, in one array."""
+        builds them, but only their first POOLED_FEATURES coordinates) of every tensor with
+        this block shape, in one array."""
         key = (axis, units, start, shape)
         if key not in self._pooled:
-            if shape not in self._blocks:
-                members = [i for i, t in enumerate(self.sk) if t.block.shape == shape]
-                stack = _float32(np.stack([self.sk[i].block for i in members]))  # once, contiguous
-                self._blocks[shape] = ({i: n for n, i in enumerate(members)}, stack)
-            stack = self._blocks[shape][1]
-            if axis == "cols":
-                stack = stack.transpose(0, 2, 1)
-            self._pooled[key] = _standardise(stack[:, :units, start:])
-        return self._blocks[shape][0], self._pooled[key]
+            members = [i for i, t in enumerate(self.sk) if t.block.shape == shape]
+            if axis == "rows":
+                parts = [self.sk[i].block[:units, start:start + POOLED_FEATURES] for i in members]
+            else:
+                parts = [self.sk[i].block[start:start + POOLED_FEATURES, :units].T for i in members]
+            self._pooled[key] = ({i: n for n, i in enumerate(members)}, _standardise(np.stack(parts)))
+        return self._pooled[key]
 
 
 def _search_z(A: ScreenSide, B: ScreenSide) -> float:
@@ -214,6 +202,8 @@ def _pooled_z(A: ScreenSide, B: ScreenSide) -> tuple[float, float]:
     for (length, shape, axis, start), members in groups.items():
         where_a, fa = A.pooled_stack(shape, axis, units, start)
         where_b, fb = B.pooled_stack(shape, axis, units, start)
+        if fa.shape[2] < MIN_FEATURES:
+            continue
         fa = fa[[where_a[ja] for ja, _ in members]]
         fb = fb[[where_b[jb] for _, jb in members]]
         n, u, f = fa.shape
