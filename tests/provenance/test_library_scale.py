@@ -89,6 +89,20 @@ def test_screen_statistics_are_null_like_for_independent_references(library):
     assert np.median([r.pooled_z for r in results]) < 1.5
 
 
+def test_rotated_embedding_flag_survives_the_screen(library):
+    """A copied embedding under a residual rotation is flagged (`invariants`) by the full
+    scan; the screen must not rule that reference out."""
+    models, fps = library
+    own = gen.train(gen.llama(990), 991, steps=100)
+    q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((48, 48)))
+    own["model.embed_tokens.weight"] = (models[5]["model.embed_tokens.weight"] @ q).astype(np.float32)
+    candidate = fingerprint_arrays("team", own)
+    screened = audit_library(candidate, fps, progress=False, screened=True)
+    _same_verdicts(screened, audit(candidate, fps, progress=False))
+    assert screened.references[5].verdict == "inconclusive" and not screened.references[5].screened_out
+    assert sum(r.verdict != "independent" for r in screened.references) == 1
+
+
 def test_holm_counts_the_whole_library():
     """A screened-out reference still counts: the survivors' corrections are those of the
     whole library."""
