@@ -1,8 +1,18 @@
-"""Audit speed: one candidate fingerprint against a library of 50, how it scales with model
-width, and side by side with the reference approach of loading both models whole.
+"""Audit speed: one candidate fingerprint against a library at hub scale (screened vs full
+scan), against a library of 50 as width grows, and side by side with the reference approach
+of loading both models whole.
 
-Usage: python benchmarks/bench_audit.py [--library 50] [--layers 8] [--widths 256,512,1024,2048]
-       [--workdir /tmp/gauntlet-bench-audit]
+Usage: python benchmarks/bench_audit.py [--hub 50,200,1000] [--library 50] [--layers 8]
+       [--widths 256,512,1024,2048] [--workdir /tmp/gauntlet-bench-audit]
+
+Part 0 (hub scale): one library of independent Llama-shaped fingerprints (width 256, 8
+layers, 58 tensors each; the first --hub sizes of it) with a candidate fine-tuned from entry 0
+and three more planted derivatives (entries 1-3: a fine-tune, neurons and heads permuted
+with rescaling, the residual stream rotated). A fresh process audits the candidate and each
+planted derivative against the library twice: screened (`screening.audit_library`, two
+worker processes, fingerprints read one at a time) and the full scan (`audit` on every
+reference). The table prints both times side by side, their ratio, the references the
+full tests ran on, and whether both name the same derived references.
 
 Part 1 (library): 50 independent Llama-shaped fingerprints of width d plus a candidate
 fine-tuned from one of them; a fresh process loads the 50 files and audits the candidate
@@ -45,11 +55,20 @@ def llama_shapes(d: int, layers: int, vocab: int = 32000) -> dict[str, tuple[int
     return shapes
 
 
-def library_fingerprints(work: Path, d: int, layers: int, size: int) -> tuple[Path, Path]:
-    """`size` independent fingerprints in work/lib, and a candidate fine-tuned from entry 0."""
+def library_fingerprints(work: Path, d: int, layers: int, size: int, drawn: int = K_DRAWN,
+                         planted: bool = False) -> tuple[Path, Path]:
+    """`size` independent fingerprints in work/lib, and a candidate fine-tuned from entry 0
+    (with `planted`, also work/planted-*.fingerprint derived from entries 1-3)."""
+    from threadpoolctl import threadpool_limits
+
     from gauntlet.provenance.fingerprint import Fingerprint
     from gauntlet.provenance.sketch import sketch_array
 
+    with threadpool_limits(1):  # small products: BLAS threads only fight each other (10x slower here)
+        return _library_fingerprints(work, d, layers, size, drawn, planted, Fingerprint, sketch_array)
+
+
+def _library_fingerprints(work, d, layers, size, drawn, planted, Fingerprint, sketch_array):
     lib = work / "lib"
     lib.mkdir(parents=True, exist_ok=True)
     shapes = llama_shapes(d, layers)
@@ -59,36 +78,80 @@ def library_fingerprints(work: Path, d: int, layers: int, size: int) -> tuple[Pa
         rng = np.random.default_rng(seed)
         tensors = []
         for name, (rows, cols) in shapes.items():
-            drawn = (min(rows, K_DRAWN), min(cols, K_DRAWN))
-            w = base[name] + 0.5 * rng.standard_normal(drawn) if base else rng.standard_normal(drawn)
+            shape = (min(rows, drawn), min(cols, drawn))
+            w = base[name] + 0.5 * rng.standard_normal(shape) if base else rng.standard_normal(shape)
             sk = sketch_array(name, w.astype(np.float32))
             sk.shape = (rows, cols)
             tensors.append((sk, w))
         return tensors
 
-    base = None
+    base, sources = None, {}
     for i in range(size):
         built = build(1000 + i)
         if i == 0:
             base = {t.name: w for t, w in built}
-        Fingerprint(f"lab-{i:02d}", [t for t, _ in built], origin=origin).save(lib / f"lab-{i:02d}.fingerprint")
+        elif planted and i <= 3:
+            sources[i] = {t.name: w for t, w in built}
+        Fingerprint(f"lab-{i:04d}", [t for t, _ in built], origin=origin).save(lib / f"lab-{i:04d}.fingerprint")
     candidate = work / "candidate.fingerprint"
     Fingerprint("candidate", [t for t, _ in build(7, base)]).save(candidate)
+    if planted:
+        for i, disguise in ((1, "fine-tune"), (2, "permuted-rescaled"), (3, "rotated")):
+            tensors = _disguised(sources[i], disguise, np.random.default_rng(i))
+            sketches = []
+            for name, w in tensors.items():
+                sk = sketch_array(name, w.astype(np.float32))
+                sk.shape = shapes[name]
+                sketches.append(sk)
+            Fingerprint(f"planted-{i}-{disguise}", sketches).save(work / f"planted-{i}.fingerprint")
     return lib, candidate
 
 
-def child(setup: str, code: str) -> tuple[float, float, str]:
-    """Run in a fresh interpreter: (seconds for `code`, peak RSS MiB, last printed line)."""
-    wrapper = (setup + "\nimport time\nt=time.perf_counter()\n" + code +
+def _disguised(t: dict, how: str, rng) -> dict:
+    """The drawn part of each tensor, disguised the way a whole model would be."""
+    if how == "fine-tune":
+        return {n: w + 0.3 * rng.standard_normal(w.shape) for n, w in t.items()}
+    out = dict(t)
+    if how == "permuted-rescaled":  # MLP neurons permuted, up x 3 and down / 3
+        for n in t:
+            if n.endswith("mlp.up_proj.weight"):
+                p = n[: -len("up_proj.weight")]
+                perm = rng.permutation(t[n].shape[0])
+                out[p + "up_proj.weight"] = t[p + "up_proj.weight"][perm] * 3
+                out[p + "gate_proj.weight"] = t[p + "gate_proj.weight"][perm]
+                out[p + "down_proj.weight"] = t[p + "down_proj.weight"][:, perm] / 3  # drawn: the same neurons
+        return out
+    # rotated: every residual-side axis of the drawn part turned by one orthogonal matrix
+    d = t["model.embed_tokens.weight"].shape[1]
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    for n, w in t.items():
+        if w.shape[1] == d and not n.endswith(("o_proj.weight", "down_proj.weight")):
+            out[n] = w @ q
+        elif w.shape[0] == d and n.endswith(("o_proj.weight", "down_proj.weight")):
+            out[n] = q.T @ w
+    return out
+
+
+def child(setup: str, code: str, cpu: list | None = None) -> tuple[float, float, str]:
+    """Run in a fresh interpreter: (seconds for `code`, peak RSS MiB, last printed line).
+    `cpu`, when given, receives the CPU seconds `code` used (its worker processes included):
+    on a busy machine that is the figure other work disturbs least."""
+    wrapper = (setup + "\nimport time, resource\nt=time.perf_counter()\n"
+               "c0=sum(resource.getrusage(w)[0] + resource.getrusage(w)[1] for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+               + code +
                "\ndt=time.perf_counter()-t"
+               "\nc1=sum(resource.getrusage(w)[0] + resource.getrusage(w)[1] for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))"
                "\nhwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]"
+               "\nprint(c1 - c0)"
                "\nprint('RESULT', dt, int(hwm)/1024)")
     out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr[-2000:])
     lines = out.stdout.strip().splitlines()
     _, dt, rss = lines[-1].split()
-    return float(dt), float(rss), (lines[-2] if len(lines) > 1 else "")
+    if cpu is not None:
+        cpu.append(float(lines[-2]))
+    return float(dt), float(rss), (lines[-3] if len(lines) > 2 else "")
 
 
 def write_models(work: Path, d: int, layers: int) -> tuple[Path, Path, Path]:
@@ -127,21 +190,70 @@ def trace(a, b):
 """
 
 
+HUB_CODE = """
+files = sorted(__import__('pathlib').Path({lib!r}).iterdir())[:{n}]
+names, ran = [], 0
+refs = None if {screened} else [Fingerprint.load(f) for f in files]
+for c in {cands!r}:
+    if {screened}:
+        r = audit_library(c, [], files, progress=False, screened=True)
+    else:
+        r = audit(c, refs, progress=False)
+    names.append([x.reference for x in r.references if x.verdict == 'derived'])
+    ran += sum(not x.screened_out for x in r.references)
+print(str(names).replace(' ', ''), ran // len({cands!r}))
+"""
+
+
+def hub_scale(work: Path, sizes: list[int], full_models: int) -> None:
+    import time
+
+    print("Part 0: one candidate and 3 planted derivatives vs a library at hub scale; width 256, 8 layers")
+    t = time.perf_counter()
+    lib, cand = work / "lib", work / "candidate.fingerprint"
+    if not (lib.is_dir() and len(list(lib.iterdir())) == max(sizes) and (work / "planted-3.fingerprint").exists()):
+        lib, cand = library_fingerprints(work, 256, 8, max(sizes), drawn=256, planted=True)
+    cands = [str(cand)] + [str(work / f"planted-{i}.fingerprint") for i in (1, 2, 3)]
+    expected = str([[f"lab-{i:04d}"] for i in range(4)]).replace(" ", "")
+    print(f"(library of {max(sizes)} written in {time.perf_counter() - t:.0f} s; the derived reference of "
+          f"each audited model is known: {expected})")
+    print(f"{'refs':>6} {'screened s':>10} {'cpu s':>6} {'full s':>8} {'cpu s':>6} {'ratio':>6} {'ran':>5}  "
+          f"screened finds | full scan finds (first {full_models} models)")
+    setup = "from gauntlet.provenance import audit, Fingerprint\nfrom gauntlet.provenance.screening import audit_library"
+    for n in sizes:
+        s_cpu, f_cpu = [], []
+        s_dt, _, s_line = child(setup, HUB_CODE.format(lib=str(lib), n=n, cands=cands, screened=True), s_cpu)
+        f_dt, _, f_line = child(setup, HUB_CODE.format(lib=str(lib), n=n, cands=cands[:full_models], screened=False), f_cpu)
+        s_names, ran = s_line.rsplit(" ", 1)
+        f_names = f_line.rsplit(" ", 1)[0]
+        s_per, f_per = s_dt / len(cands), f_dt / full_models
+        print(f"{n:6d} {s_per:10.2f} {s_cpu[0] / len(cands):6.2f} {f_per:8.2f} {f_cpu[0] / full_models:6.2f} "
+              f"{f_per / s_per:6.1f} {ran:>5}  {s_names == expected} {s_names} | {f_names}")
+    print("seconds per audited model, fresh process (the full scan's library load is shared by its models);"
+          " cpu s: CPU seconds, worker processes included; ran: references the full tests ran on\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--hub", default="50,200,1000", help="library sizes for part 0 ('' to skip)")
+    ap.add_argument("--full-models", type=int, default=4, help="audited models the full scan also runs (1-4)")
     ap.add_argument("--library", type=int, default=50)
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--widths", default="256,512,1024,2048")
     ap.add_argument("--deep", default="4096x32", help="one more row, WIDTHxLAYERS (a 7B-like depth)")
     ap.add_argument("--side-widths", default="256,512,1024")
     ap.add_argument("--workdir", default="/tmp/gauntlet-bench-audit")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (and reuse a hub library in it)")
     args = ap.parse_args()
     work = Path(args.workdir)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     try:
+        if args.hub:
+            hub_scale(work / "hub", [int(x) for x in args.hub.split(",")], args.full_models)
         print(f"Part 1: one candidate vs a library of {args.library} fingerprints (fresh process each; loading included)")
         print(f"{'width':>6} {'layers':>6} {'tensors':>7} {'lib MiB':>8} {'audit s':>8} {'peak RSS MiB':>12}  verdict (derived refs)")
-        rows = [(int(x), args.layers) for x in args.widths.split(",")]
+        rows = [(int(x), args.layers) for x in args.widths.split(",") if x]
         if args.deep:
             rows.append(tuple(int(x) for x in args.deep.split("x")))
         for d, layers in rows:
@@ -156,7 +268,7 @@ def main() -> None:
         print("\nPart 2: Gauntlet (fingerprint both + audit) vs loading both models whole (model-tracing style)")
         print(f"{'width':>6} {'model MiB':>9} {'gauntlet s':>10} {'MiB':>6} {'whole s':>8} {'MiB':>6} "
               f"{'time ratio':>10} {'mem ratio':>9}  verdicts (tuned, other) | spearman (tuned, other)")
-        for d in (int(x) for x in args.side_widths.split(",")):
+        for d in (int(x) for x in args.side_widths.split(",") if x):
             base, tuned, other = write_models(work, d, args.layers)
             size = sum(p.stat().st_size for p in base.glob("*.safetensors")) / 2**20
             g_code = (f"fb = fingerprint_model({str(base)!r}, progress=False)\n"
@@ -172,7 +284,8 @@ def main() -> None:
                 shutil.rmtree(folder)
         print("time ratio / mem ratio = whole-model approach / Gauntlet (> 1: Gauntlet is faster / smaller).")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

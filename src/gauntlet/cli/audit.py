@@ -45,23 +45,30 @@ def audit_command(
 ) -> None:
     """Test whether CANDIDATE's weights were derived from any reference (null: independent training)."""
     from gauntlet.errors import InputError
-    from gauntlet.provenance import DEFAULT_ALPHA, Library, audit
+    from gauntlet.provenance import DEFAULT_ALPHA, audit
+    from gauntlet.provenance.library import library_files
+    from gauntlet.provenance.screening import audit_library
 
-    refs: list = list(against)
-    if library is not None:
-        refs += Library.load(library).entries
-    if not refs:
+    files = library_files(library) if library is not None else []
+    if not against and not files:
         raise InputError("give at least one --against REF or a --library DIR")
     if alpha is not None and not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
-    report = audit(candidate, refs, alpha=alpha if alpha is not None else DEFAULT_ALPHA, progress=not quiet)
+    alpha = alpha if alpha is not None else DEFAULT_ALPHA
+    if files:  # a library may hold a whole hub: screened first, full tests where needed
+        report = audit_library(candidate, list(against), files, alpha=alpha, progress=not quiet)
+    else:
+        report = audit(candidate, list(against), alpha=alpha, progress=not quiet)
     if html is not None:
         report.write_html(html)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     typer.echo(f"{report.candidate}: {report.verdict}")
+    screened_out = sum(ref.screened_out for ref in report.references)
     for ref in report.references:
+        if ref.screened_out:
+            continue
         typer.echo(f"  vs {ref.reference}: {ref.verdict} (p = {ref.p_value:.2e})")
         fixed = [e for e in ref.excluded if e["reason"] != "rotary/position order"]
         if fixed:
@@ -70,3 +77,5 @@ def audit_command(
         for m in ref.modules:
             if m.verdict != "independent":
                 typer.echo(f"    {m.name} [{m.kind}] -> {m.counterpart}: {m.verdict} (p = {m.p_value:.2e})")
+    if screened_out:
+        typer.echo(f"  {screened_out} more reference(s) ruled out by the library screen: independent (p = 1)")

@@ -12,6 +12,26 @@ from gauntlet.provenance.fingerprint import ORIGIN_FIELDS, Fingerprint
 FINGERPRINT_SUFFIXES = (".gfp", ".fingerprint", ".fp.safetensors", ".safetensors")  # .gfp: the README's own name
 
 
+def check_origin(fp: Fingerprint, filename: str) -> None:
+    missing = [f for f in ORIGIN_FIELDS if not fp.origin.get(f)]
+    if missing:
+        raise InputError(
+            f"library entry {filename} lacks origin metadata: {', '.join(missing)} "
+            "(set them with `gauntlet fingerprint --organisation ... --country ... --licence ... --release-date ...`)"
+        )
+
+
+def library_files(directory) -> list[Path]:
+    """The fingerprint files of a library folder, in name order (nothing is read yet)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"library {root} is not a folder")
+    files = [p for p in sorted(root.iterdir()) if p.is_file() and p.name.endswith(FINGERPRINT_SUFFIXES)]
+    if not files:
+        raise InputError(f"library {root} holds no fingerprint files")
+    return files
+
+
 @dataclass
 class Library:
     root: Path
@@ -19,23 +39,14 @@ class Library:
 
     @classmethod
     def load(cls, directory) -> "Library":
-        root = Path(directory)
-        if not root.is_dir():
-            raise InputError(f"library {root} is not a folder")
+        """Every entry in memory (a round's few references); a hub-scale library is
+        audited from its files instead (`screening.audit_library`)."""
         entries = []
-        for path in sorted(root.iterdir()):
-            if path.is_file() and path.name.endswith(FINGERPRINT_SUFFIXES):
-                fp = Fingerprint.load(path)
-                missing = [f for f in ORIGIN_FIELDS if not fp.origin.get(f)]
-                if missing:
-                    raise InputError(
-                        f"library entry {path.name} lacks origin metadata: {', '.join(missing)} "
-                        "(set them with `gauntlet fingerprint --organisation ... --country ... --licence ... --release-date ...`)"
-                    )
-                entries.append(fp)
-        if not entries:
-            raise InputError(f"library {root} holds no fingerprint files")
-        return cls(root, entries)
+        for path in library_files(directory):
+            fp = Fingerprint.load(path)
+            check_origin(fp, path.name)
+            entries.append(fp)
+        return cls(Path(directory), entries)
 
     def __iter__(self):
         return iter(self.entries)

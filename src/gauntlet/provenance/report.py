@@ -28,7 +28,9 @@ or six. Dozens in place is what copied weights look like, even after renaming, r
 <p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
 {% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
 {{ plots[loop.index0]|safe }}
-{% if ref.whole_model %}<p>Whole model, every tensor the two share by name (as stored or transposed), all widths at once
+{% if ref.screened_out %}<p>Ruled out by the library screen: no tensor, width or whole-model trace came near what the
+full tests would need, so they were not run and this reference counts with p = 1 (which keeps every p-value valid).</p>
+{% elif ref.whole_model %}<p>Whole model, every tensor the two share by name (as stored or transposed), all widths at once
 ({{ ref.whole_model.widths|join(", ") }}): same-position similarity {{ "%.1f"|format(ref.whole_model.z) }} standard deviations
 above what shuffling gives, {{ ref.whole_model.fixed_points }}/{{ ref.whole_model.units }} units in place;
 calibrated p = {{ "%.1e"|format(ref.whole_model.p_value) }} (for independent models this p-value is spread evenly
@@ -92,7 +94,7 @@ def write_html(report, path) -> Path:
     env = Environment(autoescape=select_autoescape(default=True))
     html = env.from_string(TEMPLATE).render(
         r=report,
-        plots=[_plot(ref, report.alpha) for ref in report.references],
+        plots=["" if getattr(ref, "screened_out", False) else _plot(ref, report.alpha) for ref in report.references],
         assumptions=ASSUMPTIONS,
         blind=BLIND_SPOTS,
         independent_above=INDEPENDENT_ABOVE,
