@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
+
+from gauntlet.plots import inline_svg
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Training-run verification</title>
@@ -73,11 +74,7 @@ def chain_plot(report) -> str:
     bottom.set_ylabel("drift per step")
     bottom.set_xticks(list(x), labels, rotation=45, fontsize=7)
     fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.find("<svg"):]
+    return inline_svg(fig)
 
 
 def write_html(report, path) -> Path:

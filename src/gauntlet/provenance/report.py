@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
+
+from gauntlet.plots import inline_svg
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Independence audit: {{ r.candidate }}</title>
@@ -81,11 +82,7 @@ def _plot(ref, alpha: float) -> str:
     ax.axvline(-math.log10(alpha), color="k", ls="--", lw=1)
     ax.set_xlabel("evidence of reuse, -log10(p)  (dashed: 'derived' threshold)")
     fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.find("<svg"):]
+    return inline_svg(fig)
 
 
 def write_html(report, path) -> Path:

@@ -6,12 +6,12 @@ leaderboard) from their folder, without importing the web app.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gauntlet import __version__
+from gauntlet.plots import inline_svg
 
 TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 
@@ -37,11 +37,7 @@ def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float
     ax.set_xlabel("total score (0-100)")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    return inline_svg(fig)
 
 
 def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: list[dict], alpha: float,
