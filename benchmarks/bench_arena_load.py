@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +91,7 @@ def prepare_store(url: str) -> None:
         "daily_cap_per_voter = 50\n", "daily_cap_per_voter = 100000\ndaily_cap_per_address = 10000000\n"
         "daily_cap_per_network = 10000000\n")
     store = Store(url)
-    store.register_challenge(SLUG, "Sovereign AI", spec)
+    store.register_challenge(SLUG, "Sovereign AI", spec, at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     for key in TEAMS:
         store.register_team(SLUG, key, key.upper(), f"{key} labs", "KR")
     prompts = [Prompt(f"{lang}-{i}", lang, f"질문 {i}: 한국의 역사에 대해 설명하세요." if lang == "ko" else

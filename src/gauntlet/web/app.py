@@ -27,8 +27,7 @@ from gauntlet.web import accounts, api_docs, arena, experts, organisers, public,
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
-from gauntlet.web.security import (VISITOR_COOKIE, VISITOR_MAX_AGE, NotSignedIn, Signer, cookie_secure,
-                                   new_visitor_id)
+from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie
 
 log = logging.getLogger("gauntlet.web")
 
@@ -78,18 +77,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.add_middleware(Hardening)
     app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling)
 
-    @app.middleware("http")
-    async def visitor_cookie(request: Request, call_next) -> Response:
-        signer: Signer = request.app.state.signer
-        visitor = signer.unsign("visitor", request.cookies.get(VISITOR_COOKIE))
-        request.state.new_visitor = visitor is None
-        request.state.visitor = visitor or new_visitor_id()
-        response = await call_next(request)
-        if request.state.new_visitor:
-            response.set_cookie(VISITOR_COOKIE, signer.sign("visitor", request.state.visitor),
-                                max_age=VISITOR_MAX_AGE, httponly=True, samesite="lax",
-                                secure=cookie_secure(request))
-        return response
+    app.add_middleware(VisitorCookie)
 
     def error_response(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):

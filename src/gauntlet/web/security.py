@@ -27,6 +27,7 @@ import hmac
 import secrets
 
 from fastapi import Request
+from fastapi.responses import Response
 
 from gauntlet.errors import GauntletError
 from gauntlet.store.access import AccessDenied
@@ -85,6 +86,38 @@ def session_value(signer: Signer, secret: str) -> str:
 
 def session_secret(signer: Signer, cookie: str | None) -> str | None:
     return signer.unsign("session", cookie)
+
+
+class VisitorCookie:
+    """Every request knows its visitor (`request.state.visitor`, the anchor of CSRF tokens
+    and of an anonymous voter's limits); a new or rotated one is set as a cookie on the
+    response.  Plain ASGI rather than `@app.middleware("http")`: that wrapper runs each
+    request through an extra task and stream, which on the arena's vote path cost more
+    than the vote itself."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        signer: Signer = scope["app"].state.signer
+        visitor = signer.unsign("visitor", request.cookies.get(VISITOR_COOKIE))
+        request.state.new_visitor = visitor is None
+        request.state.visitor = visitor or new_visitor_id()
+
+        async def send_with_cookie(message) -> None:
+            if message["type"] == "http.response.start" and request.state.new_visitor:
+                carrier = Response()  # Starlette's own cookie formatting
+                carrier.set_cookie(VISITOR_COOKIE, signer.sign("visitor", request.state.visitor),
+                                   max_age=VISITOR_MAX_AGE, httponly=True, samesite="lax",
+                                   secure=cookie_secure(request))
+                message = {**message, "headers": [*message.get("headers", []), *carrier.raw_headers[-1:]]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def rotate_visitor(request: Request) -> None:
