@@ -89,9 +89,10 @@ def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_p
     assert "e2" not in reviewers[lg_code] and "e3" not in reviewers[nc_code]
     with pytest.raises(InputError, match="already assigned"):
         store.assign_panel("k", "r1", k=1, at=T)
-    with pytest.raises(AccessDenied, match="conflict"):
+    # refused in the same words as any unassigned code: the conflict is not named
+    with pytest.raises(AccessDenied, match=f"^submission {lg_code} is not assigned to you$"):
         store.review_material("k", "e2", "r1", lg_code)
-    with pytest.raises(AccessDenied, match="conflict"):
+    with pytest.raises(AccessDenied, match=f"^submission {nc_code} is not assigned to you$"):
         store.record_review("k", "e3", "r1", nc_code, {"technical_merit": 3})
     assert store.panel_rounds("k")[0]["entries"][0]["reviews"] == []
 

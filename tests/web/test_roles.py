@@ -116,11 +116,16 @@ def test_an_expert_sees_and_scores_only_their_own_assignments(world):
     e3 = world.client("e3")
     home = e3.get("/expert")
     assert home.status_code == 200 and lg_code not in home.text
-    assert e3.get(f"/expert/reviews/first/{lg_code}").status_code == 403
+    conflicted = e3.get(f"/expert/reviews/first/{lg_code}")
+    assert conflicted.status_code == 403
     assert e3.post(f"/expert/reviews/first/{lg_code}", data={"score_korean": "5"}).status_code == 403
     assert e3.get("/expert/reviews/first/S-NOPE").status_code == 404
     unassigned = next(e["code"] for e in panel["entries"] if "e3" not in e["reviewers"] and e["team"] != "lg")
-    assert e3.get(f"/expert/reviews/first/{unassigned}").status_code == 403
+    refused = e3.get(f"/expert/reviews/first/{unassigned}")
+    assert refused.status_code == 403
+    # The refusal names nothing: a conflicted code reads like any code not assigned to this expert.
+    assert "conflict" not in conflicted.text.lower()
+    assert conflicted.text.replace(lg_code, "CODE") == refused.text.replace(unassigned, "CODE")
 
     reviewer = lg_reviewers[0]
     client = world.client(reviewer)

@@ -121,11 +121,11 @@ class PanelVerbs:
             PanelRound.challenge_id == challenge.id, PanelRound.round_key == round_key, PanelEntry.code == code))
         if entry is None:
             raise StoreError(f"no submission {code!r} in the panel of round {round_key!r}")
-        if not _expert(expert).may_review(Submission(entry.team.key, entry.team.organisation)):
-            raise AccessDenied(f"you have a conflict of interest with submission {code}")
+        # A conflicted submission is refused in the same words as any other unassigned one:
+        # naming the conflict would tell the expert which anonymous code is which team's.
         assignment = session.scalar(select(ReviewAssignment).where(ReviewAssignment.entry_id == entry.id,
                                                                    ReviewAssignment.expert_id == expert.id))
-        if assignment is None:
+        if assignment is None or not _expert(expert).may_review(Submission(entry.team.key, entry.team.organisation)):
             raise AccessDenied(f"submission {code} is not assigned to you")
         return entry, assignment
 
