@@ -71,7 +71,9 @@ def shots(tmp_path) -> Path:
 
 def _overflow(page) -> int:
     """How many CSS pixels the page is wider than its viewport (0: nothing hidden sideways)."""
-    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    # Against the device's width, not window.innerWidth: a mobile browser widens its layout
+    # viewport to fit content that overflows, which would hide the very overflow we look for.
+    return page.evaluate("document.documentElement.scrollWidth") - page.viewport_size["width"]
 
 
 def test_a_voter_on_a_phone_votes_blind_and_then_sees_both_models(world, served, browser, shots):
@@ -109,4 +111,21 @@ def test_the_public_pages_render_for_a_reader_on_desktop(world, served, browser,
         assert page.locator("h1").count() >= 1, path
         assert "\ufffd" not in page.inner_text("body"), path
         page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
+    context.close()
+
+
+def test_the_leaderboard_reads_on_a_phone(world, served, browser, shots):
+    """At 390 px nothing is hidden sideways, and every team's total, chance of surviving and
+    outcome are on screen (the components are on each team's page)."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    assert page.goto(served + "/").status == 200
+    assert _overflow(page) <= 0
+    ranking = page.locator("table").first
+    headers = [h.strip().lower() for h in ranking.locator("th").all_inner_texts() if h.strip()]
+    assert {"total", "p(survive)", "outcome"} <= set(headers)
+    for cell in ranking.locator("tbody tr td:visible").all():
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5
+    page.screenshot(path=str(shots / "leaderboard-phone.png"), full_page=True)
     context.close()
