@@ -49,8 +49,12 @@ def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]
     file, another writer that appended first) keeps nothing and is one line for the shell."""
     try:
         with store.sessions.begin() as session:
-            # Writers of one challenge take turns (a row lock on a server database; SQLite has one
-            # writer at a time anyway), so each judges the event against the record as it is.
+            # Writers of one challenge take turns, so each judges the event against the record as
+            # it is: a row lock on a server database; on SQLite, which ignores FOR UPDATE and whose
+            # driver opens a transaction only at the first write, its one write lock is taken
+            # before anything is read (else two decides could both read "undecided", then append).
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
             if challenge is None:
                 raise StoreError(f"no challenge {spec.id!r} in the store")
