@@ -123,18 +123,14 @@ def parse_toml(text: str, *, what: str, error: type[InputError] = InputError,
     """A TOML document, with the same bounds as `parse_json` (checked on the parsed
     tree: tomllib has no integer hook, and refuses over-long integers itself only with
     a bare ValueError)."""
-    if len(text) > max_bytes:
-        raise error(f"{what}: larger than the {max_bytes:,}-byte limit")
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{what}: invalid TOML: {exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise error(f"{what}: invalid TOML: {str(exc)[:200]}") from None
-    problem = _tree_problem(document, max_depth)
-    if problem:
-        raise error(f"{what}: {problem}")
-    return document
+
+    def load(text: str) -> dict:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise error(f"{what}: invalid TOML: {exc}") from None
+
+    return _parsed_tree(text, load, "TOML", what=what, error=error, max_depth=max_depth, max_bytes=max_bytes)
 
 
 def parse_yaml(text: str, *, what: str, error: type[InputError] = InputError,
@@ -142,14 +138,25 @@ def parse_yaml(text: str, *, what: str, error: type[InputError] = InputError,
     """A YAML document (safe loader: no tags that build objects), bounded like the others."""
     import yaml
 
+    def load(text: str) -> Any:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise error(f"{what}: invalid YAML: {reason}") from None
+
+    return _parsed_tree(text, load, "YAML", what=what, error=error, max_depth=max_depth, max_bytes=max_bytes)
+
+
+def _parsed_tree(text: str, load, kind: str, *, what: str, error: type[InputError], max_depth: int,
+                 max_bytes: int) -> Any:
+    """Size first, then the parser's own refusals as one line, then depth and integers on the tree."""
     if len(text) > max_bytes:
         raise error(f"{what}: larger than the {max_bytes:,}-byte limit")
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise error(f"{what}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        document = load(text)
     except (ValueError, RecursionError) as exc:
-        raise error(f"{what}: invalid YAML: {str(exc)[:200]}") from None
+        raise error(f"{what}: invalid {kind}: {str(exc)[:200]}") from None
     problem = _tree_problem(document, max_depth)
     if problem:
         raise error(f"{what}: {problem}")
