@@ -226,3 +226,8 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "the page carries no CSRF field"
     return match.group(1)
+
+
+# The browser tests' fixtures (served app, Chromium, screenshot folder), shared by every
+# tests/web/test_browser*.py so that each role's flows can live in a file of its own.
+from tests.web.browser_fixtures import browser, needs_browser, served, shots  # noqa: E402,F401
