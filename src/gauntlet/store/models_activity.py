@@ -193,6 +193,7 @@ class ReviewAssignment(Base):
     entry: Mapped[PanelEntry] = relationship(back_populates="assignments")
     expert: Mapped[PanelExpert] = relationship()
     review: Mapped[ExpertReview | None] = relationship(back_populates="assignment")
+    draft: Mapped[ReviewDraft | None] = relationship(back_populates="assignment")
 
 
 class ExpertReview(Base):
@@ -207,6 +208,21 @@ class ExpertReview(Base):
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     assignment: Mapped[ReviewAssignment] = relationship(back_populates="review")
+
+
+class ReviewDraft(Base):
+    """An expert's unsubmitted scores for one assignment (migration 0004_expert_drafts): saved
+    as often as they like, seen by that expert only, never counted; submitting removes it."""
+
+    __tablename__ = "review_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("review_assignments.id"), unique=True)
+    scores: Mapped[dict] = mapped_column(JSON)  # only the criteria scored so far
+    comment: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    assignment: Mapped[ReviewAssignment] = relationship(back_populates="draft")
 
 
 class JobRecord(Base):

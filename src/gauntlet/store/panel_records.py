@@ -1,6 +1,12 @@
 """The expert panel's stored record: experts, the assignment of anonymous
 submissions to them (with recusal), and their reviews.
 
+A review is drafted, then submitted: an expert saves a draft (some or all
+criteria, a comment) as often as they like and sees it again; submitting it
+(every criterion) makes it final.  A draft is seen by its expert only and is
+never counted: every reader of scores (`panel_rounds`, the decision's expert
+component) reads submitted reviews only.
+
 Recusal is enforced twice: `assign_experts` never assigns an expert to a team
 they are affiliated with or declared a conflict with, and every read or write
 of review material re-checks both the assignment and the conflict, so an
@@ -28,6 +34,7 @@ from gauntlet.store.models_activity import (
     PanelExpert,
     PanelRound,
     ReviewAssignment,
+    ReviewDraft,
 )
 from gauntlet.store.spec_view import DEFAULT_REVIEWS_PER_SUBMISSION, panel_rubric_table
 
@@ -39,6 +46,24 @@ def rubric_to_table(rubric: Rubric) -> dict:
         {"key": c.key, "name": {"ko": c.name_ko, "en": c.name_en},
          "instructions": {"ko": c.instructions_ko, "en": c.instructions_en},
          "scale": [c.scale_min, c.scale_max], "weight": c.weight} for c in rubric.criteria]}
+
+
+def _checked(rubric: Rubric, scores: Mapping[str, float], comment: str, *, complete: bool) -> dict[str, float]:
+    """The scores as floats, each on its criterion's scale; every criterion when `complete`."""
+    if len(comment) > MAX_COMMENT:
+        raise InputError(f"the comment is longer than {MAX_COMMENT} characters")
+    unknown = sorted(set(scores) - {c.key for c in rubric.criteria})
+    if unknown:
+        raise InputError(f"the rubric has no criterion {unknown[0]!r}")
+    clean = {}
+    for c in rubric.criteria:
+        value = scores.get(c.key)
+        if value is None and not complete:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not c.scale_min <= value <= c.scale_max:
+            raise InputError(f"{c.key} must be a number from {c.scale_min} to {c.scale_max}")
+        clean[c.key] = float(value)
+    return clean
 
 
 def _expert(row: PanelExpert) -> Expert:
@@ -141,6 +166,7 @@ class PanelVerbs:
                 .where(PanelRound.challenge_id == challenge.id, PanelExpert.key == expert_key)
                 .order_by(PanelRound.id, PanelEntry.code))
             return [{"round": p.round_key, "code": e.code, "reviewed": a.review is not None,
+                     "drafted": a.review is None and a.draft is not None,
                      "submitted_at": a.review.submitted_at.isoformat() if a.review else None} for a, e, p in rows]
 
     def review_material(self, slug: str, expert_key: str, round_key: str, code: str) -> dict:
@@ -159,7 +185,7 @@ class PanelVerbs:
                        for a in answers if a.prompt_key in prompts]
             sub = session.scalar(select(StoredSubmission).where(StoredSubmission.team_id == team.id,
                                                                 StoredSubmission.round_key == round_key))
-            review = assignment.review
+            review, draft = assignment.review, assignment.draft
             return {
                 "round": round_key, "code": code, "rubric": rubric_from_dict(entry.panel.rubric),
                 "samples": samples,
@@ -168,30 +194,37 @@ class PanelVerbs:
                                                       "files": len(sub.files)},
                 "review": None if review is None else {"scores": review.scores, "comment": review.comment,
                                                        "submitted_at": review.submitted_at.isoformat()},
+                "draft": None if review is not None or draft is None else {
+                    "scores": draft.scores, "comment": draft.comment, "saved_at": draft.saved_at.isoformat()},
             }
+
+    def save_review_draft(self, slug: str, expert_key: str, round_key: str, code: str,
+                          scores: Mapping[str, float], comment: str = "", *, at: datetime) -> None:
+        """Keep the expert's unfinished review (the criteria scored so far, each on its scale),
+        replacing their previous draft.  Refused once the review is submitted."""
+        with self.sessions.begin() as session:
+            entry, assignment = self._entry_for_expert(session, slug, expert_key, round_key, code)
+            clean = _checked(rubric_from_dict(entry.panel.rubric), scores, comment, complete=False)
+            if assignment.review is not None:
+                raise InputError(f"your review of {code} was already submitted; a submitted review is final")
+            if assignment.draft is None:
+                session.add(ReviewDraft(assignment=assignment, scores=clean, comment=comment, saved_at=at))
+            else:
+                assignment.draft.scores, assignment.draft.comment, assignment.draft.saved_at = clean, comment, at
 
     def record_review(self, slug: str, expert_key: str, round_key: str, code: str, scores: Mapping[str, float],
                       comment: str = "", at: datetime | None = None) -> None:
-        """Store an expert's scores for one assigned submission (every criterion, on its scale).
-        A review is final once submitted."""
-        if len(comment) > MAX_COMMENT:
-            raise InputError(f"the comment is longer than {MAX_COMMENT} characters")
+        """Submit an expert's scores for one assigned submission (every criterion, on its scale):
+        the review is final, and the expert's draft of it is gone."""
         with self.sessions.begin() as session:
             entry, assignment = self._entry_for_expert(session, slug, expert_key, round_key, code)
-            rubric = rubric_from_dict(entry.panel.rubric)
-            clean = {}
-            for c in rubric.criteria:
-                value = scores.get(c.key)
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not c.scale_min <= value <= c.scale_max:
-                    raise InputError(f"{c.key} must be a number from {c.scale_min} to {c.scale_max}")
-                clean[c.key] = float(value)
-            unknown = sorted(set(scores) - set(clean))
-            if unknown:
-                raise InputError(f"the rubric has no criterion {unknown[0]!r}")
+            clean = _checked(rubric_from_dict(entry.panel.rubric), scores, comment, complete=True)
             if assignment.review is not None:
-                raise InputError(f"your review of {code} was already submitted; reviews are final")
+                raise InputError(f"your review of {code} was already submitted; a submitted review is final")
             if at is None:  # the caller's clock: the store reads none
                 raise InputError("a review is recorded with the time it was submitted")
+            if assignment.draft is not None:
+                session.delete(assignment.draft)
             session.add(ExpertReview(assignment=assignment, scores=clean, comment=comment, submitted_at=at))
 
     # -- what organisers see -------------------------------------------------------

@@ -1,5 +1,6 @@
 """An expert's page: only their own anonymous assignments, the bilingual rubric,
-and a form to score each criterion.  Recusal is enforced by the store on every
+and a form to score each criterion: saved as a draft any number of times (seen
+again by that expert only, never counted), then submitted once.  Recusal is enforced by the store on every
 read and write (`Store.review_material`, `Store.record_review`)."""
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ def review_page(request: Request, round_key: str, code: str) -> HTMLResponse:
     return render(request, "expert_review.html", {"m": material})
 
 
-def _scores(fields: dict, material: dict) -> dict[str, float]:
+def _scores(fields: dict, material: dict, *, complete: bool) -> dict[str, float]:
     scores = {}
     for c in material["rubric"].criteria:
         raw = fields.get(f"score_{c.key}", "").strip()
         if not raw:
-            raise InputError(f"give a score for {c.name_en} ({c.name_ko})")
+            if complete:
+                raise InputError(f"give a score for {c.name_en} ({c.name_ko})")
+            continue
         try:
             scores[c.key] = float(raw)
         except ValueError:
@@ -43,12 +46,22 @@ def _scores(fields: dict, material: dict) -> dict[str, float]:
 
 @router.post("/expert/reviews/{round_key}/{code}")
 def submit_review(request: Request, round_key: str, code: str, fields: dict = Depends(form_fields)):
+    """`action=draft` keeps the scores given so far; anything else (the default) submits the review."""
     who = require_role(request, "expert")
     check_csrf(request, fields, who)
     store = request.app.state.store
     material = store.review_material(who["challenge"], who["subject"], round_key, code)
-    store.record_review(who["challenge"], who["subject"], round_key, code, _scores(fields, material),
-                        fields.get("comment", ""), now(request))
+    drafting = fields.get("action") == "draft"
+    scores = _scores(fields, material, complete=not drafting)
+    if drafting:
+        store.save_review_draft(who["challenge"], who["subject"], round_key, code, scores,
+                                fields.get("comment", ""), at=now(request))
+    else:
+        store.record_review(who["challenge"], who["subject"], round_key, code, scores,
+                            fields.get("comment", ""), now(request))
     if who["via"] == "bearer":
-        return JSONResponse({"review": code, "round": round_key, "stored": True}, status_code=201)
+        return JSONResponse({"review": code, "round": round_key, "stored": "draft" if drafting else "submitted"},
+                            status_code=200 if drafting else 201)
+    if drafting:
+        return RedirectResponse(f"/expert/reviews/{round_key}/{code}?saved=1", status_code=303)
     return RedirectResponse("/expert", status_code=303)
