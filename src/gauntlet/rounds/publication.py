@@ -64,7 +64,7 @@ def publish_round(ctx: RoundContext, round_id: str, *, now: datetime) -> Publica
         raise InputError(f"round {round_id!r} has no decision to publish (gauntlet challenge decide first)")
     rebuild(ctx)
     in_force = ctx.store.round_decisions(ctx.slug, round_id)[-1]
-    head = ctx.store.ledger_head(ctx.slug)["head"]
+    head = ctx.store.ledger_head(ctx.slug, drafts=True)["head"]
     return Publication(round_id, in_force["sequence"], in_force["record_hash"], head,
                        folder_of(ctx, round_id, in_force["sequence"]), fresh)
 

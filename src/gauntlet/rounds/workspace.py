@@ -146,7 +146,7 @@ def open_context(spec_path: str | Path, workspace: str | Path, db: str | None = 
     elif store.spec_text(spec.id) != text:
         raise InputError(f"spec {spec_path} differs from the one challenge {spec.id!r} was registered with; "
                          "a challenge's rules cannot change after registration")
-    elif ws.ledger.is_file() and store.ledger_head(spec.id) is None:
+    elif ws.ledger.is_file() and store.ledger_head(spec.id, drafts=True) is None:
         from gauntlet.rounds import service
 
         service.import_ledger_file(store, spec, ws.ledger)

@@ -74,14 +74,24 @@ class RecordVerbs:
         with self.sessions() as session:
             return read_records(session, self._challenge(session, slug))
 
-    def ledger_head(self, slug: str) -> dict | None:
-        """The chain's head: the hash of the latest record and how many records there are."""
-        with self.sessions() as session:
-            challenge = self._challenge(session, slug)
-            last = last_record(session, challenge)
-            return None if last is None else {"head": last["hash"], "records": last["seq"] + 1,
-                                              "recorded_at": last["recorded_at"]}
+    def public_records(self, slug: str) -> list[dict]:
+        """The record as the public reads it: up to the first unpublished decision
+        (`gauntlet.store.team_records.public_prefix`)."""
+        from gauntlet.store.team_records import public_prefix
 
-    def export_ledger(self, slug: str) -> str:
-        """The record as the JSON Lines file `gauntlet ledger verify` checks."""
-        return "".join(canonical_json(r) + "\n" for r in self.records(slug))
+        return public_prefix(self.records(slug))
+
+    def ledger_head(self, slug: str, *, drafts: bool = False) -> dict | None:
+        """The chain's head: the hash of the latest record and how many records there are; of
+        the public record unless `drafts` (organisers)."""
+        records = self.records(slug) if drafts else self.public_records(slug)
+        if not records:
+            return None
+        last = records[-1]
+        return {"head": last["hash"], "records": last["seq"] + 1, "recorded_at": last["recorded_at"]}
+
+    def export_ledger(self, slug: str, *, drafts: bool = True) -> str:
+        """The record as the JSON Lines file `gauntlet ledger verify` checks: all of it (the
+        organisers' copy, `gauntlet ledger export`), or the public record (`drafts=False`)."""
+        records = self.records(slug) if drafts else self.public_records(slug)
+        return "".join(canonical_json(r) + "\n" for r in records)

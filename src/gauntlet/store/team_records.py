@@ -85,6 +85,24 @@ def board_document(session, challenge, decision: Decision | None) -> dict:
     }
 
 
+def _insider(viewer: dict | None, slug: str, team_key: str) -> bool:
+    """Whether `viewer` may see the team's results before publication: the team itself or an organiser."""
+    return bool(viewer) and viewer.get("challenge") == slug and (
+        viewer.get("role") == "organiser" or (viewer.get("role") == "team" and viewer.get("subject") == team_key))
+
+
+def public_prefix(records: list[dict]) -> list[dict]:
+    """The record as the public may read it: every record before the first decision not yet
+    published.  A prefix of a hash chain verifies on its own, and once the draft is published
+    the records that follow appear with the same hashes, so nothing is ever rewritten; a draft's
+    inputs and outputs never leave the organisers."""
+    published = {ref for r in records if r["kind"] == "publication" for ref in r.get("references", ())}
+    for i, record in enumerate(records):
+        if record["kind"] in ("decision", "re-decision") and record["hash"] not in published:
+            return records[:i]
+    return records
+
+
 def _decisions(session, challenge, round_key: str | None = None, *, drafts: bool = False):
     query = select(Decision).where(Decision.challenge_id == challenge.id)
     if round_key is not None:
@@ -206,8 +224,7 @@ class TeamVerbs:
         with self.sessions() as session:
             challenge = self._challenge(session, slug)
             team = self._team(session, slug, team_key)
-            insider = bool(viewer) and viewer.get("challenge") == slug and (
-                viewer.get("role") == "organiser" or (viewer.get("role") == "team" and viewer.get("subject") == team_key))
+            insider = _insider(viewer, slug, team_key)
             published = {d.round_key for d in _decisions(session, challenge)}
             subs = session.scalars(select(Submission).where(Submission.team_id == team.id).order_by(Submission.id))
             return {
@@ -265,3 +282,48 @@ class TeamVerbs:
                 what = f"decision #{sequence}" if sequence is not None else "decision"
                 raise StoreError(f"round {round_key!r} of {slug!r} has no {what}")
             return board_document(session, challenge, decision)
+
+    # -- audit evidence ------------------------------------------------------------------
+    def round_audits(self, slug: str, round_key: str, viewer: dict | None = None,
+                     team_key: str | None = None) -> list[dict]:
+        """Each team's stored audit reports of a round (one per reference, as the audit wrote
+        them), for the teams `viewer` may see: every team once the round's decision is
+        published, else only the viewer's own team (all of them for organisers).  A round
+        nobody may see yet reads like a round with no decision."""
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            published = bool(_decisions(session, challenge, round_key))
+            query = select(Submission).join(Team).where(Team.challenge_id == challenge.id,
+                                                        Submission.round_key == round_key)
+            if team_key is not None:
+                query = query.where(Team.id == self._team(session, slug, team_key).id)
+            out = [{"team": sub.team.key, "name": sub.team.name, "manifest_sha256": sub.manifest_sha256,
+                    "references": [{**a.report, "reference": a.reference, "verdict": a.verdict,
+                                    "p_value": a.p_value} for a in sorted(sub.audits, key=lambda a: a.reference)]}
+                   for sub in session.scalars(query.order_by(Team.key))
+                   if published or _insider(viewer, slug, sub.team.key)]
+            if not out and not published:
+                raise StoreError(f"round {round_key!r} of {slug!r} has no published decision")
+            if team_key is not None and not out:
+                raise StoreError(f"team {team_key!r} has no submission in round {round_key!r}")
+            return out
+
+    def redecision_causes(self, slug: str, round_key: str) -> dict[int, dict]:
+        """For each re-decision of a round, by its sequence: the upheld appeal that caused it
+        (its grounds, the answer and when it was given), read from the record's references."""
+        from gauntlet.store.records import read_records
+
+        with self.sessions() as session:
+            challenge = self._challenge(session, slug)
+            by_hash = {r["hash"]: r for r in read_records(session, challenge)}
+            sequences = {d.record_hash: d.sequence for d in _decisions(session, challenge, round_key, drafts=True)}
+        appeals = {a["id"]: a for a in self.appeals(slug)}
+        causes = {}
+        for record_hash, sequence in sequences.items():
+            record = by_hash.get(record_hash)
+            if record is None or record["kind"] != "re-decision":
+                continue
+            answers = [by_hash[h] for h in record.get("references", ()) if by_hash.get(h, {}).get("kind") == "appeal-answer"]
+            if answers and answers[0]["inputs"]["appeal"] in appeals:
+                causes[sequence] = appeals[answers[0]["inputs"]["appeal"]]
+        return causes
