@@ -14,9 +14,14 @@ def _secret(team_scores: dict[str, tuple]) -> dict[str, set[str]]:
     secrets = {}
     for team, (bench, expert, _) in team_scores.items():
         secrets[team] = {f"{bench:.1f}", f"{expert:.1f}", f"{bench:.2f}", f"{expert:.2f}"}
-    secrets["naver"].add("derived")
-    secrets["nc"].add("inconclusive")
+    secrets["naver"] |= {"derived", "1e-09", "1.00e-09"}  # its audit: the verdict and its p-value as pages print it
+    secrets["nc"] |= {"inconclusive", "0.04", "4.00e-02"}
     return secrets
+
+
+# Words an audit report uses to explain itself (the verdicts' names; "0.04" in what it cannot see);
+# it prints p-values as 1.00e-09.
+AUDIT_VOCABULARY = {"derived", "inconclusive", "independent", "0.04"}
 
 
 SCORES = {"lg": (84.0, 90.3, 100.0), "skt": (71.0, 72.0, 70.0), "upstage": (78.0, 80.0, 82.0),
@@ -33,11 +38,12 @@ def _get_routes(client) -> list[str]:
 
 
 def _expand(path: str, world) -> list[str]:
+    path = path.replace("{round_key}", world.round)
     if "{team}" in path:
         return [path.replace("{team}", t) for t in world.teams]
     if path.startswith("/expert/reviews/"):
         return [f"/expert/reviews/{world.round}/{world.code_of(t)}" for t in world.teams]
-    return [path.replace("{round_key}", world.round)]
+    return [path]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -54,8 +60,11 @@ def test_no_unpublished_result_reaches_anyone_but_its_team_and_organisers(draft_
             if page.status_code >= 500:
                 pytest.fail(f"{path} as {role}: {page.status_code}")
             text = page.text
+            if path == "/ledger.jsonl":  # its first record is the spec, public from the start (verdict names and all)
+                text = text.split("\n", 1)[1]
             checked += 1
-            leaked = [m for m in forbidden if re.search(rf"(?<![\d.]){re.escape(m)}(?![\d])", text)]
+            words = forbidden - AUDIT_VOCABULARY if "/audits/" in path else forbidden
+            leaked = [m for m in words if re.search(rf"(?<![\d.]){re.escape(m)}(?![\d])", text)]
             assert not leaked, f"{path} as {role or 'anonymous'} shows {leaked}"
             if role != "organiser":
                 assert draft["record_hash"] not in text and draft["record_hash"][:12] not in text, path
@@ -86,3 +95,23 @@ def test_an_organiser_publishes_the_draft_from_the_overview(draft_world):
     assert again.status_code == 400 and "no unpublished decision" in again.json()["error"]
     kinds = [r["kind"] for r in draft_world.store.records(draft_world.slug)]
     assert kinds[-2:] == ["decision", "publication"]
+
+
+def test_audit_evidence_and_the_ledger_keep_the_embargo(draft_world):
+    """Before publication: a team opens its own audit evidence only, the public and rivals get the
+    same 404 as for the round itself, and the public ledger stops before the draft decision."""
+    pages = ("/rounds/first/audits", "/rounds/first/audits/lg", "/rounds/first/audits/naver",
+             "/api/rounds/first/audits", "/rounds/first/bundle.json")
+    expected = {None: (404, 404, 404, 404, 404), "skt": (200, 404, 404, 200, 404), "lg": (200, 200, 404, 200, 404),
+                "e1": (404, 404, 404, 404, 404), "organiser": (200, 200, 200, 200, 404)}
+    for role, statuses in expected.items():
+        client = draft_world.client(role)
+        assert tuple(client.get(p).status_code for p in pages) == statuses, role
+    own = draft_world.client("lg").get("/api/rounds/first/audits").json()
+    assert [a["team"] for a in own] == ["lg"]
+    draft = draft_world.store.round_decisions(draft_world.slug, "first", drafts=True)[0]
+    public = draft_world.client().get("/ledger.jsonl").text
+    kinds = [line.split('"kind":"')[1].split('"')[0] for line in public.splitlines()]
+    assert "decision" not in kinds and draft["record_hash"] not in public
+    assert draft["record_hash"] in draft_world.client("organiser").get("/ledger.jsonl").text
+    assert draft_world.client("lg").get("/ledger.jsonl").text == public
