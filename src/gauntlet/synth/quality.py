@@ -149,4 +149,7 @@ def generate_answers(
             )
     new = out[:, batch["input_ids"].shape[1] :]
     texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-    return {pid: text.strip() for pid, text in zip(ids, texts)}
+    # The token budget can cut a character in two: keep only whole characters, as the arena's answers do.
+    from gauntlet.evaluation.generation import readable_text
+
+    return {pid: readable_text(text).strip() for pid, text in zip(ids, texts)}
