@@ -57,7 +57,7 @@ def _board_plot(board: dict | None) -> str | None:
 def _team_plot(store, slug: str, profile: dict) -> str | None:
     """The team's components and total in every round it has a value in (the embargo already
     applied: `profile` holds what this viewer may see, the totals come from published decisions)."""
-    rounds = [r for r in store.rounds(slug) if r["submissions"] or r["decisions"]]
+    rounds = store.rounds(slug)  # every round of the challenge: the axis is its timeline
     by_round = {s["round"]: s["components"] for s in profile["submissions"]}
     names = list(dict.fromkeys(n for comps in by_round.values() for n in comps))
     series: dict[str, list] = {n: [] for n in names}
