@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup
 
 from gauntlet import plots
 from gauntlet.domain.canonical import canonical_json
@@ -77,7 +78,24 @@ def _team_plot(store, slug: str, profile: dict) -> str | None:
         series["total"].append(total)
     if not any(p is not None for points in series.values() for p in points):
         return None
-    return plots.team_rounds_svg([r["key"] for r in rounds], series, profile["name"])
+    return _cached_team_plot(canonical_json({"rounds": [r["key"] for r in rounds], "series": series,
+                                             "name": profile["name"]}))
+
+
+@lru_cache(maxsize=256)
+def _cached_team_plot(document: str) -> str:
+    figure = json.loads(document)  # keyed by what it draws, so each viewer's embargo holds
+    return plots.team_rounds_svg(figure["rounds"], {k: [None if p is None else tuple(p) for p in v]
+                                                    for k, v in figure["series"].items()}, figure["name"])
+
+
+@lru_cache(maxsize=256)
+def _cached_evidence(document: str) -> str:
+    from gauntlet.provenance import DEFAULT_ALPHA
+    from gauntlet.provenance.report import render_evidence
+
+    figure = json.loads(document)
+    return render_evidence(figure["references"], figure["alpha"] if figure["alpha"] is not None else DEFAULT_ALPHA)
 
 
 def _outcome(board: dict | None, team: str) -> dict | None:
@@ -156,8 +174,6 @@ def round_audits(request: Request, round_key: str, challenge: str | None = None)
 def team_audit(request: Request, round_key: str, team: str, challenge: str | None = None) -> HTMLResponse:
     """One submission's audit report as the audit wrote it: per reference, the per-module plot and
     tables, what was left out and why, the tokenizer evidence, and what the test cannot see."""
-    from gauntlet.provenance.report import render_evidence
-
     store = request.app.state.store
     slug = challenge_slug(request, challenge)
     audits = store.round_audits(slug, round_key, viewer=_viewer(request), team_key=team)
@@ -165,7 +181,8 @@ def team_audit(request: Request, round_key: str, team: str, challenge: str | Non
     alpha = next((ref["alpha"] for ref in audit["references"] if "alpha" in ref), None)
     return render(request, "audit_report.html", {
         "slug": slug, "round": round_key, "audit": audit, "alpha": alpha,
-        "evidence": render_evidence(audit["references"], alpha if alpha is not None else 1e-6),
+        "evidence": Markup(_cached_evidence(json.dumps({"references": audit["references"], "alpha": alpha},
+                                                       sort_keys=True))),
         "challenge_name": store.leaderboard(slug)["challenge"]["name"]})
 
 
