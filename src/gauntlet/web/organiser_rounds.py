@@ -90,7 +90,8 @@ def round_phases(ctx: RoundContext, at) -> list[dict]:
 def _arena_state(ctx: RoundContext, round_id: str) -> dict | None:
     if not ctx.store.arena_teams(ctx.slug, round_id):
         return None
-    return ctx.store.arena_state(ctx.slug, round_id)
+    state = ctx.store.arena_state(ctx.slug, round_id)
+    return {**state, "at": state["at"].isoformat() if state["at"] else None}
 
 
 # ----------------------------------------------------------------------------- closing a round
@@ -322,7 +323,7 @@ def arena_state(request: Request, round_key: str, action: str, fields: dict = De
         if ctx.store.arena_state(ctx.slug, round_key)["state"] != "closed":
             raise InputError(f"the arena of round {round_key!r} is already open")
         desk.reopen(ctx.slug, round_key, reason=reason, at=now(request))
-    return _done(request, who, {"round": round_key, "arena": ctx.store.arena_state(ctx.slug, round_key)},
+    return _done(request, who, {"round": round_key, "arena": _arena_state(ctx, round_key)},
                  f"/organiser#round-{round_key}")
 
 
