@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from gauntlet.evaluation import write_tasks
-from tests.pipeline.conftest import DEADLINE, SLUG, _llama, _save, _tokenizer, benchmark_tasks, spec_text
+from tests.pipeline.conftest import (
+    DEADLINE,
+    SLUG,
+    _llama,
+    _save,
+    _tokenizer,
+    benchmark_tasks,
+    spec_text,
+)
 
 TEAMS = ("hanbit", "saebyeok", "mirae")
 PROMPTS = [{"id": "ko-1", "language": "ko", "text": "한국의 수도는"},
@@ -70,4 +78,4 @@ def build(root: Path) -> StageWorld:
     return StageWorld(ws, ctx.workspace.db_url(), tokens, DEADLINE + timedelta(days=1))
 
 
-__all__ = ["SLUG", "StageWorld", "TEAMS", "build"]
+__all__ = ["SLUG", "TEAMS", "StageWorld", "build"]

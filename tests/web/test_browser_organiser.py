@@ -63,6 +63,8 @@ def test_an_organiser_runs_a_round_from_the_console_and_publishes_it(stage_site,
         _run_stage(page, "first", stage, app)
     assert page.locator("#job-rows tr.job.failed").count() == 0
     assert page.locator("#job-rows tr.job.done").count() >= 3 * 3
+    page.reload()  # the round's arena card, now open, is drawn by the server
+    assert page.locator("#round-first form[action$='/arena/close']").count() == 1
     page.screenshot(path=str(shots / "organiser-console-desktop.png"), full_page=True)
 
     with page.expect_navigation():

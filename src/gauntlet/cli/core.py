@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,8 +33,8 @@ def demo(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    workspace: Optional[Path] = typer.Option(None, "--workspace", help="The challenge's workspace (as "
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    workspace: Path | None = typer.Option(None, "--workspace", help="The challenge's workspace (as "
                                              "`gauntlet challenge --store`): the organisers' console runs stages "
                                              "and builds report folders there; its SQLite store is the default --db."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes. Every bit of the app's state "

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 from gauntlet.errors import GauntletError, InputError
 from gauntlet.rounds.workspace import RoundContext

@@ -14,9 +14,9 @@ elsewhere) and the right status, never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,12 +25,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gauntlet import __version__
 from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
-from gauntlet.store.access import AccessDenied
-from gauntlet.store.repository import Store
-from gauntlet.web import accounts, api_docs, arena, experts, organiser_rounds, organisers, public, teams
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.rounds.stage_runs import StageBusy, StageRunner
 from gauntlet.rounds.workspace import Workspace
+from gauntlet.store.access import AccessDenied
+from gauntlet.store.repository import Store
+from gauntlet.web import (
+    accounts,
+    api_docs,
+    arena,
+    experts,
+    organiser_rounds,
+    organisers,
+    public,
+    teams,
+)
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
 from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie

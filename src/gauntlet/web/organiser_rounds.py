@@ -118,7 +118,7 @@ def start_stage(request: Request, round_key: str, stage: str, fields: dict = Dep
     """Start a stage (audit, evaluate, arena) in the background; its jobs show on /api/organiser/jobs."""
     who = _organiser(request, fields)
     run = request.app.state.stages.start(context(request, who), round_key, stage, fields, now(request))
-    return _done(request, who, run.to_dict(), f"/organiser#jobs", status=202)
+    return _done(request, who, run.to_dict(), "/organiser#jobs", status=202)
 
 
 @router.post("/organiser/rounds/{round_key}/stages/{stage}/retry")
@@ -130,7 +130,7 @@ def retry_stage(request: Request, round_key: str, stage: str, fields: dict = Dep
     last = request.app.state.stages.last(who["challenge"], round_key, stage)
     inputs = {**(last.inputs if last else {}), **{k: v for k, v in fields.items() if k != "csrf"}}
     run = request.app.state.stages.start(context(request, who), round_key, stage, inputs, now(request))
-    return _done(request, who, run.to_dict(), f"/organiser#jobs", status=202)
+    return _done(request, who, run.to_dict(), "/organiser#jobs", status=202)
 
 
 @router.get("/api/organiser/jobs")

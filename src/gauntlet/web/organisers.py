@@ -5,6 +5,9 @@ anomalous voters), drafts, appeals to answer, the panel's progress, and role tok
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -19,7 +22,33 @@ router = APIRouter()
 PANEL_BOOTSTRAP = 200  # enough for an overview; the round engine draws its own
 
 
-def panel_summary(panel: dict) -> dict:
+def _memo(request: Request, key: tuple, version, compute):
+    """`compute()` once per `version` of what it reads (append-only logs: votes, reviews):
+    the console's two heaviest reads would otherwise be redone on every page load."""
+    cache = request.app.state.__dict__.setdefault("organiser_memo", {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = compute()
+    cache[key] = (version, value)
+    return value
+
+
+def arena_review(request: Request, slug: str, round_key: str):
+    """The desk's review of every vote of the round, redone only when a vote or answer was added."""
+    store, desk = request.app.state.store, request.app.state.arena
+    cache = request.app.state.__dict__.setdefault("organiser_memo", {})
+    last = cache.get(("review", slug, round_key), (None, None))[0]
+    last_vote = last[1] if last else 0
+    fresh = store.arena_votes(slug, round_key, after=last_vote)
+    version = (store.arena_version(slug, round_key), fresh[-1].sequence if fresh else last_vote)
+    return _memo(request, ("review", slug, round_key), version, lambda: desk.review(slug, round_key))
+
+
+def panel_summary(panel: dict, request: Request | None = None) -> dict:
+    if request is not None:
+        version = hashlib.sha256(json.dumps(panel, sort_keys=True, default=str).encode()).hexdigest()
+        return _memo(request, ("panel", panel["round"]), version, lambda: panel_summary(panel))
     """Progress of one round's panel and, once every review is in, its scores and
     per-criterion agreement (Krippendorff's alpha, flagged below 0.667)."""
     rubric = rubric_from_dict(panel["rubric"])
@@ -81,15 +110,15 @@ def overview(request: Request) -> HTMLResponse:
     from gauntlet.web.organiser_rounds import context, round_phases
 
     who = require_role(request, "organiser")
-    store, desk, slug = request.app.state.store, request.app.state.arena, who["challenge"]
+    store, slug = request.app.state.store, who["challenge"]
     ctx = context(request, who, workspace_needed=False)
-    panels = [panel_summary(p) for p in store.panel_rounds(slug)]
+    panels = [panel_summary(p, request) for p in store.panel_rounds(slug)]
     jobs = store.jobs(slug)
     counts = {s: sum(1 for j in jobs if j["state"] == s) for s in ("queued", "running", "done", "failed")}
     arena_round = store.arena_round(slug)
     arena = None
     if arena_round is not None:
-        review = desk.review(slug, arena_round)
+        review = arena_review(request, slug, arena_round)
         arena = {"round": arena_round, "accepted": len(review.accepted), "excluded": len(review.excluded),
                  "reasons": review.reasons(), "teams": store.arena_teams(slug, arena_round), "review": review}
     rounds = store.rounds(slug, drafts=True)
