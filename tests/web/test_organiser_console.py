@@ -153,6 +153,9 @@ def test_the_arena_is_closed_and_reopened_with_its_reason(draft_world):
                                                                      "reason": "prompt replaced"}
     assert draft_world.client().get("/arena").status_code == 200
     assert organiser.post("/api/organiser/rounds/first/arena/reopen", data={"reason": "x"}).status_code == 400
+    records = draft_world.store.records(draft_world.slug)
+    assert [(r["kind"], r["inputs"]["reason"]) for r in records[-2:]] == [
+        ("arena-closed", "a prompt leaked"), ("arena-reopened", "prompt replaced")]
     assert organiser.post("/api/organiser/rounds/first/arena/explode", data={"reason": "x"}).status_code == 400
 
 

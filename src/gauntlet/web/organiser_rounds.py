@@ -304,7 +304,7 @@ def redecide(request: Request, round_key: str, fields: dict = Depends(form_field
 @router.post("/organiser/rounds/{round_key}/arena/{action}")
 @router.post("/api/organiser/rounds/{round_key}/arena/{action}")
 def arena_state(request: Request, round_key: str, action: str, fields: dict = Depends(form_fields)):
-    """Close or reopen the round's arena, with the reason on record (the desk's own calls)."""
+    """Close or reopen the round's arena: an event of the record with its reason."""
     who = _organiser(request, fields)
     if action not in ("close", "reopen"):
         raise InputError(f"the arena can be closed or reopened, not {action[:40]!r}")
@@ -315,15 +315,9 @@ def arena_state(request: Request, round_key: str, action: str, fields: dict = De
     ctx.round(round_key)
     if not ctx.store.arena_teams(ctx.slug, round_key):
         raise InputError(f"round {round_key!r} has no arena yet: run its arena answers stage first")
-    desk = request.app.state.arena
-    if action == "close":
-        if not desk.close(ctx.slug, round_key, reason=reason, at=now(request)):
-            raise InputError(f"the arena of round {round_key!r} is already closed")
-    else:
-        if ctx.store.arena_state(ctx.slug, round_key)["state"] != "closed":
-            raise InputError(f"the arena of round {round_key!r} is already open")
-        desk.reopen(ctx.slug, round_key, reason=reason, at=now(request))
-    return _done(request, who, {"round": round_key, "arena": _arena_state(ctx, round_key)},
+    record = request.app.state.arena.set_state(ctx.slug, round_key, "closed" if action == "close" else "open",
+                                               reason=reason, at=now(request))
+    return _done(request, who, {"round": round_key, "arena": _arena_state(ctx, round_key), "record": record["hash"]},
                  f"/organiser#round-{round_key}")
 
 
