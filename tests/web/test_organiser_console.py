@@ -267,3 +267,19 @@ def test_a_failed_stage_is_retried_with_its_inputs_and_runs_only_what_failed(sta
     assert app.state.stages.wait(300)
     board = organiser.get("/api/organiser/jobs").json()
     assert board["stages"][0]["state"] == "done" and board["counts"]["failed"] == 0, board
+
+
+def test_serve_knows_its_workspace_in_one_process_and_in_each_worker(draft_world, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gauntlet.cli import app as cli
+    from gauntlet.web.app import WORKSPACE_VAR, app_from_environment
+
+    missing = CliRunner().invoke(cli, ["serve", "--workspace", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+    monkeypatch.setenv("GAUNTLET_DB", draft_world.url)
+    monkeypatch.setenv(WORKSPACE_VAR, str(draft_world.workspace))
+    worker = TestClient(app_from_environment())
+    worker.headers["Authorization"] = f"Bearer {draft_world.tokens['organiser']}"
+    done = worker.post("/api/organiser/rounds/first/publish")
+    assert done.status_code == 200 and (draft_world.workspace / done.json()["report"]).is_file()

@@ -6,7 +6,7 @@
     gauntlet challenge evaluate challenge.toml --round first --tasks tasks/
     gauntlet challenge arena open challenge.toml --round first --prompts prompts.jsonl
     gauntlet challenge panel open challenge.toml --round first
-    gauntlet serve --db sqlite:///gauntlet-store/gauntlet.sqlite  # voters on /arena, experts on /expert
+    gauntlet serve --workspace gauntlet-store                    # voters on /arena, experts on /expert
     gauntlet challenge decide challenge.toml --round first       # a draft, for the organisers
     gauntlet challenge publish challenge.toml --round first      # public: report folder, bundle
     gauntlet challenge appeal|answer|redecide ...                # after publication
