@@ -205,6 +205,8 @@ def console(world, **options) -> tuple:
     ("evaluate", {"tasks": "inputs/prompts.jsonl"}, "no folder"),
     ("arena", {"prompts": "inputs/tasks"}, "no file"),
     ("arena", {"max_new_tokens": "100000"}, "max_new_tokens"),
+    ("evaluate", {"device": "gpu; rm -rf"}, "device must be"),
+    ("arena", {"backend": "local-completions"}, "backend must be hf or vllm"),
     ("train", {}, "no stage 'train'"),
 ])
 def test_bad_stage_inputs_are_refused_before_anything_runs(stage_world, stage, form, reason):

@@ -20,6 +20,7 @@ the reference) run in the request, so bad input is a 4xx, never a failed run.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ STAGES = ("audit", "evaluate", "arena")
 JOB_KINDS = {"fingerprint": "audit", "audit": "audit", "evaluate": "evaluate", "arena": "arena"}
 DEFAULT_INPUTS = {"tasks": "inputs/tasks", "prompts": "inputs/prompts.jsonl", "references": "inputs/references"}
 MAX_NEW_TOKENS = 1024
+DEVICE = re.compile(r"cpu|cuda(:\d{1,2})?|mps")
 
 
 class StageBusy(InputError):
@@ -94,14 +96,15 @@ def prepare(ctx: RoundContext, round_id: str, stage: str, fields: Mapping[str, s
             given[f"reference.{ref.id}"] = text
         return given, lambda executor: _audit_summary(pipeline.audit_round(
             ctx, round_id, references, now=now, executor=executor, progress=False))
+    settings, given = _settings(fields)
     if stage == "evaluate":
         text = fields.get("tasks") or DEFAULT_INPUTS["tasks"]
         tasks = inside(ctx, text, "tasks", kind="dir")
         only = fields.get("only_available", "") in ("yes", "true", "on", "1")
         pipeline.round_suite(ctx, tasks, only_available=only)  # every spec task has its file
-        return {"tasks": text, "only_available": "yes" if only else ""}, lambda executor: _evaluate_summary(
-            pipeline.evaluate_round(ctx, round_id, tasks, now=now, executor=executor, only_available=only,
-                                    progress=False))
+        return {"tasks": text, "only_available": "yes" if only else "", **given}, lambda executor: _evaluate_summary(
+            pipeline.evaluate_round(ctx, round_id, tasks, now=now, executor=executor, settings=settings,
+                                    only_available=only, progress=False))
     text = fields.get("prompts") or DEFAULT_INPUTS["prompts"]
     prompts = inside(ctx, text, "prompts", kind="file")
     pipeline.read_prompts(prompts, round_id)
@@ -109,8 +112,23 @@ def prepare(ctx: RoundContext, round_id: str, stage: str, fields: Mapping[str, s
     if tokens_text and not (tokens_text.isdigit() and 1 <= int(tokens_text) <= MAX_NEW_TOKENS):
         raise InputError(f"max_new_tokens must be a whole number from 1 to {MAX_NEW_TOKENS}")
     tokens = int(tokens_text) if tokens_text else None
-    return {"prompts": text, "max_new_tokens": tokens_text}, lambda executor: _arena_summary(pipeline.open_arena(
-        ctx, round_id, prompts, now=now, executor=executor, max_new_tokens=tokens, progress=False))
+    return {"prompts": text, "max_new_tokens": tokens_text, **given}, lambda executor: _arena_summary(
+        pipeline.open_arena(ctx, round_id, prompts, now=now, executor=executor, settings=settings,
+                            max_new_tokens=tokens, progress=False))
+
+
+def _settings(fields: Mapping[str, str]):
+    """The model backend of the evaluation and the arena answers: `backend` (hf or vllm; an
+    endpoint backend is for the CLI, which can name its URL) and `device` (cpu, cuda, cuda:N, mps)."""
+    from gauntlet.evaluation import BackendSettings
+
+    backend = (fields.get("backend") or "hf").strip()
+    device = (fields.get("device") or "cpu").strip()
+    if backend not in ("hf", "vllm"):
+        raise InputError(f"backend must be hf or vllm, not {backend[:40]!r}")
+    if not DEVICE.fullmatch(device):
+        raise InputError(f"device must be cpu, cuda, cuda:N or mps, not {device[:40]!r}")
+    return BackendSettings(backend=backend, device=device), {"backend": backend, "device": device}
 
 
 def _audit_summary(verdicts: dict) -> str:
