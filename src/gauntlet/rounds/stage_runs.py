@@ -7,7 +7,9 @@ console polls, and what the team pages show); the run itself — running,
 done, failed, with the stage's one-line summary or error — is kept here, one
 per round and stage: a stage that is still running is not started twice. A
 failed stage is retried by running it again with the same inputs: the
-pipeline skips what finished and runs only the jobs that did not.
+pipeline skips what finished and runs only the jobs that did not.  With
+`gauntlet serve --workers N` each process knows the runs it started; the
+jobs' states, in the store, are what every process shows.
 
 The web names a stage's inputs as paths relative to the challenge's
 workspace (`inputs/tasks`, `inputs/prompts.jsonl`, `inputs/references/<id>`
