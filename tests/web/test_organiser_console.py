@@ -70,6 +70,10 @@ def test_publishing_builds_the_report_folder_and_publishing_twice_is_refused(dra
     again = organiser.post("/api/organiser/rounds/first/publish")
     assert again.status_code == 400 and "no unpublished decision" in again.json()["error"]
     assert kinds(draft_world).count("publication") == 1
+    shutil.rmtree(folder.parent)  # as a crash between the event and the folder would leave it
+    third = organiser.post("/api/organiser/rounds/first/publish")
+    assert third.status_code == 400 and "1 missing report folder(s) were rebuilt" in third.json()["error"]
+    assert folder.is_file() and kinds(draft_world).count("publication") == 1
 
 
 def test_without_a_workspace_the_console_refuses_to_publish(draft_world):

@@ -266,12 +266,15 @@ def draft_document(request: Request, round_key: str) -> JSONResponse:
 def publish(request: Request, round_key: str, fields: dict = Depends(form_fields)):
     """Publish the round's draft and build its report folder, exactly as `gauntlet challenge
     publish` does (`publish_round`: atomic, and a rerun completes a half-built one)."""
-    from gauntlet.rounds.publication import publish_round
+    from gauntlet.rounds.publication import publish_round, rebuild
 
     who = _organiser(request, fields)
     ctx = context(request, who)
     if ctx.state().draft(ctx.round(round_key).id) is None:
-        raise InputError(f"round {round_key!r} has no unpublished decision to publish")
+        # Publishing twice is refused; what a crash left unbuilt is completed all the same.
+        rebuilt = rebuild(ctx)
+        raise InputError(f"round {round_key!r} has no unpublished decision to publish"
+                         + (f" (its {len(rebuilt)} missing report folder(s) were rebuilt)" if rebuilt else ""))
     result = publish_round(ctx, round_key, now=now(request))
     return _done(request, who, {"round": round_key, "sequence": result.sequence, "record_hash": result.record_hash,
                                 "ledger_head": result.ledger_head,
