@@ -257,9 +257,9 @@ def _arena_state_command(state: str):
         from gauntlet.rounds import service
 
         ctx = _context(spec, store, db)
-        record = service.set_arena(ctx.store, ctx.spec, ctx.round(round_id).id, state, reason, _now(now))
+        entry = service.set_arena(ctx.store, ctx.spec, ctx.round(round_id).id, state, reason, _now(now))
         typer.echo(f"arena of round {round_id!r} {'open again' if state == 'open' else 'closed'}: {reason}; "
-                   f"record {record['hash'][:16]}")
+                   f"record {entry['hash'][:16]}")
     return command
 
 
