@@ -289,7 +289,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
     err_console.print(f"Inputs:        {published.inputs_file}  "
                       f"(recompute: gauntlet round decide {published.inputs_file} --json)")
     err_console.print(f"Ledger head:   {published.ledger_head}  ({ledger}: gauntlet ledger export, then verify)")
-    err_console.print(f"Web:           gauntlet serve --db {db_url}"
+    err_console.print(f"Web:           gauntlet serve --workspace {workdir} --db {db_url}"
                       f"  (sign-in tokens for the organiser, every team and expert: {tokens_file})")
     return DemoResult(workdir, published.report, published.inputs_file, ledger, published.ledger_head,
                       decision.outputs)

@@ -79,7 +79,13 @@ class World:
     inputs: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
 
+    @property
+    def workspace(self) -> Path:
+        """The challenge's folder (report folders are built here): the database file's."""
+        return Path(self.url.removeprefix("sqlite:///")).parent
+
     def client(self, token: str | None = None, **app_options) -> TestClient:
+        app_options.setdefault("workspace", self.workspace)
         client = TestClient(create_app(self.url, clock=self.clock, arena_seed=7, **app_options))
         if token is not None:
             client.headers["Authorization"] = f"Bearer {self.tokens[token]}"

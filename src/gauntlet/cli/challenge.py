@@ -6,7 +6,7 @@
     gauntlet challenge evaluate challenge.toml --round first --tasks tasks/
     gauntlet challenge arena open challenge.toml --round first --prompts prompts.jsonl
     gauntlet challenge panel open challenge.toml --round first
-    gauntlet serve --db sqlite:///gauntlet-store/gauntlet.sqlite  # voters on /arena, experts on /expert
+    gauntlet serve --workspace gauntlet-store                    # voters on /arena, experts on /expert
     gauntlet challenge decide challenge.toml --round first       # a draft, for the organisers
     gauntlet challenge publish challenge.toml --round first      # public: report folder, bundle
     gauntlet challenge appeal|answer|redecide ...                # after publication
@@ -246,20 +246,27 @@ def arena_open_command(
                f"{counts['excluded']} kept out because they name their model")
 
 
-@arena_app.command("reopen")
-def arena_reopen_command(
-    spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
-    reason: str = typer.Option(..., "--reason", help="Why the closed arena takes votes again (kept on record)."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-) -> None:
-    """Reopen an arena its round's decision closed (an organiser's action, like POST /api/arena/reopen)."""
-    from gauntlet.rounds.arena_desk import reopen_arena
+def _arena_state_command(state: str):
+    def command(
+        spec: Path = SPEC,
+        round_id: str = typer.Option(..., "--round", help="Round id."),
+        reason: str = typer.Option(..., "--reason", help="Why, kept on record."),
+        now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+        store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    ) -> None:
+        from gauntlet.rounds import service
 
-    ctx = _context(spec, store, db)
-    reopen_arena(ctx.store, ctx.slug, round_id, reason=reason, at=_now(now))
-    typer.echo(f"arena of round {round_id!r} open again: {reason}")
+        ctx = _context(spec, store, db)
+        entry = service.set_arena(ctx.store, ctx.spec, ctx.round(round_id).id, state, reason, _now(now))
+        typer.echo(f"arena of round {round_id!r} {'open again' if state == 'open' else 'closed'}: {reason}; "
+                   f"record {entry['hash'][:16]}")
+    return command
+
+
+arena_app.command("reopen", help="Reopen a round's closed arena, with the reason on record (as the organiser "
+                                 "console does).")(_arena_state_command("open"))
+arena_app.command("close", help="Close a round's arena by hand, with the reason on record (its decision "
+                                "closes it too).")(_arena_state_command("closed"))
 
 
 @panel_app.command("open")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,7 +33,10 @@ def demo(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    workspace: Path | None = typer.Option(None, "--workspace", help="The challenge's workspace (as "
+                                             "`gauntlet challenge --store`): the organisers' console runs stages "
+                                             "and builds report folders there; its SQLite store is the default --db."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes. Every bit of the app's state "
                                 "lives in the store, so several processes (or machines) can serve one "
                                 "PostgreSQL store (SQLite: one)."),
@@ -42,26 +44,32 @@ def serve(
                                         "reverse proxy that ends HTTPS and does not forward the scheme."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
-    sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
+    sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json).
+    With --workspace, organisers run stages, decide and publish from /organiser as the CLI does."""
     import os
 
     import uvicorn
 
+    from gauntlet.errors import InputError
+    from gauntlet.rounds.workspace import Workspace
     from gauntlet.store.db import ENV_VAR, default_url
     from gauntlet.store.repository import Store
-    from gauntlet.web.app import create_app
+    from gauntlet.web.app import WORKSPACE_VAR, create_app
 
-    url = db or default_url()
+    if workspace is not None and not workspace.is_dir():
+        raise InputError(f"--workspace {workspace}: no such folder")
+    url = db or (Workspace(workspace).db_url() if workspace is not None else default_url())
     if workers > 1 and url.startswith("sqlite"):
-        from gauntlet.errors import InputError
-
         raise InputError("--workers above 1 needs a database server (PostgreSQL): SQLite takes one writer at a "
                          "time, so several processes would fail each other's votes with 'database is locked'")
     if workers == 1:
-        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None, workspace=workspace), host=host, port=port,
+                    log_level="info")
         return
     Store(url)  # migrate once here, before the workers open the store side by side
     os.environ[ENV_VAR] = url
+    if workspace is not None:
+        os.environ[WORKSPACE_VAR] = str(workspace.resolve())
     if secure_cookies:
         os.environ["GAUNTLET_SECURE_COOKIES"] = "1"
     uvicorn.run("gauntlet.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,

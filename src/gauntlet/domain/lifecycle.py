@@ -21,6 +21,8 @@ payload is the record's `inputs` (for a decision, its decision inputs; its
     publication      the round's latest draft becomes the decision in force
     appeal           {"appeal", "team", "grounds"} against the decision in force
     appeal-answer    {"appeal", "upheld", "answer"}
+    arena-closed     {"reason"}: an organiser closes the round's arena by hand
+    arena-reopened   {"reason"}: an organiser reopens it (after the decision closed it, say)
 
 Rules, and how the choices that once differed between two implementations
 were settled:
@@ -53,6 +55,10 @@ were settled:
   teams this decision let through; once its submissions are closed, changing
   who advanced would rewrite a round already played. Time is the command's
   input, so the deadline needs no event to be known.
+- The arena is closed by its round's decision (no event of its own: the
+  decision says it); an organiser may close or reopen it by hand, each time
+  as an event that names the round and says why. Whether it is open now is
+  the store's arena state, which the service writes with the event.
 - Entrants join at their declared round, after the previous round is
   published and before the deadline, and bring their own allotment for the
   period leading to that round.
@@ -75,7 +81,9 @@ __all__ = ["Appeal", "ChallengeState", "Decision", "Event", "RuleBroken", "Stand
            "redecision_closes", "replay", "window"]
 
 DECISION_KINDS = ("decision", "re-decision")
-KINDS = ("spec", "team-joined", "submission", "lock", *DECISION_KINDS, "publication", "appeal", "appeal-answer")
+ARENA_KINDS = ("arena-closed", "arena-reopened")
+KINDS = ("spec", "team-joined", "submission", "lock", *DECISION_KINDS, "publication", "appeal", "appeal-answer",
+         *ARENA_KINDS)
 
 
 class RuleBroken(ValueError):
@@ -321,7 +329,16 @@ def window(state: ChallengeState, round_id: str) -> tuple[dt.datetime, dt.dateti
     return in_force.published_at, in_force.published_at + dt.timedelta(days=days)
 
 
+def _arena(state: ChallengeState, e: Event) -> ChallengeState:
+    _round(state, e)
+    if not str(e.payload.get("reason") or "").strip():
+        raise RuleBroken(f"{e.kind}: say why (a reason goes on record)")
+    return state
+
+
 _HANDLERS = {
+    "arena-closed": _arena,
+    "arena-reopened": _arena,
     "team-joined": _team_joined,
     "submission": _submission,
     "lock": _lock,

@@ -13,7 +13,8 @@ The round's decision still recomputes every rule from the whole kept vote log
 
 A round's arena is open until its decision closes it (`close_arena`); after
 that every vote is refused with the reason and nothing is stored, until an
-organiser reopens it (`reopen_arena`).  The desk knows nothing of HTTP, so the
+organiser reopens it (`ArenaDesk.set_state`: an event of the record, as is an
+organiser closing it by hand).  The desk knows nothing of HTTP, so the
 web app and a simulated crowd share exactly the same serving and voting rules.
 """
 
@@ -98,7 +99,7 @@ def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime |
 
 
 def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
-    """Reopen a closed arena: an organiser's action, with its reason on record."""
+    """Reopen the arena a refused decision closed (no event: the decision never happened)."""
     store.set_arena_state(slug, round_key, "open", reason, at)
 
 
@@ -313,11 +314,13 @@ class ArenaDesk:
         pool = pool or self.store.arena_pool(slug, round_key)
         return filter_votes(self.store.arena_votes(slug, round_key), self.policy(slug), pool.revealing)
 
-    def close(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
-        closed = close_arena(self.store, slug, round_key, reason=reason, at=at)
-        self._open.pop((slug, round_key), None)
-        return closed
+    def set_state(self, slug: str, round_key: str, state: str, *, reason: str, at: datetime) -> dict:
+        """An organiser closes or reopens the arena: an event of the record (`service.set_arena`)."""
+        from gauntlet.rounds import service
 
-    def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
-        reopen_arena(self.store, slug, round_key, reason=reason, at=at)
+        record = service.set_arena(self.store, service.spec_of(self.store, slug), round_key, state, reason, at)
         self._open.pop((slug, round_key), None)
+        return record
+
+    def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime) -> None:
+        self.set_state(slug, round_key, "open", reason=reason, at=at)

@@ -283,6 +283,28 @@ def answer(store, spec, appeal_id: int, upheld: bool, text: str, at: datetime) -
                        note=f"appeal #{appeal_id} {'upheld' if upheld else 'rejected'}")
 
 
+# ----------------------------------------------------------------------------- the arena
+
+
+def set_arena(store, spec, round_id: str, state: str, reason: str, at: datetime) -> dict:
+    """An organiser closes (`state="closed"`) or reopens (`"open"`) a round's arena: the arena's
+    new state and its event, with the reason, in one transaction."""
+    from gauntlet.store.models_activity import ArenaState
+
+    if state not in ("open", "closed"):
+        raise InputError(f"an arena is open or closed, not {state!r}")
+    reason = (reason or "").strip()
+    with _transaction(store, spec) as (session, challenge, now_state):
+        event = Event("arena-reopened" if state == "open" else "arena-closed", _aware(at), round_id,
+                      {"reason": reason})
+        _check(now_state, event)
+        current = store._arena_state_row(session, challenge.id, round_id)
+        if (current.state if current else "open") == state:
+            raise InputError(f"the arena of round {round_id!r} is already {state}")
+        session.add(ArenaState(challenge_id=challenge.id, round_key=round_id, state=state, reason=reason, at=at))
+        return _append(session, challenge, spec, event, note=f"arena of round {round_id} {state}: {reason}")
+
+
 # ----------------------------------------------------------------------------- an earlier store's ledger file
 
 

@@ -1,8 +1,11 @@
 """The web application: the public record and arena for everyone, and pages for
 teams, experts and organisers behind role tokens.
 
-`create_app(url)` opens (and migrates) the store once.  Routes live in
-`public`, `arena`, `accounts`, `teams`, `experts` and `organisers`; this
+`create_app(url, workspace=DIR)` opens (and migrates) the store once; the
+workspace (`gauntlet.rounds.workspace`) is where the organisers' console runs
+stages and builds report folders, as `gauntlet challenge ...` does.  Routes live in
+`public`, `arena`, `accounts`, `teams`, `experts`, `organisers` and
+`organiser_rounds`; this
 module wires them, the visitor cookie, and the error pages: every error a user
 can cause is answered with its one-line message (JSON under /api, a page
 elsewhere) and the right status, never a traceback.
@@ -11,8 +14,9 @@ elsewhere) and the right status, never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,10 +25,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gauntlet import __version__
 from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
+from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
+from gauntlet.rounds.stage_runs import StageBusy, StageRunner
+from gauntlet.rounds.workspace import Workspace
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
-from gauntlet.web import accounts, api_docs, arena, experts, organisers, public, teams
-from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
+from gauntlet.web import (
+    accounts,
+    api_docs,
+    arena,
+    experts,
+    organiser_rounds,
+    organisers,
+    public,
+    teams,
+)
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
 from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie
@@ -37,6 +52,8 @@ def _status(exc: Exception) -> int:
         return 401
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, StageBusy):
+        return 409
     if isinstance(exc, DailyCapReached):
         return 429
     if isinstance(exc, BodyTooLarge):
@@ -57,12 +74,18 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_seed: int | None = None,
                daily_cap: int | None = None, sampling: str = "active",
-               secure_cookies: bool | None = None) -> FastAPI:
+               secure_cookies: bool | None = None, workspace: str | Path | None = None,
+               stage_workers: int | None = None) -> FastAPI:
     """The app over the store at `url`.  `clock` (UTC-aware `datetime` factory), `arena_seed`
     (battle draws), `daily_cap` (votes per voter per day; default: the spec's, else 50) and
     `sampling` ("active" or "uniform" pair sampling) are for tests and organisers.
     `secure_cookies=True` marks every cookie `Secure` (behind a reverse proxy that ends TLS
-    and does not forward the scheme); by default cookies are `Secure` on HTTPS requests."""
+    and does not forward the scheme); by default cookies are `Secure` on HTTPS requests.
+    `workspace` is the challenge's folder (models, evidence, caches, reports); without it the
+    console refuses to run stages or publish.  `stage_workers` is the stages' job processes
+    (`gauntlet.rounds.stage_jobs.make_executor`: default one per two cores, 0 in the server)."""
+    from gauntlet.rounds.stage_jobs import make_executor
+
     store = Store(url)
     app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None,
                   description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
@@ -72,6 +95,8 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.state.signer = Signer(store.web_secret())
     app.state.clock = clock or utc_now
     app.state.secure_cookies = secure_cookies
+    app.state.workspace = Workspace(Path(workspace)) if workspace is not None else None
+    app.state.stages = StageRunner(lambda: make_executor(stage_workers))
     # Added before the visitor middleware, so it sits inside it: its body limit then raises
     # where the routes' exception handlers see it (not inside that middleware's task group).
     app.add_middleware(Hardening)
@@ -118,17 +143,22 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
-    for module in (public, arena, accounts, teams, experts, organisers, api_docs):
+    for module in (public, arena, accounts, teams, experts, organisers, organiser_rounds, api_docs):
         app.include_router(module.router)
     api_docs.mount_assets(app)
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """The app over the store named by GAUNTLET_DB: what each of `gauntlet serve --workers N`'s
-    processes runs (uvicorn starts them from this import path)."""
+    """The app over the store named by GAUNTLET_DB and the workspace named by GAUNTLET_WORKSPACE:
+    what each of `gauntlet serve --workers N`'s processes runs (uvicorn starts them from this
+    import path)."""
     import os
 
     from gauntlet.store.db import default_url
 
-    return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None)
+    return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None,
+                      workspace=os.environ.get(WORKSPACE_VAR) or None)
+
+
+WORKSPACE_VAR = "GAUNTLET_WORKSPACE"

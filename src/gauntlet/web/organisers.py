@@ -1,8 +1,12 @@
-"""The organisers' overview: rounds, jobs, what needs a human look (inconclusive
-audits, too-close-to-call decisions, low-agreement rubric criteria, anomalous
-voters), appeals to answer, the panel's progress, and role tokens."""
+"""The organisers' console: each round's phase with its actions and stages
+(`gauntlet.web.organiser_rounds`), jobs refreshed live, what needs a human look
+(inconclusive audits, too-close-to-call decisions, low-agreement rubric criteria,
+anomalous voters), drafts, appeals to answer, the panel's progress, and role tokens."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -18,7 +22,33 @@ router = APIRouter()
 PANEL_BOOTSTRAP = 200  # enough for an overview; the round engine draws its own
 
 
-def panel_summary(panel: dict) -> dict:
+def _memo(request: Request, key: tuple, version, compute):
+    """`compute()` once per `version` of what it reads (append-only logs: votes, reviews):
+    the console's two heaviest reads would otherwise be redone on every page load."""
+    cache = request.app.state.__dict__.setdefault("organiser_memo", {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = compute()
+    cache[key] = (version, value)
+    return value
+
+
+def arena_review(request: Request, slug: str, round_key: str):
+    """The desk's review of every vote of the round, redone only when a vote or answer was added."""
+    store, desk = request.app.state.store, request.app.state.arena
+    cache = request.app.state.__dict__.setdefault("organiser_memo", {})
+    last = cache.get(("review", slug, round_key), (None, None))[0]
+    last_vote = last[1] if last else 0
+    fresh = store.arena_votes(slug, round_key, after=last_vote)
+    version = (store.arena_version(slug, round_key), fresh[-1].sequence if fresh else last_vote)
+    return _memo(request, ("review", slug, round_key), version, lambda: desk.review(slug, round_key))
+
+
+def panel_summary(panel: dict, request: Request | None = None) -> dict:
+    if request is not None:
+        version = hashlib.sha256(json.dumps(panel, sort_keys=True, default=str).encode()).hexdigest()
+        return _memo(request, ("panel", panel["round"]), version, lambda: panel_summary(panel))
     """Progress of one round's panel and, once every review is in, its scores and
     per-criterion agreement (Krippendorff's alpha, flagged below 0.667)."""
     rubric = rubric_from_dict(panel["rubric"])
@@ -39,21 +69,22 @@ def panel_summary(panel: dict) -> dict:
     return summary
 
 
-def flagged_items(store, desk, slug: str, panels: list[dict], who: dict) -> list[dict]:
+def flagged_items(store, slug: str, rounds: list[dict], panels: list[dict], arena: dict | None) -> list[dict]:
     flags = []
-    for team in store.team_names(slug):
-        for sub in store.team_profile(slug, team, viewer=who)["submissions"]:
+    for rnd in rounds:
+        if not rnd["submissions"]:
+            continue
+        for sub in store.round_submissions(slug, rnd["key"]):  # one query a round, not one a team
             for audit in sub["audits"]:
                 if audit["verdict"] == "inconclusive":
-                    flags.append({"kind": "audit", "round": sub["round"],
-                                  "what": f"independence audit of {team} against {audit['reference']} is inconclusive "
-                                          f"(p = {audit['p_value']:.2g}): the panel should look"})
-    for rnd in store.rounds(slug, drafts=True):
+                    flags.append({"kind": "audit", "round": rnd["key"],
+                                  "what": f"independence audit of {sub['team']} against {audit['reference']} is "
+                                          f"inconclusive (p = {audit['p_value']:.2g}): the panel should look"})
+    for rnd in rounds:
         if rnd["decisions"]:
-            board = store.round_board(slug, rnd["key"], drafts=True)
-            out = board["decision"]["outputs"]
-            draft = " (draft, not published)" if board["decision"]["published_at"] is None else ""
-            for team in (out.get("uncertainty") or {}).get("close_calls") or ():
+            latest = store.round_decisions(slug, rnd["key"], drafts=True)[-1]
+            draft = " (draft, not published)" if latest["published_at"] is None else ""
+            for team in (latest["outputs"].get("uncertainty") or {}).get("close_calls") or ():
                 flags.append({"kind": "close", "round": rnd["key"],
                               "what": f"{team}'s outcome is too close to call{draft}: its margin is inside the noise"})
     for panel in panels:
@@ -63,10 +94,9 @@ def flagged_items(store, desk, slug: str, panels: list[dict], who: dict) -> list
                     flags.append({"kind": "agreement", "round": panel["round"],
                                   "what": f"rubric criterion {rel.key}: low agreement between experts "
                                           f"(Krippendorff's alpha {rel.alpha:.2f} < 0.667)"})
-    arena_round = store.arena_round(slug)
-    if arena_round is not None:
-        for voter, anomaly in desk.review(slug, arena_round).anomalous_voters.items():
-            flags.append({"kind": "voter", "round": arena_round,
+    if arena is not None:
+        for voter, anomaly in arena["review"].anomalous_voters.items():
+            flags.append({"kind": "voter", "round": arena["round"],
                           "what": f"voter {voter_alias(voter)} is anomalous ({anomaly.test} test, statistic "
                                   f"{anomaly.statistic:.1f} after {anomaly.after_votes} votes); their votes do not count"})
     return flags
@@ -74,36 +104,43 @@ def flagged_items(store, desk, slug: str, panels: list[dict], who: dict) -> list
 
 @router.get("/organiser", response_class=HTMLResponse)
 def overview(request: Request) -> HTMLResponse:
+    """The console. Each store read happens once (the arena's vote review, the heaviest, too);
+    the jobs table refreshes itself from /api/organiser/jobs."""
+    from gauntlet.rounds.stage_runs import DEFAULT_INPUTS
+    from gauntlet.web.organiser_rounds import context, round_phases
+
     who = require_role(request, "organiser")
-    store, desk, slug = request.app.state.store, request.app.state.arena, who["challenge"]
-    panels = [panel_summary(p) for p in store.panel_rounds(slug)]
+    store, slug = request.app.state.store, who["challenge"]
+    ctx = context(request, who, workspace_needed=False)
+    panels = [panel_summary(p, request) for p in store.panel_rounds(slug)]
     jobs = store.jobs(slug)
     counts = {s: sum(1 for j in jobs if j["state"] == s) for s in ("queued", "running", "done", "failed")}
     arena_round = store.arena_round(slug)
     arena = None
     if arena_round is not None:
-        review = desk.review(slug, arena_round)
+        review = arena_review(request, slug, arena_round)
         arena = {"round": arena_round, "accepted": len(review.accepted), "excluded": len(review.excluded),
-                 "reasons": review.reasons(), "teams": store.arena_teams(slug, arena_round)}
+                 "reasons": review.reasons(), "teams": store.arena_teams(slug, arena_round), "review": review}
+    rounds = store.rounds(slug, drafts=True)
     assigned = {p["round"] for p in panels}
     return render(request, "organiser.html", {
-        "slug": slug, "challenge_name": next(c["name"] for c in store.challenges() if c["slug"] == slug),
-        "rounds": store.rounds(slug, drafts=True), "jobs": jobs, "job_counts": counts,
-        "drafts": _drafts(store, slug),
-        "flags": flagged_items(store, desk, slug, panels, who), "appeals": store.appeals(slug),
-        "panels": panels, "unassigned": [r for r in store.rounds(slug) if r["submissions"] and r["key"] not in assigned],
+        "slug": slug, "challenge_name": ctx.spec.name, "rounds": rounds,
+        "phases": round_phases(ctx, now(request)), "jobs": jobs, "job_counts": counts,
+        "stage_runs": request.app.state.stages.runs(slug), "has_workspace": ctx.workspace is not None,
+        "references": [r.id for r in ctx.spec.independence.references], "defaults": DEFAULT_INPUTS,
+        "drafts": _drafts(store, slug, rounds),
+        "flags": flagged_items(store, slug, rounds, panels, arena), "appeals": store.appeals(slug),
+        "panels": panels, "unassigned": [r for r in rounds if r["submissions"] and r["key"] not in assigned],
         "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
         "teams": store.team_names(slug),
     })
 
 
-def _drafts(store, slug: str) -> list[dict]:
-    """Each round's unpublished decision with its survival probabilities, close calls and
-    what-if sensitivity (the weight at which each outcome would change), for the organisers."""
-    from gauntlet.rounds.decisions import sensitivity
-
+def _drafts(store, slug: str, rounds: list[dict]) -> list[dict]:
+    """Each round's unpublished decision with its survival probabilities and close calls; its
+    page (/organiser/rounds/<round>/draft) has the what-ifs."""
     drafts = []
-    for rnd in store.rounds(slug, drafts=True):
+    for rnd in rounds:
         if not rnd["decisions"]:
             continue
         latest = store.round_decisions(slug, rnd["key"], drafts=True)[-1]
@@ -111,18 +148,18 @@ def _drafts(store, slug: str) -> list[dict]:
             unc = (latest["outputs"].get("uncertainty") or {})
             drafts.append({"round": rnd["key"], "sequence": latest["sequence"], "outputs": latest["outputs"],
                            "survival": {t: v.get("survival_probability") for t, v in (unc.get("teams") or {}).items()},
-                           "close_calls": unc.get("close_calls") or [],
-                           "sensitivity": sensitivity(latest["inputs"])})
+                           "close_calls": unc.get("close_calls") or []})
     return drafts
 
 
 def _done(request: Request, who: dict, document: dict, anchor: str = ""):
-    if who["via"] == "bearer":
+    if who["via"] == "bearer" or request.url.path.startswith("/api/"):
         return JSONResponse(document)
     return RedirectResponse(f"/organiser{anchor}", status_code=303)
 
 
 @router.post("/organiser/appeals/{appeal_id}/answer")
+@router.post("/api/organiser/appeals/{appeal_id}/answer")
 def answer_appeal(request: Request, appeal_id: RecordId, fields: dict = Depends(form_fields)):
     who = require_role(request, "organiser")
     check_csrf(request, fields, who)
@@ -135,19 +172,6 @@ def answer_appeal(request: Request, appeal_id: RecordId, fields: dict = Depends(
     service.answer(store, service.spec_of(store, who["challenge"]), appeal_id, verdict == "yes",
                    fields.get("answer", ""), now(request))
     return _done(request, who, {"appeal": appeal_id, "upheld": verdict == "yes"}, "#appeals")
-
-
-@router.post("/organiser/rounds/{round_key}/publish")
-def publish_decision(request: Request, round_key: str, fields: dict = Depends(form_fields)):
-    """Publish the round's draft decision (the report folder is built by the next
-    `gauntlet challenge publish`, which the web app has no workspace for)."""
-    from gauntlet.rounds import service
-
-    who = require_role(request, "organiser")
-    check_csrf(request, fields, who)
-    store = request.app.state.store
-    record = service.publish(store, service.spec_of(store, who["challenge"]), round_key, now(request))
-    return _done(request, who, {"round": round_key, "published": record["references"][0]}, "#rounds")
 
 
 @router.post("/organiser/panel")
