@@ -40,6 +40,12 @@ def serve(
                                 "PostgreSQL store (SQLite: one)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark every cookie Secure: for a "
                                         "reverse proxy that ends HTTPS and does not forward the scheme."),
+    store: Optional[Path] = typer.Option(None, "--store", help="The challenge's workspace (as for `gauntlet "
+                                         "challenge`): teams' uploads go into its content store. Without it "
+                                         "the server takes no submissions."),
+    submission_root: list[str] = typer.Option([], "--submission-root", help="A folder or storage URL prefix "
+                                              "(s3://bucket/{team}) the server may read a team's model from; "
+                                              "{team} becomes the team's id. Repeatable; none: uploads only."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
     sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json)."""
@@ -58,12 +64,16 @@ def serve(
         raise InputError("--workers above 1 needs a database server (PostgreSQL): SQLite takes one writer at a "
                          "time, so several processes would fail each other's votes with 'database is locked'")
     if workers == 1:
-        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None, content_root=store,
+                               submission_roots=submission_root), host=host, port=port, log_level="info")
         return
     Store(url)  # migrate once here, before the workers open the store side by side
     os.environ[ENV_VAR] = url
     if secure_cookies:
         os.environ["GAUNTLET_SECURE_COOKIES"] = "1"
+    if store is not None:
+        os.environ["GAUNTLET_STORE"] = str(store.resolve())
+    os.environ["GAUNTLET_SUBMISSION_ROOTS"] = "\n".join(submission_root)
     uvicorn.run("gauntlet.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="info")
 

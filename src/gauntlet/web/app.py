@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,7 @@ from gauntlet import __version__
 from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
-from gauntlet.web import accounts, api_docs, arena, experts, organisers, public, teams
+from gauntlet.web import accounts, api, api_docs, arena, experts, organisers, public, submissions, teams
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
@@ -57,12 +58,16 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_seed: int | None = None,
                daily_cap: int | None = None, sampling: str = "active",
-               secure_cookies: bool | None = None) -> FastAPI:
+               secure_cookies: bool | None = None, content_root: str | Path | None = None,
+               submission_roots: Sequence[str] = ()) -> FastAPI:
     """The app over the store at `url`.  `clock` (UTC-aware `datetime` factory), `arena_seed`
     (battle draws), `daily_cap` (votes per voter per day; default: the spec's, else 50) and
     `sampling` ("active" or "uniform" pair sampling) are for tests and organisers.
     `secure_cookies=True` marks every cookie `Secure` (behind a reverse proxy that ends TLS
-    and does not forward the scheme); by default cookies are `Secure` on HTTPS requests."""
+    and does not forward the scheme); by default cookies are `Secure` on HTTPS requests.
+    `content_root` is the challenge's workspace (the content store teams submit into) and
+    `submission_roots` the folders and URL prefixes it may read for a team
+    (`gauntlet.artifacts.locations`)."""
     store = Store(url)
     app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None,
                   description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
@@ -72,6 +77,8 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.state.signer = Signer(store.web_secret())
     app.state.clock = clock or utc_now
     app.state.secure_cookies = secure_cookies
+    app.state.content_root = Path(content_root) if content_root is not None else None
+    app.state.submission_roots = tuple(submission_roots)
     # Added before the visitor middleware, so it sits inside it: its body limit then raises
     # where the routes' exception handlers see it (not inside that middleware's task group).
     app.add_middleware(Hardening)
@@ -118,7 +125,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
-    for module in (public, arena, accounts, teams, experts, organisers, api_docs):
+    for module in (public, arena, accounts, teams, submissions, experts, organisers, api, api_docs):
         app.include_router(module.router)
     api_docs.mount_assets(app)
     return app
@@ -131,4 +138,6 @@ def app_from_environment() -> FastAPI:
 
     from gauntlet.store.db import default_url
 
-    return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None)
+    roots = [r for r in os.environ.get("GAUNTLET_SUBMISSION_ROOTS", "").split("\n") if r]
+    return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None,
+                      content_root=os.environ.get("GAUNTLET_STORE") or None, submission_roots=roots)

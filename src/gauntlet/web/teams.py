@@ -24,6 +24,19 @@ def _rounds_open_for_appeal(store, slug: str, team: str, at) -> list[dict]:
     return open_rounds
 
 
+def _submitting(request: Request, slug: str, team: str) -> dict:
+    """What the page's submission forms need: the rounds taking submissions, and the team's tries."""
+    from gauntlet.artifacts.intakes import Intakes
+    from gauntlet.web.submissions import open_rounds, round_context
+
+    root = request.app.state.content_root
+    if root is None:
+        return {"intakes": [], "open_rounds": [], "accepts_uploads": False, "reads_locations": False}
+    return {"intakes": Intakes(root).of_team(slug, team), "open_rounds": open_rounds(round_context(request, slug), now(request)),
+            "accepts_uploads": True, "reads_locations": bool(request.app.state.submission_roots),
+            "roots": [r.replace("{team}", team) for r in request.app.state.submission_roots]}
+
+
 @router.get("/team", response_class=HTMLResponse)
 def team_dashboard(request: Request) -> HTMLResponse:
     who = require_role(request, "team")
@@ -32,6 +45,7 @@ def team_dashboard(request: Request) -> HTMLResponse:
     jobs = store.jobs(slug, team=team)
     return render(request, "team_dashboard.html", {
         "slug": slug, "team": store.team_profile(slug, team, viewer=who), "jobs": jobs,
+        **_submitting(request, slug, team),
         "busy": any(j["state"] in ("queued", "running") for j in jobs),
         "appeals": store.appeals(slug, team=team),
         "appealable": _rounds_open_for_appeal(store, slug, team, now(request)),

@@ -1,0 +1,227 @@
+"""A team submits its model over the web: the resumable upload protocol, a folder or URL the
+server reads, and the refusals of hostile uploads, which never touch another team's model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from gauntlet.artifacts.content_store import ContentStore
+from gauntlet.web.app import create_app
+
+ROUND = "second"  # the example spec's second round takes submissions on the world's clock
+APACHE = "---\nlicense: apache-2.0\n---\n# A tiny model\n"
+
+
+def tiny_model(folder: Path, seed: int = 0, card: str = APACHE) -> dict[str, bytes]:
+    """A model folder intake accepts: config, safetensors weights and a model card."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    save_file({"model.embed_tokens.weight": rng.standard_normal((32, 8)).astype(np.float32),
+               "model.layers.0.mlp.weight": rng.standard_normal((8, 8)).astype(np.float32)},
+              str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8}))
+    (folder / "README.md").write_text(card)
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def declaration(files: dict[str, bytes]) -> list[dict]:
+    return [{"path": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()]
+
+
+@pytest.fixture
+def site(world, tmp_path):
+    """The app over the world with a content store and two roots it may read for a team."""
+    content = tmp_path / "workspace"
+    roots = (str(tmp_path / "teams" / "{team}"), "memory://submissions/{team}")
+
+    def client(token: str | None = None):
+        from fastapi.testclient import TestClient
+
+        app = create_app(world.url, clock=world.clock, arena_seed=7, content_root=content, submission_roots=roots)
+        c = TestClient(app)
+        if token:
+            c.headers["Authorization"] = f"Bearer {world.tokens[token]}"
+        return c
+
+    return world, content, client
+
+
+def upload(client, files: dict[str, bytes], chunk: int = 700) -> dict:
+    created = client.post("/api/team/uploads", json={"round": ROUND, "files": declaration(files)})
+    assert created.status_code == 201, created.text
+    record = created.json()
+    for n, entry in enumerate(record["files"]):
+        data = files[entry["path"]]
+        for offset in range(0, len(data), chunk):
+            r = client.post(f"/api/team/uploads/{record['id']}/files/{n}?offset={offset}",
+                            content=data[offset:offset + chunk], headers={"content-type": "application/octet-stream"})
+            assert r.status_code == 200, r.text
+    return record
+
+
+def test_a_chunked_upload_resumes_and_becomes_the_teams_submission(site, tmp_path):
+    world, content, client = site
+    lg = client("lg")
+    files = tiny_model(tmp_path / "m")
+    created = lg.post("/api/team/uploads", json={"round": ROUND, "files": declaration(files)}).json()
+    weights = next(n for n, f in enumerate(created["files"]) if f["path"] == "model.safetensors")
+    data = files["model.safetensors"]
+    assert lg.post(f"/api/team/uploads/{created['id']}/files/{weights}?offset=0", content=data[:1000]).json() == \
+        {"received": 1000, "size": len(data)}
+    # The connection broke after an unknown amount: a chunk at the wrong offset is refused with the right one.
+    wrong = lg.post(f"/api/team/uploads/{created['id']}/files/{weights}?offset=0", content=data[:1000])
+    assert wrong.status_code == 409 and wrong.json()["received"] == 1000
+    status = lg.get(f"/api/team/uploads/{created['id']}").json()
+    assert status["state"] == "receiving" and status["received"][weights] == 1000
+    early = lg.post(f"/api/team/uploads/{created['id']}/finish")
+    assert early.status_code == 400 and "bytes received" in early.json()["error"]
+    for n, f in enumerate(created["files"]):
+        start = status["received"][n]
+        lg.post(f"/api/team/uploads/{created['id']}/files/{n}?offset={start}", content=files[f["path"]][start:])
+    done = lg.post(f"/api/team/uploads/{created['id']}/finish")
+    assert done.status_code == 201, done.text
+    result = done.json()
+    assert result["state"] == "accepted" and result["licence"] == "apache-2.0" and result["licence_allowed"] is True
+    stored = ContentStore(content).get(result["manifest_sha256"])
+    assert {f.path: f.sha256 for f in stored.manifest.files} == {f["path"]: f["sha256"] for f in declaration(files)}
+    profile = lg.get("/api/team").json()
+    assert [s["manifest_sha256"] for s in profile["team"]["submissions"] if s["round"] == ROUND] == [stored.id]
+    assert profile["intakes"][0]["state"] == "accepted"
+    page = lg.get("/team").text
+    assert "apache-2.0" in page and stored.id[:16] in page
+
+
+def test_a_file_that_does_not_hash_to_its_declaration_is_sent_again(site, tmp_path):
+    world, content, client = site
+    lg = client("lg")
+    files = tiny_model(tmp_path / "m")
+    declared = declaration(files)
+    sent = dict(files, **{"config.json": files["config.json"].replace(b"8", b"9")})
+    created = lg.post("/api/team/uploads", json={"round": ROUND, "files": declared}).json()
+    for n, f in enumerate(created["files"]):
+        lg.post(f"/api/team/uploads/{created['id']}/files/{n}?offset=0", content=sent[f["path"]])
+    refused = lg.post(f"/api/team/uploads/{created['id']}/finish")
+    assert refused.status_code == 400 and "config.json" in refused.json()["error"]
+    assert ContentStore(content).model_ids() == []
+    status = lg.get(f"/api/team/uploads/{created['id']}").json()
+    config = next(n for n, f in enumerate(status["files"]) if f["path"] == "config.json")
+    assert status["received"][config] == 0 and sum(status["received"]) > 0  # only the wrong file is dropped
+    lg.post(f"/api/team/uploads/{created['id']}/files/{config}?offset=0", content=files["config.json"])
+    assert lg.post(f"/api/team/uploads/{created['id']}/finish").status_code == 201
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ({"path": "../lg/model.safetensors"}, "relative path"),
+    ({"path": "/etc/passwd"}, "relative path"),
+    ({"path": "weights/./x.safetensors"}, "relative path"),
+    ({"path": "a\\b"}, "backslash"),
+    ({"size": 1 << 41}, "over the limit"),
+    ({"sha256": "zz" * 32}, "sha256"),
+])
+def test_hostile_declarations_are_refused_with_the_reason(site, tmp_path, bad, reason):
+    world, content, client = site
+    files = declaration(tiny_model(tmp_path / "m"))
+    files[0] = {**files[0], **bad}
+    r = client("lg").post("/api/team/uploads", json={"round": ROUND, "files": files})
+    assert r.status_code == 400 and reason in r.json()["error"], r.text
+
+
+def test_too_many_files_and_oversized_chunks_are_refused(site, tmp_path):
+    world, content, client = site
+    lg = client("lg")
+    many = [{"path": f"f{i}", "size": 1, "sha256": "0" * 64} for i in range(2001)]
+    r = lg.post("/api/team/uploads", json={"round": ROUND, "files": many})
+    assert r.status_code == 400 and "limit of 2,000" in r.json()["error"]
+    files = tiny_model(tmp_path / "m")
+    created = lg.post("/api/team/uploads", json={"round": ROUND, "files": declaration(files)}).json()
+    config = next(n for n, f in enumerate(created["files"]) if f["path"] == "config.json")
+    over = lg.post(f"/api/team/uploads/{created['id']}/files/{config}?offset=0", content=files["config.json"] + b"x")
+    assert over.status_code == 400 and "more than the" in over.json()["error"]
+    huge = lg.post(f"/api/team/uploads/{created['id']}/files/{config}?offset=0", content=b"x" * ((16 << 20) + 1))
+    assert huge.status_code == 413
+
+
+def test_another_teams_upload_reads_as_missing_and_is_untouched(site, tmp_path):
+    world, content, client = site
+    files = tiny_model(tmp_path / "m")
+    record = upload(client("lg"), files)
+    skt = client("skt")
+    for call in (lambda: skt.get(f"/api/team/uploads/{record['id']}"),
+                 lambda: skt.post(f"/api/team/uploads/{record['id']}/files/0?offset=0", content=b"x"),
+                 lambda: skt.post(f"/api/team/uploads/{record['id']}/finish"),
+                 lambda: skt.post(f"/api/team/uploads/{record['id']}/cancel")):
+        assert call().status_code == 404
+    assert client("lg").post(f"/api/team/uploads/{record['id']}/finish").status_code == 201
+    assert client("organiser").get(f"/api/team/uploads/{record['id']}").status_code == 403
+
+
+def test_a_refused_model_leaves_other_teams_models_as_they_were(site, tmp_path):
+    world, content, client = site
+    first = client("lg").post(f"/api/team/uploads/{upload(client('lg'), tiny_model(tmp_path / 'a'))['id']}/finish")
+    assert first.status_code == 201
+    stored = first.json()["manifest_sha256"]
+    pickle = {"config.json": b"{}", "model.bin": b"\x80\x04K\x01."}  # pickle weights: refused unread
+    record = upload(client("skt"), pickle)
+    refused = client("skt").post(f"/api/team/uploads/{record['id']}/finish")
+    assert refused.status_code == 400 and "pickle" in refused.json()["error"]
+    assert ContentStore(content).model_ids() == [stored] and ContentStore(content).verify(stored) == []
+    assert client("skt").get("/api/team").json()["intakes"][0]["reason"] == refused.json()["error"]
+
+
+def test_a_folder_inside_the_teams_root_is_read_and_one_outside_is_refused(site, tmp_path):
+    world, content, client = site
+    tiny_model(tmp_path / "teams" / "lg" / "v1")
+    tiny_model(tmp_path / "teams" / "skt" / "v1", seed=1)
+    lg = client("lg")
+    ok = lg.post("/api/team/submissions", json={"round": ROUND, "location": str(tmp_path / "teams" / "lg" / "v1")})
+    assert ok.status_code == 201 and ok.json()["source"] == "folder", ok.text
+    for outside in (tmp_path / "teams" / "skt" / "v1", tmp_path / "teams" / "lg" / ".." / "skt" / "v1", Path("/etc")):
+        r = lg.post("/api/team/submissions", json={"round": ROUND, "location": str(outside)})
+        assert r.status_code == 403 and "inside the locations this server reads" in r.json()["error"], r.text
+    (tmp_path / "teams" / "lg" / "escape").symlink_to(tmp_path / "teams" / "skt" / "v1")
+    r = lg.post("/api/team/submissions", json={"round": ROUND, "location": str(tmp_path / "teams" / "lg" / "escape")})
+    assert r.status_code == 403
+
+
+def test_an_fsspec_url_is_read_under_the_limits(site, tmp_path):
+    world, content, client = site
+    fs = fsspec.filesystem("memory")
+    files = tiny_model(tmp_path / "m", card="---\nlicense: other\n---\n")
+    try:
+        for name, data in files.items():
+            fs.pipe(f"/submissions/lg/v2/{name}", data)
+        fs.pipe("/submissions/skt/v2/config.json", b"{}")
+        lg = client("lg")
+        r = lg.post("/api/team/submissions", json={"round": ROUND, "location": "memory://submissions/lg/v2"})
+        assert r.status_code == 201, r.text
+        assert r.json()["licence"] == "other" and r.json()["licence_allowed"] is False
+        for url in ("memory://submissions/skt/v2", "memory://submissions/lg/../skt/v2",
+                    "simplecache::memory://submissions/lg/v2", "file:///etc"):
+            refused = lg.post("/api/team/submissions", json={"round": ROUND, "location": url})
+            assert refused.status_code in (400, 403), (url, refused.text)
+    finally:
+        fs.rm("/submissions", recursive=True)
+
+
+def test_the_team_page_uploads_a_model_through_its_form(site, tmp_path):
+    world, content, client = site
+    browser = client()
+    login = browser.get("/login")
+    browser.post("/login", data={"token": world.tokens["lg"], "csrf": world.csrf_of(login.text)})
+    page = browser.get("/team")
+    assert page.status_code == 200 and 'action="/team/upload"' in page.text
+    files = tiny_model(tmp_path / "m")
+    sent = browser.post("/team/upload", data={"round": ROUND, "csrf": world.csrf_of(page.text)},
+                        files=[("files", (name, data)) for name, data in files.items()], follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    assert "apache-2.0" in browser.get("/team").text
+    forged = browser.post("/team/upload", data={"round": ROUND, "csrf": "forged"},
+                          files=[("files", (name, data)) for name, data in files.items()])
+    assert forged.status_code == 403
