@@ -49,6 +49,17 @@ def _status(exc: Exception) -> int:
     return 400
 
 
+_ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string", "description": "What was refused, in one line."}},
+                 "required": ["error"]}
+# What any API route may answer besides its own result: the one-line refusals of `_status` and the middlewares.
+ERROR_RESPONSES = {code: {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}} for code, why in (
+    (400, "The request is invalid (the reason says which part)"), (401, "A role token is needed, or it is unknown"),
+    (403, "The role may not do this, or the CSRF token is missing"), (404, "Nothing is at this address for you"),
+    (409, "The request conflicts with the state (an upload's offset, a concurrent writer)"),
+    (413, "The body is larger than this route takes"), (414, "The address is too long"),
+    (429, "Too many requests (the arena's daily cap)"), (503, "The store cannot be written now"))}
+
+
 def _wants_json(request: Request) -> bool:
     if request.url.path.startswith("/api/") or request.headers.get("authorization", "").lower().startswith("bearer "):
         return True  # machines: the API, and scripts holding a bearer token
@@ -69,7 +80,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     `submission_roots` the folders and URL prefixes it may read for a team
     (`gauntlet.artifacts.locations`)."""
     store = Store(url)
-    app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None, responses=ERROR_RESPONSES,
                   description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
                               "with their inputs, a blind arena, and pages for teams, experts and organisers.")
     app.state.store = store
