@@ -9,8 +9,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from gauntlet.web.common import form_fields, now, render
-from gauntlet.web.security import check_csrf, require_role
+from gauntlet.errors import StoreError
+from gauntlet.store.access import AccessDenied
+from gauntlet.web.common import challenge_slug, form_fields, now, render
+from gauntlet.web.security import check_csrf, identify, require_role
 
 router = APIRouter()
 
@@ -50,6 +52,36 @@ def team_dashboard(request: Request) -> HTMLResponse:
         "appeals": store.appeals(slug, team=team),
         "appealable": _rounds_open_for_appeal(store, slug, team, now(request)),
     })
+
+
+def round_results(request: Request, team: str, round_key: str, challenge: str | None) -> dict:
+    """One team's submission and results in one round: anyone's once the round's decision is
+    published; before that the team's own and the organisers' only (403 to everyone else)."""
+    store = request.app.state.store
+    slug = challenge_slug(request, challenge)
+    viewer = identify(request)
+    profile = store.team_profile(slug, team, viewer=viewer)
+    sub = next((s for s in profile["submissions"] if s["round"] == round_key), None)
+    if sub is None:
+        raise StoreError(f"team {team[:100]!r} has no submission in round {round_key[:100]!r}")
+    insider = viewer is not None and viewer["challenge"] == slug and (
+        viewer["role"] == "organiser" or (viewer["role"] == "team" and viewer["subject"] == team))
+    if not sub["published"] and not insider:
+        raise AccessDenied(f"the results of round {round_key[:100]!r} are published with its decision; until then "
+                           "only the team and the organisers see them")
+    return {"slug": slug, "team": {k: profile[k] for k in ("key", "name", "organisation")}, "submission": sub}
+
+
+@router.get("/teams/{team}/rounds/{round_key}", response_class=HTMLResponse)
+def results_page(request: Request, team: str, round_key: str, challenge: str | None = None) -> HTMLResponse:
+    return render(request, "team_results.html", round_results(request, team, round_key, challenge))
+
+
+@router.get("/api/teams/{team}/rounds/{round_key}")
+def results_api(request: Request, team: str, round_key: str, challenge: str | None = None) -> dict:
+    """A team's submission and results in a round (before publication: the team and organisers only)."""
+    found = round_results(request, team, round_key, challenge)
+    return {"team": found["team"], **found["submission"]}
 
 
 @router.get("/api/team/jobs")
