@@ -5,6 +5,7 @@ Layout under the store root:
     models/<id>/MANIFEST.json       the store's record of the model: every file's path, size, sha256
     models/<id>/files/...           the submitted folder, rebuilt from hard links to blobs
     staging/<random>/               intakes in progress (removed whole, or committed whole)
+    intakes/<id>/                   what teams send over the web before intake (`gauntlet.artifacts.intakes`)
     .lock                           held while a staged intake is committed or staging is cleaned
 
 A model's identity is the sha256 of its canonical manifest, so the same bytes
