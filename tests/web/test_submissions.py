@@ -203,3 +203,14 @@ def test_the_team_page_uploads_a_model_through_its_form(site, tmp_path):
     forged = browser.post("/team/upload", data={"round": ROUND, "csrf": "forged"},
                           files=[("files", (name, data)) for name, data in files.items()])
     assert forged.status_code == 403
+
+
+def test_a_signed_in_browser_needs_its_csrf_token_for_the_upload_api(site, tmp_path):
+    world, content, client = site
+    browser = client()
+    login = browser.get("/login")
+    browser.post("/login", data={"token": world.tokens["lg"], "csrf": world.csrf_of(login.text)})
+    body = {"round": ROUND, "files": declaration(tiny_model(tmp_path / "m"))}
+    assert browser.post("/api/team/uploads", json=body).status_code == 403
+    token = world.csrf_of(browser.get("/team").text)
+    assert browser.post("/api/team/uploads", json=body, headers={"X-CSRF-Token": token}).status_code == 201

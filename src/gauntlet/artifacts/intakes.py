@@ -215,7 +215,11 @@ class Intakes:
 
     @contextmanager
     def _exclusive(self, intake_id: str) -> Iterator[None]:
-        with open(self._dir(intake_id) / ".lock", "a+b") as handle:
+        try:
+            handle = open(self._dir(intake_id) / ".lock", "a+b")
+        except FileNotFoundError:  # cancelled meanwhile
+            raise StoreError("no such upload") from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -300,13 +304,15 @@ class Intakes:
     def accepted(self, record: dict, receipt) -> dict:
         """The intake became submission `receipt` (a `gauntlet.rounds.pipeline.Receipt`)."""
         shutil.rmtree(self._dir(record["id"]) / "parts", ignore_errors=True)
-        return self._write({**_bare(record), "state": "accepted", "submission": receipt.submission_id,
+        done = self._write({**_bare(record), "state": "accepted", "submission": receipt.submission_id,
                             "manifest_sha256": receipt.manifest_sha256, "licence": receipt.licence,
                             "licence_allowed": receipt.licence_allowed})
+        return {**done, "received": self._received(done)}
 
     def refused(self, record: dict, reason: str) -> dict:
         shutil.rmtree(self._dir(record["id"]) / "parts", ignore_errors=True)
-        return self._write({**_bare(record), "state": "refused", "reason": reason})
+        done = self._write({**_bare(record), "state": "refused", "reason": reason})
+        return {**done, "received": []}
 
     def cancel(self, record: dict) -> None:
         shutil.rmtree(self._dir(record["id"]), ignore_errors=True)

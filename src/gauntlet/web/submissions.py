@@ -6,7 +6,8 @@ the team declared, committed to the content store, their licence read, and the s
 recorded through `gauntlet.rounds.pipeline.submit` (the CLI's `challenge submit`).  Each try
 is an intake (`gauntlet.artifacts.intakes`) with its result, which the team page lists.
 
-The upload protocol, with the team's bearer token:
+The upload protocol, with the team's bearer token (a signed-in browser sends its
+`X-CSRF-Token` header too):
 
 1. `POST /api/team/uploads` `{"round": "second", "files": [{"path", "size", "sha256"}, ...]}`
    → 201 with the upload's `id` and `chunk_bytes` (the largest chunk taken).
@@ -146,6 +147,7 @@ def _shown(record: dict) -> dict:
 def create_upload(request: Request, upload: UploadRequest) -> Any:
     """Declare a model's files; their bytes follow in chunks."""
     who = require_role(request, "team")
+    check_csrf(request, {}, who)
     desk, ctx = _desk(request), round_context(request, who["challenge"])
     manifest = declared_manifest([f.model_dump() for f in upload.files], _limits(ctx))
     _may_submit(ctx, who["subject"], upload.round, now(request))
@@ -163,6 +165,7 @@ def upload_status(request: Request, upload_id: str) -> Any:
 
 def _receive(request: Request, upload_id: str, index: int, offset: int, data: bytes) -> dict:
     who = require_role(request, "team")
+    check_csrf(request, {}, who)
     desk = _desk(request)
     record = desk.get(upload_id, who["challenge"], who["subject"])
     wanted = request.headers.get("x-chunk-sha256")
@@ -193,6 +196,7 @@ async def upload_chunk(request: Request, upload_id: str, index: Annotated[int, P
 def finish_upload(request: Request, upload_id: str) -> Any:
     """Every byte is in: intake, licence, and the submission on the record."""
     who = require_role(request, "team")
+    check_csrf(request, {}, who)
     desk = _desk(request)
     record = desk.get(upload_id, who["challenge"], who["subject"])
     if record["state"] != "receiving":
@@ -207,6 +211,7 @@ def finish_upload(request: Request, upload_id: str) -> Any:
 def cancel_upload(request: Request, upload_id: str) -> dict:
     """Drop an unfinished upload and the bytes it holds."""
     who = require_role(request, "team")
+    check_csrf(request, {}, who)
     desk = _desk(request)
     record = desk.get(upload_id, who["challenge"], who["subject"])
     if record["state"] != "receiving":
@@ -258,6 +263,7 @@ def _from_location(request: Request, who: dict, round_id: str, text: str) -> dic
 def submit_location(request: Request, body: Annotated[LocationRequest, Body()]) -> Any:
     """Submit the model at a folder or URL the server reads (confined to its configured roots)."""
     who = require_role(request, "team")
+    check_csrf(request, {}, who)
     return JSONResponse(_shown(_from_location(request, who, body.round, body.location)), status_code=201)
 
 
