@@ -18,7 +18,7 @@ from gauntlet.web.app import create_app  # noqa: E402
 
 ROLES = ("public", "voter", "lg", "skt", "e1", "organiser")  # voter: a visitor with a cookie and no token
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 60  # per role: the whole run stays well under a minute
+EXAMPLES = 80  # per role: the whole run stays well under a minute
 
 
 @pytest.mark.parametrize("role", ROLES)

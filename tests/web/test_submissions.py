@@ -214,3 +214,21 @@ def test_a_signed_in_browser_needs_its_csrf_token_for_the_upload_api(site, tmp_p
     assert browser.post("/api/team/uploads", json=body).status_code == 403
     token = world.csrf_of(browser.get("/team").text)
     assert browser.post("/api/team/uploads", json=body, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+def test_a_team_holds_four_unfinished_uploads_and_a_week_old_one_is_dropped(site, tmp_path):
+    world, content, client = site
+    lg = client("lg")
+    body = {"round": ROUND, "files": declaration(tiny_model(tmp_path / "m"))}
+    first = lg.post("/api/team/uploads", json=body).json()
+    lg.post(f"/api/team/uploads/{first['id']}/files/0?offset=0", content=b"{")
+    for _ in range(3):
+        assert lg.post("/api/team/uploads", json=body).status_code == 201
+    refused = lg.post("/api/team/uploads", json=body)
+    assert refused.status_code == 400 and "4 unfinished uploads" in refused.json()["error"]
+    assert client("skt").post("/api/team/uploads", json=body).status_code == 201  # each team its own
+    world.clock.advance(days=8)
+    assert lg.post("/api/team/uploads", json=body).status_code == 201
+    dropped = lg.get(f"/api/team/uploads/{first['id']}").json()
+    assert dropped["state"] == "refused" and "7 days" in dropped["reason"]
+    assert not (content / "intakes" / first["id"] / "parts").exists()

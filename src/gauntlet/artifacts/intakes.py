@@ -30,7 +30,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -41,6 +41,7 @@ INTAKES = "intakes"
 RECORD = "INTAKE.json"
 MAX_NAME_CHARS = 1024
 MAX_RECEIVING = 4  # unfinished uploads per team: each may grow to the challenge's max_bytes
+UNFINISHED_FOR = timedelta(days=7)  # a terabyte at 100 Mbit/s takes a day; a week is abandoned
 MAX_SEGMENT_CHARS = 255
 _ID = re.compile(r"[0-9a-f]{32}")
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -200,7 +201,13 @@ class Intakes:
                location: str | None, at: datetime) -> dict:
         """A new intake: an upload (`manifest` declared, bytes to follow) or a location to read."""
         if manifest is not None:
-            open_ = [r for r in self.of_team(challenge, team, limit=10_000) if r["state"] == "receiving"]
+            open_ = []
+            for r in self.of_team(challenge, team, limit=10_000):
+                if r["state"] == "receiving" and r["source"] == "upload":
+                    if datetime.fromisoformat(r["created_at"]) + UNFINISHED_FOR < at:
+                        self.refused(r, f"not finished within {UNFINISHED_FOR.days} days of being declared")
+                    else:
+                        open_.append(r)
             if len(open_) >= MAX_RECEIVING:
                 raise IntakeError(f"your team has {len(open_)} unfinished uploads; finish or cancel one first")
         intake_id = secrets.token_hex(16)

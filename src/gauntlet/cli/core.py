@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -43,7 +43,7 @@ def serve(
     store: Optional[Path] = typer.Option(None, "--store", help="The challenge's workspace (as for `gauntlet "
                                          "challenge`): teams' uploads go into its content store. Without it "
                                          "the server takes no submissions."),
-    submission_root: list[str] = typer.Option([], "--submission-root", help="A folder or storage URL prefix "
+    submission_root: List[str] = typer.Option([], "--submission-root", help="A folder or storage URL prefix "
                                               "(s3://bucket/{team}) the server may read a team's model from; "
                                               "{team} becomes the team's id. Repeatable; none: uploads only."),
 ) -> None:
