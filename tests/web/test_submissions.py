@@ -232,3 +232,26 @@ def test_a_team_holds_four_unfinished_uploads_and_a_week_old_one_is_dropped(site
     dropped = lg.get(f"/api/team/uploads/{first['id']}").json()
     assert dropped["state"] == "refused" and "7 days" in dropped["reason"]
     assert not (content / "intakes" / first["id"] / "parts").exists()
+
+
+def test_a_finish_the_store_could_not_record_keeps_the_bytes_and_can_be_repeated(site, tmp_path, monkeypatch):
+    from gauntlet.errors import StorageUnavailable
+    from gauntlet.rounds import service
+
+    world, content, client = site
+    lg = client("lg")
+    record = upload(lg, tiny_model(tmp_path / "m"))
+    real = service.submit
+
+    def full_disk(*args, **kwargs):
+        raise StorageUnavailable("cannot write to the store: the disk holding the database is full")
+
+    monkeypatch.setattr(service, "submit", full_disk)
+    failed = lg.post(f"/api/team/uploads/{record['id']}/finish")
+    assert failed.status_code == 503 and "disk" in failed.json()["error"]
+    status = lg.get(f"/api/team/uploads/{record['id']}").json()
+    assert status["state"] == "receiving" and status["received"] == [f["size"] for f in status["files"]]
+    monkeypatch.setattr(service, "submit", real)
+    done = lg.post(f"/api/team/uploads/{record['id']}/finish")
+    assert done.status_code == 201 and done.json()["state"] == "accepted"
+    assert ContentStore(content).verify(done.json()["manifest_sha256"]) == []
