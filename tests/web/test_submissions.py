@@ -166,6 +166,14 @@ def test_a_folder_inside_the_teams_root_is_read_and_one_outside_is_refused(site,
     (tmp_path / "teams" / "lg" / "escape").symlink_to(tmp_path / "teams" / "skt" / "v1")
     r = lg.post("/api/team/submissions", json={"round": ROUND, "location": str(tmp_path / "teams" / "lg" / "escape")})
     assert r.status_code == 403
+    # Inside the root, a folder whose weights are a symlink to another team's is refused by intake.
+    borrowed = tmp_path / "teams" / "lg" / "v2"
+    tiny_model(borrowed)
+    (borrowed / "model.safetensors").unlink()
+    (borrowed / "model.safetensors").symlink_to(tmp_path / "teams" / "skt" / "v1" / "model.safetensors")
+    r = lg.post("/api/team/submissions", json={"round": ROUND, "location": str(borrowed)})
+    assert r.status_code == 400 and "symlink" in r.json()["error"], r.text
+    assert lg.get("/api/team/intakes").json()[0]["state"] == "refused"
 
 
 def test_an_fsspec_url_is_read_under_the_limits(site, tmp_path):

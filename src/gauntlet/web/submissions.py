@@ -60,6 +60,7 @@ class Intake(BaseModel):
     """One try at submitting a model, and its result."""
 
     id: str
+    sequence: int = Field(description="The intakes' order on this server (newest is highest).")
     round: str
     source: str = Field(description="upload, form, folder or url")
     location: str | None
