@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gauntlet.artifacts.content_store import ContentStore, IntakeLimits
 from gauntlet.artifacts.intakes import check_name, declared_manifest

@@ -263,3 +263,17 @@ def test_a_finish_the_store_could_not_record_keeps_the_bytes_and_can_be_repeated
     done = lg.post(f"/api/team/uploads/{record['id']}/finish")
     assert done.status_code == 201 and done.json()["state"] == "accepted"
     assert ContentStore(content).verify(done.json()["manifest_sha256"]) == []
+
+
+def test_a_broken_or_overfull_upload_form_is_a_400_with_the_reason(site):
+    world, content, client = site
+    browser = client()
+    login = browser.get("/login")
+    browser.post("/login", data={"token": world.tokens["lg"], "csrf": world.csrf_of(login.text)})
+    csrf = world.csrf_of(browser.get("/team").text)
+    many = browser.post("/team/upload", data={"round": ROUND, "csrf": csrf},
+                        files=[("files", (f"f{i}", b"x")) for i in range(65)])
+    assert many.status_code == 400 and "files" in many.text.lower()
+    broken = browser.post("/team/upload", content=b"--x\r\nnot a part", headers={
+        "content-type": "multipart/form-data; boundary=x"})
+    assert broken.status_code in (400, 403) and broken.status_code != 500

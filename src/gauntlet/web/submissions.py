@@ -27,7 +27,8 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path as PathParam, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field
 from gauntlet.artifacts.content_store import IntakeLimits
 from gauntlet.artifacts.intakes import DeclaredMismatch, IntakeBusy, Intakes, OffsetMismatch, declared_manifest
 from gauntlet.artifacts.locations import OutsideRoots, copy_url, resolve
-from gauntlet.errors import GauntletError, InputError, IntakeError, StoreError, UnsafeArtifactError
+from gauntlet.errors import InputError, IntakeError, StoreError, UnsafeArtifactError
 from gauntlet.store.access import AccessDenied
 from gauntlet.web.common import form_fields, now
 from gauntlet.web.hardening import UPLOAD_CHUNK_BYTES
@@ -289,12 +290,8 @@ def _common_folder(names: list[str]) -> list[str]:
 
 @router.post("/team/upload", include_in_schema=False)
 async def upload_form(request: Request):
-    try:
-        form = await request.form(max_files=MAX_FORM_FILES, max_fields=8)
-    except GauntletError:
-        raise
-    except Exception as exc:  # the multipart parser's refusals (too many files or fields, a broken body)
-        raise InputError(f"the upload form could not be read: {str(exc)[:200]}") from None
+    # The multipart parser's refusals (too many files or fields, a broken body) are 400s with its reason.
+    form = await request.form(max_files=MAX_FORM_FILES, max_fields=8)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [v for _, v in form.multi_items() if not isinstance(v, str) and v.filename]
     try:
