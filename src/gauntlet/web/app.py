@@ -138,8 +138,25 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
 
     for module in (public, arena, accounts, teams, submissions, experts, organisers, api, api_docs):
         app.include_router(module.router)
+    app.openapi = _without_422(app.openapi)
     api_docs.mount_assets(app)
     return app
+
+
+def _without_422(openapi: Callable[[], dict]) -> Callable[[], dict]:
+    """The document FastAPI writes, less the 422 it lists everywhere: invalid input is a 400
+    here (`bad_request`), which `ERROR_RESPONSES` documents."""
+
+    def document() -> dict:
+        doc = openapi()  # built once and cached by FastAPI; removing twice is harmless
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(name, None)
+        return doc
+
+    return document
 
 
 def app_from_environment() -> FastAPI:
