@@ -5,6 +5,7 @@ Layout under the store root:
     models/<id>/MANIFEST.json       the store's record of the model: every file's path, size, sha256
     models/<id>/files/...           the submitted folder, rebuilt from hard links to blobs
     staging/<random>/               intakes in progress (removed whole, or committed whole)
+    intakes/<id>/                   what teams send over the web before intake (`gauntlet.artifacts.intakes`)
     .lock                           held while a staged intake is committed or staging is cleaned
 
 A model's identity is the sha256 of its canonical manifest, so the same bytes
@@ -124,6 +125,11 @@ def _write_new(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+@contextmanager
+def _no_copy() -> Iterator[None]:
+    yield None
+
+
 class StagedModel:
     """An intake in progress: bytes copied and hashed into a private staging folder.
     `commit()` puts the model in the store whole; leaving the `with` block without
@@ -199,9 +205,14 @@ class ContentStore:
     # -- intake ------------------------------------------------------------------
     @contextmanager
     def stage(self, root: Path, files: list[str], *, limits: IntakeLimits = IntakeLimits(),
-              on_bytes: Callable[[int], None] | None = None) -> Iterator[StagedModel]:
+              on_bytes: Callable[[int], None] | None = None, link: bool = False) -> Iterator[StagedModel]:
         """Copy and hash the listed files (relative to root) into staging; yield the
-        staged model. Whatever happens in the block, staging is removed on the way out."""
+        staged model. Whatever happens in the block, staging is removed on the way out.
+
+        `link=True` is for files the store itself received (`gauntlet.artifacts.intakes`):
+        each is hard-linked into staging and hashed there, so a terabyte upload is not
+        copied a second time; what is hashed is still exactly what is stored (nothing else
+        writes the store's own received files). Another file system falls back to copying."""
         if len(files) > limits.max_files:
             raise IntakeError(f"{root.name} holds {len(files)} files, over the limit of {limits.max_files}")
         try:
@@ -218,19 +229,24 @@ class ContentStore:
             for number, rel in enumerate(files):
                 tmp = folder / f"blob-{number}"
                 digest, size = hashlib.sha256(), 0
+                if link and self._link(root / rel, tmp):
+                    source, target = tmp, None
+                else:
+                    source, target = root / rel, tmp
                 try:
-                    with open(root / rel, "rb") as src, open(tmp, "xb") as dst:
+                    with open(source, "rb") as src, (open(target, "xb") if target else _no_copy()) as dst:
                         while chunk := src.read(CHUNK):
                             size += len(chunk)
                             if total + size > limits.max_bytes:
                                 raise IntakeError(f"{root.name} is larger than the limit of "
                                                   f"{limits.max_bytes:,} bytes")
                             digest.update(chunk)
-                            dst.write(chunk)
+                            if dst is not None:
+                                dst.write(chunk)
                             if on_bytes:
                                 on_bytes(len(chunk))
                 except OSError as exc:
-                    if exc.filename is not None and str(exc.filename) == str(root / rel):
+                    if exc.filename is not None and str(exc.filename) in (str(root / rel), str(tmp)):
                         raise IntakeError(f"{rel}: cannot read ({exc.strerror})") from None
                     raise _storage_error(exc, "copy the submission", self.root) from None
                 total += size
@@ -245,6 +261,14 @@ class ContentStore:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             owner.close()
+
+    @staticmethod
+    def _link(source: Path, tmp: Path) -> bool:
+        try:
+            os.link(source, tmp)
+        except OSError:  # another file system, or one without hard links: copy instead
+            return False
+        return True
 
     def put(self, root: Path, files: list[str], on_bytes: Callable[[int], None] | None = None,
             *, limits: IntakeLimits = IntakeLimits()) -> StoredModel:

@@ -70,17 +70,18 @@ def validate(path: str | os.PathLike, limits: IntakeLimits = IntakeLimits()) -> 
 
 @contextmanager
 def staged_intake(path: str | os.PathLike, store: ContentStore, *, progress: bool = True,
-                  limits: IntakeLimits = IntakeLimits()) -> Iterator[StagedModel]:
-    """Validate and copy into staging; the caller decides, then commits or lets it go."""
+                  limits: IntakeLimits = IntakeLimits(), link: bool = False) -> Iterator[StagedModel]:
+    """Validate and copy into staging (`link`: hard-link the store's own received files,
+    see `ContentStore.stage`); the caller decides, then commits or lets it go."""
     folder = validate(path, limits)
     if not progress:
-        with store.stage(folder.root, list(folder.files), limits=limits) as staged:
+        with store.stage(folder.root, list(folder.files), limits=limits, link=link) as staged:
             yield staged
         return
     total = sum((folder.root / f).stat().st_size for f in folder.files)
     with progress_bar(bytes_mode=True, transient=True) as bar:
         task = bar.add_task(f"intake {folder.name}", total=total)
-        with store.stage(folder.root, list(folder.files), limits=limits,
+        with store.stage(folder.root, list(folder.files), limits=limits, link=link,
                          on_bytes=lambda n: bar.advance(task, n)) as staged:
             bar.remove_task(task)
             yield staged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import typer
 
@@ -42,6 +43,9 @@ def serve(
                                 "PostgreSQL store (SQLite: one)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark every cookie Secure: for a "
                                         "reverse proxy that ends HTTPS and does not forward the scheme."),
+    submission_root: List[str] = typer.Option([], "--submission-root", help="A folder or storage URL prefix "
+                                              "(s3://bucket/{team}) the server may read a team's model from; "
+                                              "{team} becomes the team's id. Repeatable; none: uploads only."),
 ) -> None:
     """Serve the web app: public leaderboard (/), team and round pages, the blind arena (/arena),
     sign-in pages for teams, experts and organisers (/login), /healthz and the API (/openapi.json).
@@ -54,7 +58,7 @@ def serve(
     from gauntlet.rounds.workspace import Workspace
     from gauntlet.store.db import ENV_VAR, default_url
     from gauntlet.store.repository import Store
-    from gauntlet.web.app import WORKSPACE_VAR, create_app
+    from gauntlet.web.app import ROOTS_VAR, WORKSPACE_VAR, create_app
 
     if workspace is not None and not workspace.is_dir():
         raise InputError(f"--workspace {workspace}: no such folder")
@@ -63,7 +67,8 @@ def serve(
         raise InputError("--workers above 1 needs a database server (PostgreSQL): SQLite takes one writer at a "
                          "time, so several processes would fail each other's votes with 'database is locked'")
     if workers == 1:
-        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None, workspace=workspace), host=host, port=port,
+        uvicorn.run(create_app(url, secure_cookies=secure_cookies or None, workspace=workspace,
+                               submission_roots=submission_root), host=host, port=port,
                     log_level="info")
         return
     Store(url)  # migrate once here, before the workers open the store side by side
@@ -72,6 +77,7 @@ def serve(
         os.environ[WORKSPACE_VAR] = str(workspace.resolve())
     if secure_cookies:
         os.environ["GAUNTLET_SECURE_COOKIES"] = "1"
+    os.environ[ROOTS_VAR] = "\n".join(submission_root)
     uvicorn.run("gauntlet.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="info")
 

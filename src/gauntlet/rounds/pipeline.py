@@ -75,13 +75,18 @@ class Receipt:
 
 
 def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str, *, now: datetime,
-           progress: bool = True) -> Receipt:
+           progress: bool = True, declared=None, link: bool = False) -> Receipt:
     """Accept a team's model for a round: the lifecycle's rules first (the team takes part,
     the round is open, the deadline by `now`), then the folder is validated and hashed in
     the content store's staging area, committed whole, and the submission, the licence its
-    files declare and its event are recorded together (`gauntlet.rounds.service.submit`)."""
+    files declare and its event are recorded together (`gauntlet.rounds.service.submit`).
+
+    `declared` (a `Manifest`: what a team said it sent, `gauntlet.artifacts.intakes`) must
+    match the staged files exactly, else nothing is stored; `link` hard-links the store's
+    own received files into staging instead of copying them."""
     from gauntlet.artifacts.content_store import IntakeLimits
     from gauntlet.artifacts.intake import staged_intake
+    from gauntlet.artifacts.intakes import check_declared
     from gauntlet.domain.lifecycle import Event, RuleBroken, check
     from gauntlet.rounds import service
     from gauntlet.rounds.licences import detect_licence
@@ -92,7 +97,9 @@ def submit(ctx: RoundContext, team_id: str, model_dir: str | Path, round_id: str
     except RuleBroken as exc:
         raise InputError(str(exc)) from None
     limits = IntakeLimits(ctx.spec.submissions.max_bytes, ctx.spec.submissions.max_files)
-    with staged_intake(model_dir, ctx.workspace.content, progress=progress, limits=limits) as staged:
+    with staged_intake(model_dir, ctx.workspace.content, progress=progress, limits=limits, link=link) as staged:
+        if declared is not None:
+            check_declared(declared, staged.manifest)
         stored = staged.commit()
     licence = detect_licence(stored.path)
     submission_id = service.submit(ctx.store, ctx.spec, team_id, round_id, stored, licence, now)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,12 +33,14 @@ from gauntlet.store.access import AccessDenied
 from gauntlet.store.repository import Store
 from gauntlet.web import (
     accounts,
+    api,
     api_docs,
     arena,
     experts,
     organiser_rounds,
     organisers,
     public,
+    submissions,
     teams,
 )
 from gauntlet.web.common import make_templates, utc_now
@@ -65,6 +68,17 @@ def _status(exc: Exception) -> int:
     return 400
 
 
+_ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string", "description": "What was refused, in one line."}},
+                 "required": ["error"]}
+# What any API route may answer besides its own result: the one-line refusals of `_status` and the middlewares.
+ERROR_RESPONSES = {code: {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}} for code, why in (
+    (400, "The request is invalid (the reason says which part)"), (401, "A role token is needed, or it is unknown"),
+    (403, "The role may not do this, or the CSRF token is missing"), (404, "Nothing is at this address for you"),
+    (409, "The request conflicts with the state (an upload's offset, a concurrent writer)"),
+    (413, "The body is larger than this route takes"), (414, "The address is too long"),
+    (429, "Too many requests (the arena's daily cap)"), (503, "The store cannot be written now"))}
+
+
 def _wants_json(request: Request) -> bool:
     if request.url.path.startswith("/api/") or request.headers.get("authorization", "").lower().startswith("bearer "):
         return True  # machines: the API, and scripts holding a bearer token
@@ -75,7 +89,7 @@ def _wants_json(request: Request) -> bool:
 def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_seed: int | None = None,
                daily_cap: int | None = None, sampling: str = "active",
                secure_cookies: bool | None = None, workspace: str | Path | None = None,
-               stage_workers: int | None = None) -> FastAPI:
+               stage_workers: int | None = None, submission_roots: Sequence[str] = ()) -> FastAPI:
     """The app over the store at `url`.  `clock` (UTC-aware `datetime` factory), `arena_seed`
     (battle draws), `daily_cap` (votes per voter per day; default: the spec's, else 50) and
     `sampling` ("active" or "uniform" pair sampling) are for tests and organisers.
@@ -83,11 +97,13 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     and does not forward the scheme); by default cookies are `Secure` on HTTPS requests.
     `workspace` is the challenge's folder (models, evidence, caches, reports); without it the
     console refuses to run stages or publish.  `stage_workers` is the stages' job processes
-    (`gauntlet.rounds.stage_jobs.make_executor`: default one per two cores, 0 in the server)."""
+    (`gauntlet.rounds.stage_jobs.make_executor`: default one per two cores, 0 in the server).
+    Teams submit into the workspace's content store; `submission_roots` are the folders and URL
+    prefixes the server may read a team's model from (`gauntlet.artifacts.locations`)."""
     from gauntlet.rounds.stage_jobs import make_executor
 
     store = Store(url)
-    app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Gauntlet", version=__version__, docs_url=None, redoc_url=None, responses=ERROR_RESPONSES,
                   description="Public record of a sovereign-AI foundation-model challenge: leaderboard, decisions "
                               "with their inputs, a blind arena, and pages for teams, experts and organisers.")
     app.state.store = store
@@ -97,6 +113,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.state.secure_cookies = secure_cookies
     app.state.workspace = Workspace(Path(workspace)) if workspace is not None else None
     app.state.stages = StageRunner(lambda: make_executor(stage_workers))
+    app.state.submission_roots = tuple(submission_roots)
     # Added before the visitor middleware, so it sits inside it: its body limit then raises
     # where the routes' exception handlers see it (not inside that middleware's task group).
     app.add_middleware(Hardening)
@@ -143,10 +160,27 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
-    for module in (public, arena, accounts, teams, experts, organisers, organiser_rounds, api_docs):
+    for module in (public, arena, accounts, teams, submissions, experts, organisers, organiser_rounds, api, api_docs):
         app.include_router(module.router)
+    app.openapi = _without_422(app.openapi)
     api_docs.mount_assets(app)
     return app
+
+
+def _without_422(openapi: Callable[[], dict]) -> Callable[[], dict]:
+    """The document FastAPI writes, less the 422 it lists everywhere: invalid input is a 400
+    here (`bad_request`), which `ERROR_RESPONSES` documents."""
+
+    def document() -> dict:
+        doc = openapi()  # built once and cached by FastAPI; removing twice is harmless
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(name, None)
+        return doc
+
+    return document
 
 
 def app_from_environment() -> FastAPI:
@@ -157,8 +191,10 @@ def app_from_environment() -> FastAPI:
 
     from gauntlet.store.db import default_url
 
+    roots = [r for r in os.environ.get(ROOTS_VAR, "").split("\n") if r]
     return create_app(default_url(), secure_cookies=os.environ.get("GAUNTLET_SECURE_COOKIES") == "1" or None,
-                      workspace=os.environ.get(WORKSPACE_VAR) or None)
+                      workspace=os.environ.get(WORKSPACE_VAR) or None, submission_roots=roots)
 
 
 WORKSPACE_VAR = "GAUNTLET_WORKSPACE"
+ROOTS_VAR = "GAUNTLET_SUBMISSION_ROOTS"

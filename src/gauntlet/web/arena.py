@@ -147,6 +147,10 @@ def _published_votes(request: Request, slug: str, round: str | None) -> tuple[Ar
     return desk, round_key
 
 
+class CsvResponse(Response):
+    media_type = "text/csv"  # what the API document says these routes answer
+
+
 def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -156,7 +160,7 @@ def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/api/arena/votes.csv")
+@router.get("/api/arena/votes.csv", response_class=CsvResponse)
 def votes_csv(request: Request, challenge: str | None = None, round: str | None = None) -> Response:
     """Accepted votes in FastChat's columns: `gauntlet ratings fit votes.csv` refits the ratings."""
     slug = challenge_slug(request, challenge)
@@ -169,7 +173,7 @@ def votes_csv(request: Request, challenge: str | None = None, round: str | None 
                 f"{slug}-{round_key}-votes.csv")
 
 
-@router.get("/api/arena/vote-log.csv")
+@router.get("/api/arena/vote-log.csv", response_class=CsvResponse)
 def vote_log_csv(request: Request, challenge: str | None = None, round: str | None = None) -> Response:
     """Every vote ever cast, counted or not, with the reason it was excluded."""
     slug = challenge_slug(request, challenge)

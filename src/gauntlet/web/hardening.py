@@ -17,7 +17,10 @@ import json
 
 from gauntlet.errors import InputError
 
-MAX_BODY_BYTES = 1 << 20  # every body the app takes is a form or a small JSON document
+MAX_BODY_BYTES = 1 << 20  # every body the app takes is a form or a small JSON document, except:
+UPLOAD_CHUNK_BYTES = 16 << 20  # one chunk of a resumable model upload (gauntlet.web.submissions)
+UPLOAD_FORM_BYTES = 64 << 20  # the team page's upload form, for small models; larger ones use chunks
+LARGE_BODIES = (("/api/team/uploads/", UPLOAD_CHUNK_BYTES), ("/team/upload", UPLOAD_FORM_BYTES))
 MAX_PATH_CHARS = 2048
 MAX_SEGMENT_CHARS = 256
 MAX_QUERY_CHARS = 4096
@@ -67,12 +70,14 @@ class Hardening:
                                                   *(h for h in extra if h[0] not in present)]}
             await send(message)
 
+        path = scope.get("path", "")
+        limit = next((n for prefix, n in LARGE_BODIES if path == prefix or path.startswith(prefix)), self.max_body)
         refusal = self._refuse_line(scope)
         if refusal is None:
             declared = dict(scope.get("headers", [])).get(b"content-length")
             if declared is not None and (not declared.isdigit() or len(declared) > 18
-                                         or int(declared) > self.max_body):
-                refusal = (413, f"the request body is larger than {self.max_body // 1024} KiB")
+                                         or int(declared) > limit):
+                refusal = (413, f"the request body is larger than {limit // 1024} KiB")
         if refusal is not None:
             await _reply(send_with_headers, *refusal)
             return
@@ -84,8 +89,8 @@ class Hardening:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(f"the request body is larger than {self.max_body // 1024} KiB")
+                if seen > limit:
+                    raise BodyTooLarge(f"the request body is larger than {limit // 1024} KiB")
             return message
 
         await self.app(scope, bounded_receive, send_with_headers)

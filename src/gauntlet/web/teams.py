@@ -9,8 +9,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from gauntlet.web.common import form_fields, now, render
-from gauntlet.web.security import check_csrf, require_role
+from gauntlet.errors import StoreError
+from gauntlet.store.access import AccessDenied
+from gauntlet.web.common import challenge_slug, form_fields, now, render
+from gauntlet.web.security import check_csrf, identify, require_role
 
 router = APIRouter()
 
@@ -24,6 +26,19 @@ def _rounds_open_for_appeal(store, slug: str, team: str, at) -> list[dict]:
     return open_rounds
 
 
+def _submitting(request: Request, slug: str, team: str) -> dict:
+    """What the page's submission forms need: the rounds taking submissions, and the team's tries."""
+    from gauntlet.artifacts.intakes import Intakes
+    from gauntlet.web.submissions import open_rounds, round_context
+
+    root = request.app.state.workspace and request.app.state.workspace.root
+    if root is None:
+        return {"intakes": [], "open_rounds": [], "accepts_uploads": False, "reads_locations": False}
+    return {"intakes": Intakes(root).of_team(slug, team), "open_rounds": open_rounds(round_context(request, slug), now(request)),
+            "accepts_uploads": True, "reads_locations": bool(request.app.state.submission_roots),
+            "roots": [r.replace("{team}", team) for r in request.app.state.submission_roots]}
+
+
 @router.get("/team", response_class=HTMLResponse)
 def team_dashboard(request: Request) -> HTMLResponse:
     who = require_role(request, "team")
@@ -32,10 +47,41 @@ def team_dashboard(request: Request) -> HTMLResponse:
     jobs = store.jobs(slug, team=team)
     return render(request, "team_dashboard.html", {
         "slug": slug, "team": store.team_profile(slug, team, viewer=who), "jobs": jobs,
+        **_submitting(request, slug, team),
         "busy": any(j["state"] in ("queued", "running") for j in jobs),
         "appeals": store.appeals(slug, team=team),
         "appealable": _rounds_open_for_appeal(store, slug, team, now(request)),
     })
+
+
+def round_results(request: Request, team: str, round_key: str, challenge: str | None) -> dict:
+    """One team's submission and results in one round: anyone's once the round's decision is
+    published; before that the team's own and the organisers' only (403 to everyone else)."""
+    store = request.app.state.store
+    slug = challenge_slug(request, challenge)
+    viewer = identify(request)
+    profile = store.team_profile(slug, team, viewer=viewer)
+    sub = next((s for s in profile["submissions"] if s["round"] == round_key), None)
+    if sub is None:
+        raise StoreError(f"team {team[:100]!r} has no submission in round {round_key[:100]!r}")
+    insider = viewer is not None and viewer["challenge"] == slug and (
+        viewer["role"] == "organiser" or (viewer["role"] == "team" and viewer["subject"] == team))
+    if not sub["published"] and not insider:
+        raise AccessDenied(f"the results of round {round_key[:100]!r} are published with its decision; until then "
+                           "only the team and the organisers see them")
+    return {"slug": slug, "team": {k: profile[k] for k in ("key", "name", "organisation")}, "submission": sub}
+
+
+@router.get("/teams/{team}/rounds/{round_key}", response_class=HTMLResponse)
+def results_page(request: Request, team: str, round_key: str, challenge: str | None = None) -> HTMLResponse:
+    return render(request, "team_results.html", round_results(request, team, round_key, challenge))
+
+
+@router.get("/api/teams/{team}/rounds/{round_key}")
+def results_api(request: Request, team: str, round_key: str, challenge: str | None = None) -> dict:
+    """A team's submission and results in a round (before publication: the team and organisers only)."""
+    found = round_results(request, team, round_key, challenge)
+    return {"team": found["team"], **found["submission"]}
 
 
 @router.get("/api/team/jobs")
