@@ -85,7 +85,7 @@ def voter_alias(voter_id: str) -> str:
     return hashlib.sha256(voter_id.encode()).hexdigest()[:12]
 
 
-def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
+def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime) -> bool:
     """Close the round's arena (the decision does): later votes are refused with `reason`.
     False when there is nothing to close (no arena in the round, or closed already)."""
     try:
@@ -97,7 +97,7 @@ def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime |
     return True
 
 
-def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime) -> None:
     """Reopen a closed arena: an organiser's action, with its reason on record."""
     store.set_arena_state(slug, round_key, "open", reason, at)
 
@@ -313,11 +313,6 @@ class ArenaDesk:
         pool = pool or self.store.arena_pool(slug, round_key)
         return filter_votes(self.store.arena_votes(slug, round_key), self.policy(slug), pool.revealing)
 
-    def close(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
-        closed = close_arena(self.store, slug, round_key, reason=reason, at=at)
-        self._open.pop((slug, round_key), None)
-        return closed
-
-    def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+    def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime) -> None:
         reopen_arena(self.store, slug, round_key, reason=reason, at=at)
         self._open.pop((slug, round_key), None)
