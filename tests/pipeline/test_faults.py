@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from gauntlet.rounds.ledger_store import Ledger
+from gauntlet.rounds.ledger_file import Ledger
 from tests.pipeline.test_three_rounds import BENCHMARK, SLUG, SPEC, TEAMS, _results
 
 ITERATIONS = 3

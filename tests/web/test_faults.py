@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from gauntlet.rounds.ledger_store import Ledger
+from gauntlet.rounds.ledger_file import Ledger
 
 SPEC = Path(__file__).resolve().parents[2] / "examples" / "k-sovereign-2026.toml"
 ITERATIONS = 3

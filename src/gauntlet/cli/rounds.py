@@ -135,7 +135,7 @@ def replay_command(
     """
     from gauntlet.console import err_console
     from gauntlet.rounds.bundle import load_bundle, replay
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     document = load_bundle(bundle)
     result = replay(document, str(bundle))
@@ -173,7 +173,7 @@ def publish_command(
 ) -> None:
     """Write a decision bundle (inputs, outputs, record, chain head) for publication."""
     from gauntlet.rounds.bundle import publish
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     bundle = publish(Ledger(ledger), output, record)
     typer.echo(f"bundle: {output} (record {bundle['record']['seq']}, chain head {bundle['chain_head']})")
@@ -225,7 +225,7 @@ def ledger_verify_command(
     """
     from gauntlet.rounds.views import show_ledger_report
     from gauntlet.domain.canonical import canonical_json
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     ledger = _ledger_file(ledger, db, challenge)
 
@@ -266,7 +266,7 @@ def ledger_show_command(
     """List the records (seq, kind, round, hash) or print one in full."""
     from gauntlet.rounds.views import show_ledger
     from gauntlet.domain.canonical import canonical_json
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     store = Ledger(ledger)
     if record is not None:

@@ -58,7 +58,7 @@ def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]
             challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
             if challenge is None:
                 raise StoreError(f"no challenge {spec.id!r} in the store")
-            state = lifecycle.replay(spec, ledger_table.read_records(session, challenge))
+            state = lifecycle.replay(spec, ledger_table.intact_records(session, challenge))
             yield session, challenge, state
     except IntegrityError:
         raise StoreError("another command appended to the record at the same time; nothing of this one was "
@@ -94,7 +94,7 @@ def _append(session, challenge, spec, event: Event, note: str = "") -> dict:
 def state(store, spec) -> ChallengeState:
     """The challenge's state now, from its record."""
     with store.sessions() as session:
-        return lifecycle.replay(spec, ledger_table.read_records(session, store._challenge(session, spec.id)))
+        return lifecycle.replay(spec, ledger_table.intact_records(session, store._challenge(session, spec.id)))
 
 
 # ----------------------------------------------------------------------------- registration
@@ -292,7 +292,7 @@ def import_ledger_file(store, spec, path) -> int:
     must be in it), then publish the decisions that were public then.  Returns the number of
     records imported; 0 when the table already holds this challenge's record."""
     from gauntlet.errors import LedgerError
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     imported = Ledger(path).records()  # refuses a broken chain
     with store.sessions.begin() as session:
