@@ -248,7 +248,7 @@ def test_the_decision_uses_exactly_what_the_store_holds(run):
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds import decision_inputs
     from gauntlet.rounds.gather import gather_round
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
     from gauntlet.rounds.workspace import open_context
 
     stored = run["store"].round_decisions(SLUG, ROUND)

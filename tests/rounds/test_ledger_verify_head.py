@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from .test_record_and_cli import ledger, lines, run, write_lines  # noqa: F401  (the fixture)
+from .test_record_and_cli import ledger, lines, recorded, run, write_lines  # noqa: F401  (the fixtures)
 
 
 def said(result) -> str:

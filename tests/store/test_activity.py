@@ -54,15 +54,15 @@ def test_answers_are_screened_and_cached_once(store):
 
 
 def test_a_vote_is_cast_once_by_the_voter_it_was_served_to(store):
-    battle = store.record_battle("k", "r1", "v1", "p1", "lg", "nc")
+    battle = store.record_battle("k", "r1", "v1", "p1", "lg", "nc", T)
     with pytest.raises(InputError, match="another voter"):
-        store.record_vote(battle, "v2", "a")
+        store.record_vote(battle, "v2", "a", T)
     with pytest.raises(InputError, match="vote must be one of"):
-        store.record_vote(battle, "v1", "left")
-    revealed = store.record_vote(battle, "v1", "b")
+        store.record_vote(battle, "v1", "left", T)
+    revealed = store.record_vote(battle, "v1", "b", T)
     assert (revealed["model_a"], revealed["model_b"], revealed["choice"]) == ("lg", "nc", "b")
     with pytest.raises(InputError, match="already has your vote"):
-        store.record_vote(battle, "v1", "a")
+        store.record_vote(battle, "v1", "a", T)
     assert [(v.voter_id, v.choice, v.winner) for v in store.arena_votes("k", "r1")] == [("v1", "b", "model_b")]
 
 

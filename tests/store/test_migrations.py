@@ -88,7 +88,8 @@ def test_a_store_with_a_ledger_file_migrates_with_its_history_intact(tmp_path):
     from pathlib import Path
 
     from gauntlet.domain import ledger as chain
-    from gauntlet.rounds import Ledger, decide
+    from gauntlet.domain.canonical import canonical_json
+    from gauntlet.rounds import Ledger, code_version, decide
     from gauntlet.rounds.workspace import open_context
 
     spec = Path(__file__).resolve().parents[2] / "examples" / "k-sovereign-2026.toml"
@@ -99,9 +100,13 @@ def test_a_store_with_a_ledger_file_migrates_with_its_history_intact(tmp_path):
     _migrate(engine, "0003")
     inputs = {"round": "first", "weights": {"benchmark": 1}, "eliminate_lowest": 0, "resources": {},
               "teams": [{"team": "lg", "benchmark": 80.0, "independence": "independent"}]}
+    # The ledger file such a workspace kept: sealed records, one a line.
+    first = chain.seal(None, kind="spec", code_version=code_version(), note="challenge spec k-sovereign-2026",
+                       recorded_at="2026-01-01T00:00:00+00:00")
+    record = chain.seal(first, kind="decision", code_version=code_version(), inputs=inputs, outputs=decide(inputs),
+                        round_id="first", recorded_at="2026-01-15T01:00:00+00:00")
     old = Ledger(ws / "ledger.jsonl")
-    old.append(kind="spec", note="challenge spec k-sovereign-2026", recorded_at="2026-01-01T00:00:00+00:00")
-    record = old.append_decision(inputs, round_id="first", recorded_at="2026-01-15T01:00:00+00:00")
+    old.path.write_text(canonical_json(first) + "\n" + canonical_json(record) + "\n", encoding="utf-8")
     with engine.begin() as conn:
         conn.execute(text("insert into challenges (id, slug, name, spec_sha256, spec_toml, created_at) values "
                           "(1, 'k-sovereign-2026', 'K', :h, :t, '2026-01-01 00:00:00')"),

@@ -154,7 +154,7 @@ def test_a_closed_arena_refuses_votes_with_the_reason_until_an_organiser_reopens
     store, client = arena(tmp_path)
     browser = client()
     data = browser.get("/api/arena/battle").json()  # served while open
-    close_arena(store, SLUG, ROUND, reason="round 'first' was decided")
+    close_arena(store, SLUG, ROUND, reason="round 'first' was decided", at=T0)
     late = browser.post("/api/arena/votes", json={"battle_id": data["battle_id"], "choice": "a"},
                         headers={"X-CSRF-Token": data["csrf"]})
     assert late.status_code == 403 and "closed (round 'first' was decided)" in late.json()["error"]
@@ -171,7 +171,7 @@ def test_a_closed_arena_refuses_votes_with_the_reason_until_an_organiser_reopens
     assert reopened.status_code == 200 and reopened.json()["state"] == "open"
     assert battle_and_vote(client()).json()["counted"]
     with pytest.raises(Exception, match="already open"):
-        store.set_arena_state(SLUG, ROUND, "open", "again")
+        store.set_arena_state(SLUG, ROUND, "open", "again", T0)
 
 
 def test_the_readme_shows_an_arena_table_the_spec_accepts():
@@ -222,8 +222,8 @@ def test_an_organiser_reopens_a_closed_arena_from_the_shell(tmp_path):
     args = ["challenge", "arena", "reopen", str(spec), "--round", ROUND, "--db", store.url]
     refused = CliRunner().invoke(app, [*args, "--reason", "nothing to reopen"])
     assert refused.exit_code == 2 and "already open" in refused.output
-    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided")
-    assert not close_arena(store, SLUG, ROUND, reason="again"), "closing twice does nothing"
+    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided", at=T0)
+    assert not close_arena(store, SLUG, ROUND, reason="again", at=T0), "closing twice does nothing"
     done = CliRunner().invoke(app, [*args, "--reason", "appeal 2 upheld"])
     assert done.exit_code == 0, done.output
     assert store.arena_state(SLUG, ROUND) | {"at": None} == {"state": "open", "reason": "appeal 2 upheld", "at": None}

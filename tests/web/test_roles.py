@@ -151,7 +151,7 @@ def test_the_organiser_overview_flags_what_needs_a_look(world):
     for i in range(30):
         a, b = pairs[i % len(pairs)]
         battle = world.store.record_battle(world.slug, world.round, "v-lazy", f"{'ko' if i % 2 else 'en'}-{i % 6 + 1}",
-                                           a, b)
+                                           a, b, world.clock.now)
         world.store.record_vote(battle, "v-lazy", "a", world.clock.now + timedelta(seconds=10 * i))
     # Experts who disagree completely on "safety" and agree on the rest.
     panel = world.store.panel_rounds(world.slug)[0]

@@ -103,10 +103,6 @@ class SafetensorsHeader:
     data_start: int
     file_size: int
 
-    @property
-    def data_bytes(self) -> int:
-        return self.file_size - self.data_start
-
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
     seen: dict = {}

@@ -135,7 +135,7 @@ def replay_command(
     """
     from gauntlet.console import err_console
     from gauntlet.rounds.bundle import load_bundle, replay
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     document = load_bundle(bundle)
     result = replay(document, str(bundle))
@@ -173,7 +173,7 @@ def publish_command(
 ) -> None:
     """Write a decision bundle (inputs, outputs, record, chain head) for publication."""
     from gauntlet.rounds.bundle import publish
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     bundle = publish(Ledger(ledger), output, record)
     typer.echo(f"bundle: {output} (record {bundle['record']['seq']}, chain head {bundle['chain_head']})")
@@ -223,13 +223,23 @@ def ledger_verify_command(
     published (--head); without it the report says what it could not prove.
     Exit 0 when no problem is found, 1 when any is, 2 for bad input.
     """
-    from gauntlet.rounds.views import show_ledger_report
+    import tempfile
+
     from gauntlet.domain.canonical import canonical_json
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.errors import InputError
+    from gauntlet.rounds.ledger_file import Ledger
+    from gauntlet.rounds.views import show_ledger_report
 
-    ledger = _ledger_file(ledger, db, challenge)
-
-    report = Ledger(ledger).verify(head)
+    if (ledger is None) == (db is None):
+        raise InputError("give a ledger file or --db (one of them)")
+    with tempfile.TemporaryDirectory(prefix="gauntlet-ledger-") as scratch:
+        if db is not None:  # the store's record, exactly as `ledger export` writes it
+            slug, text = _store_records(db, challenge)
+            ledger, name = Path(scratch) / f"{slug}.jsonl", f"the record of {slug!r}"
+            ledger.write_text(text, encoding="utf-8")
+        else:
+            name = str(ledger)
+        report = Ledger(ledger).verify(head)
     if as_json:
         typer.echo(canonical_json({
             "intact": report.intact, "records": report.records, "head": report.head,
@@ -238,24 +248,8 @@ def ledger_verify_command(
             "problems": [{"line": p.line, "seq": p.seq, "kind": p.kind, "message": p.message} for p in report.problems],
         }))
     else:
-        show_ledger_report(ledger, report)
+        show_ledger_report(name, report)
     raise typer.Exit(0 if report.intact else 1)
-
-
-def _ledger_file(ledger: Optional[Path], db: Optional[str], challenge: Optional[str]) -> Path:
-    """The file to verify: `ledger`, or the store's record exported exactly as `ledger export` writes it."""
-    import tempfile
-
-    from gauntlet.errors import InputError
-
-    if (ledger is None) == (db is None):
-        raise InputError("give a ledger file or --db (one of them)")
-    if ledger is not None:
-        return ledger
-    slug, text = _store_records(db, challenge)
-    path = Path(tempfile.mkdtemp(prefix="gauntlet-ledger-")) / f"{slug}.jsonl"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @ledger_app.command("show")
@@ -266,7 +260,7 @@ def ledger_show_command(
     """List the records (seq, kind, round, hash) or print one in full."""
     from gauntlet.rounds.views import show_ledger
     from gauntlet.domain.canonical import canonical_json
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     store = Ledger(ledger)
     if record is not None:

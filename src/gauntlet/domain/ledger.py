@@ -1,9 +1,9 @@
-"""Hash-chained decision records (pure: the file store lives in `rounds/`).
+"""Hash-chained records of a challenge (pure: the table lives in `store/records.py`).
 
 A record is a JSON object:
 
     {"seq": 0, 1, 2, ...              position in the chain
-     "kind": "decision" | "re-decision" | "correction" | "appeal" | ...,
+     "kind": "spec" | "decision" | "re-decision" | "publication" | "appeal" | ...,
      "round": str | null, "recorded_at": str | null,
      "inputs": {...} | null, "outputs": {...} | null,
      "spec_hash": str | null, "code_version": str,

@@ -8,7 +8,6 @@ it is part of every cache key.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -141,9 +140,3 @@ def _local_completions(model_dir: Path, settings: BackendSettings, seed: int):
         seed=seed,
         **dict(settings.options),
     )
-
-
-def settings_digest(settings: BackendSettings) -> str:
-    import json
-
-    return hashlib.sha256(json.dumps(settings.identity(), sort_keys=True, default=str).encode()).hexdigest()

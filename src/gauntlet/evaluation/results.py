@@ -57,11 +57,6 @@ class TaskResult:
     def value(self, metric: str) -> float:
         return float(self.metrics[self.metric_key(metric)])
 
-    def stderr(self, metric: str) -> float | None:
-        name, _, flt = self.metric_key(metric).partition(",")
-        value = self.metrics.get(f"{name}_stderr,{flt}" if flt else f"{name}_stderr")
-        return None if value in (None, "N/A") else float(value)
-
     def to_dict(self) -> dict:
         return {
             "task": self.task,

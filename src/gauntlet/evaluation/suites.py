@@ -48,10 +48,6 @@ class SuiteEntry:
     target: str | None = None
 
     @property
-    def is_builtin(self) -> bool:
-        return self.ref is None
-
-    @property
     def scored_metric(self) -> str:
         if self.metric:
             return self.metric
@@ -103,10 +99,6 @@ class Suite:
                 raise InputError(f"suite {self.name!r}: group weights must be non-negative with a positive sum")
 
     # ------------------------------------------------------------ views
-    @property
-    def local_refs(self) -> list[TaskRef]:
-        return [e.ref for e in self.entries if e.ref is not None]
-
     @property
     def builtin_tasks(self) -> list[str]:
         return [e.task for e in self.entries if e.ref is None]

@@ -50,10 +50,6 @@ class Criterion:
             if not getattr(self, name).strip():
                 raise SpecError(f"rubric criterion {self.key!r}: {name} is empty")
 
-    def normalise(self, score: float | np.ndarray):
-        """A score on this criterion's scale as 0-100."""
-        return 100.0 * (np.asarray(score, dtype=np.float64) - self.scale_min) / (self.scale_max - self.scale_min)
-
 
 @dataclass(frozen=True)
 class Rubric:

@@ -22,7 +22,7 @@ from gauntlet.rounds.bundle import make_bundle, publish
 from gauntlet.rounds.bundle import replay as replay_bundle
 from gauntlet.rounds.decisions import code_version, decide, what_if
 from gauntlet.rounds.inputs import TeamResult, decision_inputs, findings_from_audit, module_kind
-from gauntlet.rounds.ledger_store import Ledger
+from gauntlet.rounds.ledger_file import Ledger
 
 __all__ = [
     "Ledger", "TeamResult", "code_version", "decide", "decision_inputs", "findings_from_audit", "make_bundle",

@@ -86,7 +86,7 @@ def voter_alias(voter_id: str) -> str:
     return hashlib.sha256(voter_id.encode()).hexdigest()[:12]
 
 
-def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> bool:
+def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime) -> bool:
     """Close the round's arena (the decision does): later votes are refused with `reason`.
     False when there is nothing to close (no arena in the round, or closed already)."""
     try:
@@ -98,7 +98,7 @@ def close_arena(store, slug: str, round_key: str, *, reason: str, at: datetime |
     return True
 
 
-def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime | None = None) -> None:
+def reopen_arena(store, slug: str, round_key: str, *, reason: str, at: datetime) -> None:
     """Reopen the arena a refused decision closed (no event: the decision never happened)."""
     store.set_arena_state(slug, round_key, "open", reason, at)
 

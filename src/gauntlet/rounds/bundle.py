@@ -21,7 +21,7 @@ from gauntlet.domain.validation import Node
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import InputError
 from gauntlet.rounds.decisions import code_version, decide, read_json
-from gauntlet.rounds.ledger_store import Ledger
+from gauntlet.rounds.ledger_file import Ledger
 
 BUNDLE_FORMAT = "gauntlet-decision-bundle/1"
 

@@ -18,9 +18,6 @@ from gauntlet.domain.independence import ModuleFinding
 from gauntlet.rounds.inputs import TeamResult, findings_from_audit
 from gauntlet.spec.model import ChallengeSpec
 
-FINGERPRINT_SUFFIX = ".gfp"
-
-
 @dataclass(frozen=True)
 class TeamAudit:
     """A team's audit against every reference and every other team."""
@@ -30,42 +27,6 @@ class TeamAudit:
     findings: tuple[ModuleFinding, ...]
     report: dict
     html: Path | None = None
-
-
-def fingerprint_models(models: Mapping[str, Path], origins: Mapping[str, dict], out_dir: Path,
-                       *, progress: bool = True) -> dict[str, Path]:
-    """Fingerprint each model once (one streaming pass); later audits read the small files."""
-    from gauntlet.provenance import fingerprint_model
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, folder in models.items():
-        path = out_dir / f"{name}{FINGERPRINT_SUFFIX}"
-        fingerprint_model(folder, name=name, origin=dict(origins.get(name, {})), progress=progress).save(path)
-        paths[name] = path
-    return paths
-
-
-def audit_teams(teams: Mapping[str, Path], references: Mapping[str, Path], spec: ChallengeSpec,
-                report_dir: Path, *, alpha: float | None = None) -> dict[str, TeamAudit]:
-    """Audit every team against the references and against each other team.
-
-    Two teams sharing weights is a finding for both: each sees the other as a
-    reference whose origin (organisation, country) the policy judges.
-    """
-    from gauntlet.provenance import DEFAULT_ALPHA, audit
-
-    report_dir.mkdir(parents=True, exist_ok=True)
-    audits = {}
-    for team, fingerprint in teams.items():
-        others = [path for name, path in teams.items() if name != team]
-        report = audit(fingerprint, [*references.values(), *others], alpha=alpha or DEFAULT_ALPHA, progress=False)
-        html = report_dir / f"{team}.html"
-        report.write_html(html)
-        document = report.to_dict()
-        verdict, findings = findings_from_audit(document, spec)
-        audits[team] = TeamAudit(team, verdict, findings, document, html)
-    return audits
 
 
 def stored_team_audit(team: str, stored: list[dict], spec: ChallengeSpec, evidence_dir: Path | None = None) -> TeamAudit:

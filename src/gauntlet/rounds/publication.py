@@ -25,7 +25,7 @@ from html import escape
 from pathlib import Path
 
 from gauntlet.domain.canonical import canonical_json
-from gauntlet.errors import InputError
+from gauntlet.errors import InputError, StorageUnavailable
 from gauntlet.rounds.workspace import RoundContext
 
 
@@ -96,13 +96,18 @@ def rebuild(ctx: RoundContext) -> list[Path]:
 
 
 def _build_atomically(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed
     partial = target.parent / f".{target.name}.partial-{os.getpid()}"
-    partial.mkdir()
-    write(partial)
-    os.replace(partial, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{target.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed
+        partial.mkdir()
+        write(partial)
+        os.replace(partial, target)
+    except OSError as exc:  # a full or read-only disk: the record is fine, the folder is not there yet
+        shutil.rmtree(partial, ignore_errors=True)
+        raise StorageUnavailable(f"cannot write {target}: {exc.strerror or exc}; what is on record stays, and "
+                                 "`gauntlet challenge publish` run again once there is room builds the folder") from None
 
 
 def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, out: Path) -> None:

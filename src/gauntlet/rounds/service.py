@@ -44,22 +44,11 @@ def spec_of(store, slug: str):
 
 
 @contextmanager
-def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]:
-    """One transaction over the record; a write the database refuses (a full disk, a read-only
-    file, another writer that appended first) keeps nothing and is one line for the shell."""
+def _writing() -> Iterator[None]:
+    """A write the database refuses (a full disk, a read-only file, another writer that
+    appended first) keeps nothing and is one line for the shell."""
     try:
-        with store.sessions.begin() as session:
-            # Writers of one challenge take turns, so each judges the event against the record as
-            # it is: a row lock on a server database; on SQLite, which ignores FOR UPDATE and whose
-            # driver opens a transaction only at the first write, its one write lock is taken
-            # before anything is read (else two decides could both read "undecided", then append).
-            if session.get_bind().dialect.name == "sqlite":
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
-            if challenge is None:
-                raise StoreError(f"no challenge {spec.id!r} in the store")
-            state = lifecycle.replay(spec, ledger_table.read_records(session, challenge))
-            yield session, challenge, state
+        yield
     except IntegrityError:
         raise StoreError("another command appended to the record at the same time; nothing of this one was "
                          "kept: run it again") from None
@@ -69,12 +58,21 @@ def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]
 
 
 @contextmanager
-def _writing() -> Iterator[None]:
-    try:
-        yield
-    except OperationalError as exc:
-        raise StoreError(f"the store refused the write ({str(exc.orig).splitlines()[0]}); nothing of it was "
-                         "kept") from None
+def _transaction(store, spec) -> Iterator[tuple[Any, Challenge, ChallengeState]]:
+    """One transaction over the record: the challenge's state as its record says, to judge
+    and append one event."""
+    with _writing(), store.sessions.begin() as session:
+        # Writers of one challenge take turns, so each judges the event against the record as
+        # it is: a row lock on a server database; on SQLite, which ignores FOR UPDATE and whose
+        # driver opens a transaction only at the first write, its one write lock is taken
+        # before anything is read (else two decides could both read "undecided", then append).
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        challenge = session.scalar(select(Challenge).where(Challenge.slug == spec.id).with_for_update())
+        if challenge is None:
+            raise StoreError(f"no challenge {spec.id!r} in the store")
+        state = lifecycle.replay(spec, ledger_table.intact_records(session, challenge))
+        yield session, challenge, state
 
 
 def _check(state: ChallengeState, event: Event) -> ChallengeState:
@@ -94,7 +92,7 @@ def _append(session, challenge, spec, event: Event, note: str = "") -> dict:
 def state(store, spec) -> ChallengeState:
     """The challenge's state now, from its record."""
     with store.sessions() as session:
-        return lifecycle.replay(spec, ledger_table.read_records(session, store._challenge(session, spec.id)))
+        return lifecycle.replay(spec, ledger_table.intact_records(session, store._challenge(session, spec.id)))
 
 
 # ----------------------------------------------------------------------------- registration
@@ -314,7 +312,7 @@ def import_ledger_file(store, spec, path) -> int:
     must be in it), then publish the decisions that were public then.  Returns the number of
     records imported; 0 when the table already holds this challenge's record."""
     from gauntlet.errors import LedgerError
-    from gauntlet.rounds.ledger_store import Ledger
+    from gauntlet.rounds.ledger_file import Ledger
 
     imported = Ledger(path).records()  # refuses a broken chain
     with store.sessions.begin() as session:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
 from rich.table import Table
 
@@ -117,16 +115,16 @@ def show_sensitivity(rows: list[dict]) -> None:
     console.print(table)
 
 
-def show_ledger_report(path: Path, report) -> None:
+def show_ledger_report(name: str, report) -> None:
     if report.intact and report.head_checked:
-        console.print(f"{path}: intact: {report.records} record(s), ending at the published head {report.head}")
+        console.print(f"{name}: intact: {report.records} record(s), ending at the published head {report.head}")
     elif report.intact:
-        console.print(f"{path}: the chain is consistent: {report.records} record(s), head {report.head}", markup=False)
+        console.print(f"{name}: the chain is consistent: {report.records} record(s), head {report.head}", markup=False)
         console.print("  not proven complete: records removed from the end (or every record) leave a consistent "
                       "chain; compare this head with the one the organisers published and re-run with "
                       "--head <published head>", markup=False)
     else:
-        console.print(f"{path}: [bold red]{len(report.problems)} problem(s)[/] in {report.records} record(s)")
+        console.print(f"{name}: [bold red]{len(report.problems)} problem(s)[/] in {report.records} record(s)")
         for problem in report.problems:
             console.print(f"  {problem.message}", markup=False)
     note = f"re-decided {report.redecided} decision record(s): outputs follow from inputs" if report.intact else ""

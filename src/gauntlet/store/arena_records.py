@@ -22,10 +22,6 @@ from gauntlet.store.models import Team
 from gauntlet.store.models_activity import ArenaAnswer, ArenaBattle, ArenaPrompt, ArenaState, ArenaVote
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _epoch(at: datetime) -> float:
     # SQLite hands back naive datetimes; they were stored in UTC.
     return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
@@ -167,7 +163,7 @@ class ArenaVerbs:
 
     # -- battles and votes ----------------------------------------------------------
     def record_battle(self, slug: str, round_key: str, voter_id: str, prompt_id: str, model_a: str, model_b: str,
-                      at: datetime | None = None) -> str:
+                      at: datetime) -> str:
         """Remember a served battle; returns its random public id."""
         public_id = secrets.token_urlsafe(18)
         with self.sessions.begin() as session:
@@ -175,15 +171,14 @@ class ArenaVerbs:
             team_a, team_b = self._team(session, slug, model_a), self._team(session, slug, model_b)
             session.add(ArenaBattle(public_id=public_id, challenge_id=challenge.id, round_key=round_key,
                                     voter_id=voter_id, prompt_key=prompt_id, team_a_id=team_a.id,
-                                    team_b_id=team_b.id, served_at=at or _now()))
+                                    team_b_id=team_b.id, served_at=at))
         return public_id
 
-    def record_vote(self, battle_id: str, voter_id: str, choice: str, at: datetime | None = None) -> dict:
+    def record_vote(self, battle_id: str, voter_id: str, choice: str, at: datetime) -> dict:
         """Record a vote on a served battle and return the battle with its models revealed.
         Only the voter it was served to may vote, once."""
         if choice not in CHOICES:
             raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {choice!r}")
-        at = at or _now()
         with self.sessions.begin() as session:
             battle = session.scalar(select(ArenaBattle).where(ArenaBattle.public_id == battle_id))
             if battle is None:
@@ -239,7 +234,7 @@ class ArenaVerbs:
                 return {"state": "open", "reason": "", "at": None}
             return {"state": row.state, "reason": row.reason, "at": row.at}
 
-    def set_arena_state(self, slug: str, round_key: str, state: str, reason: str, at: datetime | None = None) -> None:
+    def set_arena_state(self, slug: str, round_key: str, state: str, reason: str, at: datetime) -> None:
         """Append an open/closed state for the round's arena (states are never edited)."""
         if state not in ("open", "closed"):
             raise InputError(f"an arena is open or closed, not {state!r}")
@@ -251,7 +246,7 @@ class ArenaVerbs:
             if (current.state if current else "open") == state:
                 raise InputError(f"the arena of round {round_key!r} is already {state}")
             session.add(ArenaState(challenge_id=challenge.id, round_key=round_key, state=state, reason=reason,
-                                   at=at or _now()))
+                                   at=at))
 
     def arena_votes(self, slug: str, round_key: str, *, after: int = 0) -> list[Vote]:
         """Every vote of a round (or those after vote id `after`), in the order cast

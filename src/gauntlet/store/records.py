@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gauntlet.domain import ledger as chain
 from gauntlet.domain.canonical import canonical_json
+from gauntlet.errors import LedgerError
 from gauntlet.store.models import Base, Challenge
 
 
@@ -36,16 +37,37 @@ class LedgerRecord(Base):
     body: Mapped[str] = mapped_column(Text)  # the sealed record's canonical JSON
 
 
+def _bodies(session: Session, challenge: Challenge) -> list[str]:
+    return list(session.scalars(select(LedgerRecord.body).where(LedgerRecord.challenge_id == challenge.id)
+                                .order_by(LedgerRecord.seq)))
+
+
+def _parsed(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return "<not JSON>"  # named as malformed by `verify_chain`
+
+
 def read_records(session: Session, challenge: Challenge) -> list[dict]:
-    rows = session.scalars(select(LedgerRecord.body).where(LedgerRecord.challenge_id == challenge.id)
-                           .order_by(LedgerRecord.seq))
-    return [json.loads(body) for body in rows]
+    return [_parsed(body) for body in _bodies(session, challenge)]
+
+
+def intact_records(session: Session, challenge: Challenge) -> list[dict]:
+    """The records, refused when the rows no longer form an intact chain: nothing is judged
+    against, or appended to, a record someone altered in the database."""
+    records = read_records(session, challenge)
+    problems = chain.verify_chain(records)
+    if problems:
+        raise LedgerError(f"the record of {challenge.slug!r} is damaged ({problems[0].message}); nothing is "
+                          "appended to it until it is restored (see `gauntlet ledger verify --db`)")
+    return records
 
 
 def last_record(session: Session, challenge: Challenge) -> dict | None:
     body = session.scalar(select(LedgerRecord.body).where(LedgerRecord.challenge_id == challenge.id)
                           .order_by(LedgerRecord.seq.desc()).limit(1))
-    return None if body is None else json.loads(body)
+    return None if body is None else _parsed(body)
 
 
 def append(session: Session, challenge: Challenge, *, kind: str, code_version: str, recorded_at: str,
@@ -91,7 +113,12 @@ class RecordVerbs:
         return {"head": last["hash"], "records": last["seq"] + 1, "recorded_at": last["recorded_at"]}
 
     def export_ledger(self, slug: str, *, drafts: bool = True) -> str:
-        """The record as the JSON Lines file `gauntlet ledger verify` checks: all of it (the
-        organisers' copy, `gauntlet ledger export`), or the public record (`drafts=False`)."""
-        records = self.records(slug) if drafts else self.public_records(slug)
-        return "".join(canonical_json(r) + "\n" for r in records)
+        """The record as the JSON Lines file `gauntlet ledger verify` checks, the rows as stored
+        (so a row altered in the database is exported as it is and caught there): all of it
+        (the organisers' copy, `gauntlet ledger export`), or the public record (`drafts=False`),
+        which is a prefix of it."""
+        with self.sessions() as session:
+            bodies = _bodies(session, self._challenge(session, slug))
+        if not drafts:
+            bodies = bodies[:len(self.public_records(slug))]
+        return "".join(body + "\n" for body in bodies)

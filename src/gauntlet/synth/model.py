@@ -38,7 +38,9 @@ class TinyLMConfig:
     max_positions: int = 256
     vocab_size: int | None = None
 
-    def llama_config(self, *, eos_token_id: int, pad_token_id: int):
+    def llama_config(self, *, eos_token_id: int | None = None, pad_token_id: int | None = None):
+        """The `LlamaConfig`; token ids left out keep transformers' defaults (a pad id zeroes
+        its embedding row at initialisation, so leaving it out changes the weights drawn)."""
         from transformers import LlamaConfig
 
         if self.vocab_size is None:
@@ -56,10 +58,9 @@ class TinyLMConfig:
             num_attention_heads=self.num_heads,
             num_key_value_heads=self.num_kv_heads,
             max_position_embeddings=self.max_positions,
-            bos_token_id=eos_token_id,
-            eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id,
             tie_word_embeddings=False,
+            **({} if eos_token_id is None else {"bos_token_id": eos_token_id, "eos_token_id": eos_token_id}),
+            **({} if pad_token_id is None else {"pad_token_id": pad_token_id}),
         )
 
 

@@ -14,36 +14,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from gauntlet.synth.model import TinyLMConfig
 
 TOKENS_PER_STEP_BATCH = 8
 SEQ_LEN = 32
 
 
-@dataclass(frozen=True)
-class TinyRunShape:
-    hidden_size: int = 48
-    intermediate_size: int = 96
-    num_layers: int = 2
-    num_heads: int = 4
-    vocab_size: int = 128
-
-    def config(self):
-        from transformers import LlamaConfig
-
-        return LlamaConfig(
-            vocab_size=self.vocab_size,
-            hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.num_layers,
-            num_attention_heads=self.num_heads,
-            num_key_value_heads=self.num_heads,
-            max_position_embeddings=SEQ_LEN * 2,
-            tie_word_embeddings=False,
-        )
+# The shape every honest run here trains (a chain's recipe replays it from its config.json).
+RUN_SHAPE = TinyLMConfig(hidden_size=48, intermediate_size=96, num_layers=2, num_heads=4, num_kv_heads=4,
+                         vocab_size=128, max_positions=SEQ_LEN * 2)
 
 
 def _markov_batches(data_seed: int, vocab: int):
@@ -61,13 +44,13 @@ def _markov_batches(data_seed: int, vocab: int):
         yield torch.from_numpy(tokens)
 
 
-def fresh_model(seed: int, shape: TinyRunShape = TinyRunShape()):
+def fresh_model(seed: int, shape: TinyLMConfig = RUN_SHAPE):
     """Step 0 exactly as the recipe {"library": "transformers", "seed": seed} describes."""
     import torch
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    return AutoModelForCausalLM.from_config(shape.config())
+    return AutoModelForCausalLM.from_config(shape.llama_config())
 
 
 def _save(model, folder: Path) -> None:
@@ -77,7 +60,7 @@ def _save(model, folder: Path) -> None:
 
 
 def train_chain(out_dir, *, seed: int, steps: int = 24, every: int = 8, lr: float = 3e-3,
-                data_seed: int = 0, shape: TinyRunShape = TinyRunShape(), warm_start=None,
+                data_seed: int = 0, shape: TinyLMConfig = RUN_SHAPE, warm_start=None,
                 start_from=None, recipe: bool = True, weight_decay: float = 0.01) -> Path:
     """Train a run and save its chain under `out_dir`; returns the chain file.
 

@@ -1,28 +1,27 @@
-"""The decision ledger on disk: an append-only JSON Lines file.
+"""A ledger file: the JSON Lines a challenge's record is exported as, read and verified.
 
-One sealed record per line (see `gauntlet.domain.ledger`). Appends take an
-exclusive lock, check that the chain is intact, and fsync, so a crash never
-leaves half a record and two writers never fork the chain. Nothing here edits
-or deletes a line: corrections are new records that reference old ones.
+One sealed record per line (see `gauntlet.domain.ledger`), exactly what
+`gauntlet ledger export` writes from the store's record table
+(`gauntlet.store.records`), which is the only place records are appended.
+Anyone can check a file here without the store: the chain, a published head,
+and that every decision's outputs still follow from its inputs.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from gauntlet.domain import ledger as chain
-from gauntlet.domain.canonical import canonical_bytes, canonical_json
+from gauntlet.domain.canonical import canonical_bytes
+from gauntlet.domain.lifecycle import DECISION_KINDS
 from gauntlet.domain.decision import decide as pure_decide
 from gauntlet.domain.validation import InvalidDocument
 from gauntlet.errors import InputError, LedgerError
 from gauntlet.files import parse_json
-from gauntlet.rounds.decisions import code_version, decide
+from gauntlet.rounds.decisions import code_version
 
-DECISION_KINDS = ("decision", "re-decision", "correction")
 
 
 @dataclass
@@ -94,70 +93,6 @@ class Ledger:
     def contains(self, record_hash: object) -> bool:
         """Whether a record with this hash is on some line (intact or not)."""
         return any(isinstance(r, dict) and r.get("hash") == record_hash for r in self._lines())
-
-    # -- writing ----------------------------------------------------------
-    def append(
-        self,
-        *,
-        kind: str,
-        inputs: Any = None,
-        outputs: Any = None,
-        round_id: str | None = None,
-        spec_hash: str | None = None,
-        references: Sequence[str] = (),
-        note: str = "",
-        recorded_at: str | None = None,
-        code: str | None = None,
-    ) -> dict:
-        """Seal and append one record; returns it (its `hash` is the new head)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                records = self.records()
-                known = {r["hash"] for r in records}
-                for ref in references:
-                    if ref not in known:
-                        raise LedgerError(f"{self.path}: cannot reference {ref[:12]}: no such record")
-                record = chain.seal(
-                    records[-1] if records else None,
-                    kind=kind,
-                    code_version=code or code_version(),
-                    inputs=inputs,
-                    outputs=outputs,
-                    round_id=round_id,
-                    spec_hash=spec_hash,
-                    references=references,
-                    note=note,
-                    recorded_at=recorded_at,
-                )
-                fh.seek(0, os.SEEK_END)
-                fh.write(canonical_json(record) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-        return record
-
-    def append_decision(
-        self,
-        inputs: dict,
-        *,
-        round_id: str | None = None,
-        spec_hash: str | None = None,
-        kind: str = "decision",
-        references: Sequence[str] = (),
-        note: str = "",
-        recorded_at: str | None = None,
-    ) -> dict:
-        """Decide `inputs` and record inputs and outputs together."""
-        if kind not in DECISION_KINDS:
-            raise InputError(f"kind must be one of {', '.join(DECISION_KINDS)}, got {kind!r}")
-        outputs = decide(inputs)
-        return self.append(
-            kind=kind, inputs=inputs, outputs=outputs, round_id=round_id, spec_hash=spec_hash,
-            references=references, note=note, recorded_at=recorded_at,
-        )
 
     # -- checking ---------------------------------------------------------
     def verify(self, published_head: str | None = None, *, redecide: bool = True) -> LedgerReport:
