@@ -79,8 +79,12 @@ class World:
     inputs: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
 
-    def client(self, token: str | None = None, **app_options) -> TestClient:
+    def client(self, token: str | None = None, language: str | None = "en", **app_options) -> TestClient:
+        """A client of the app; it reads pages in English (its `Accept-Language`) unless a test
+        asks for another language, or for none (`language=None`: the spec's language decides)."""
         client = TestClient(create_app(self.url, clock=self.clock, arena_seed=7, **app_options))
+        if language is not None:
+            client.headers["Accept-Language"] = language
         if token is not None:
             client.headers["Authorization"] = f"Bearer {self.tokens[token]}"
         return client

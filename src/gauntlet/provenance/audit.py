@@ -243,10 +243,10 @@ class AuditReport:
             "cannot_see": BLIND_SPOTS,
         }
 
-    def write_html(self, path) -> None:
+    def write_html(self, path, language: str | None = None) -> None:
         from gauntlet.provenance.report import write_html
 
-        write_html(self, path)
+        write_html(self, path, language)
 
 
 def _calibrated(bound: float, evidence: SharedEvidence | None,

@@ -110,10 +110,10 @@ class ChainReport:
             "drift_rules": DRIFT_RULES,
         }
 
-    def write_html(self, path) -> None:
+    def write_html(self, path, language: str | None = None) -> None:
         from gauntlet.provenance.chain_report import write_html
 
-        write_html(self, path)
+        write_html(self, path, language)
 
 
 def _verdict(p: float, alpha: float) -> str:

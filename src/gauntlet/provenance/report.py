@@ -5,65 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gauntlet import i18n
+from gauntlet.i18n import _
 from gauntlet.plots import inline_svg
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Independence audit: {{ r.candidate }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}
-.derived{color:#b00020;font-weight:bold}.independent{color:#1b5e20}.inconclusive{color:#e65100;font-weight:bold}
-.box{background:#f6f6f6;padding:.8rem 1rem;border-radius:6px}</style></head><body>
-<h1>Independence audit of <em>{{ r.candidate }}</em></h1>
-<p class="box">Overall verdict: <span class="{{ r.verdict }}">{{ r.verdict }}</span>.
-A model is called <b>derived</b> when the chance that independently trained weights would match this well
-is below {{ "%.0e"|format(r.alpha) }} (after correcting for every comparison made); <b>independent</b> when that chance is
-at least {{ independent_above }}; <b>inconclusive</b> in between.</p>
-<p>How to read the tables: each test pairs up the candidate's units (neurons, channels) with the reference's
-by how similar their weights are, then counts how many land on the same position. For unrelated models
-that is like shuffling a deck twice and counting cards in the same place: about one, rarely more than five
-or six. Dozens in place is what copied weights look like, even after renaming, reordering or further training.</p>
-{% for ref in r.references %}
-<h2>Against {{ ref.reference }}: <span class="{{ ref.verdict }}">{{ ref.verdict }}</span></h2>
-<p>p-value {{ "%.2e"|format(ref.p_value) }} (corrected for {{ r.references|length }} reference(s)); {{ ref.tensors_compared }} candidate tensors compared.
-{% if ref.origin %}Reference origin: {% for k, v in ref.origin.items() %}{{ k }}: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}</p>
-{{ plots[loop.index0]|safe }}
-{% if ref.screened_out %}<p>Ruled out by the library screen: no tensor, width or whole-model trace came near what the
-full tests would need, so they were not run and this reference counts with p = 1 (which keeps every p-value valid).</p>
-{% elif ref.whole_model %}<p>Whole model, every tensor the two share by name (as stored or transposed), all widths at once
-({{ ref.whole_model.widths|join(", ") }}): same-position similarity {{ "%.1f"|format(ref.whole_model.z) }} standard deviations
-above what shuffling gives, {{ ref.whole_model.fixed_points }}/{{ ref.whole_model.units }} units in place;
-calibrated p = {{ "%.1e"|format(ref.whole_model.p_value) }} (for independent models this p-value is spread evenly
-between 0 and 1). Bound over every per-tensor test, valid however they depend on each other:
-p = {{ "%.1e"|format(ref.p_value_bound) }}. The model's p-value is the smaller of the two, each charged its share.</p>
-{% else %}<p>No tensor shares a name and shape with the reference (renamed or a different architecture), so there is
-no whole-model test; the model's p-value is the bound over every per-tensor test, valid however they depend on each
-other: p = {{ "%.1e"|format(ref.p_value_bound) }}, charged its share.</p>{% endif %}
-{% if ref.shared_axes %}<p>Per-width tests, pooling every tensor that shares a width (units matched to the same
-index / units compared, p-value): {% for a in ref.shared_axes %}width {{ a.length }}: {{ a.fixed_points }}/{{ a.units }},
-p = {{ "%.1e"|format(a.p_value) }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
-<table><tr><th>Candidate module</th><th>Kind</th><th>Counterpart in reference</th><th>Strongest test</th><th>Units matched to the same index</th><th>p-value</th><th>Verdict</th></tr>
-{% for m in ref.modules %}<tr><td>{{ m.name }}</td><td>{{ m.kind }}</td><td>{{ m.counterpart or "—" }}</td><td>{{ m.test }}</td>
-<td>{{ m.statistic or 0 }}</td><td>{{ "%.2e"|format(m.p_value) }}</td><td class="{{ m.verdict }}">{{ m.verdict }}</td></tr>{% endfor %}</table>
-{% if ref.excluded %}<h3>Left out of the evidence</h3>
-<p>Independent training makes a tensor's units interchangeable only where initialisation drew them at random.
-These axes were found, by their content, to be fixed by the configuration or otherwise not interchangeable, and
-were not used. A tensor identical in both models is listed as such: a formula table is identical in every model
-of its configuration, so this never makes a model derived.</p>
-<table><tr><th>Model</th><th>Tensor</th><th>Axis</th><th>Why</th><th>Identical in both</th></tr>
-{% for e in ref.excluded %}<tr><td>{{ e.side }}</td><td>{{ e.tensor }} {{ e.shape }}</td><td>{{ e.axis }}</td>
-<td>{{ e.reason }}: {{ e.detail }}</td><td>{{ "yes" if e.identical_in_both else "no" }}</td></tr>{% endfor %}</table>{% endif %}
-<h3>Tokenizer evidence (separate from the weights)</h3>
-{% if ref.tokenizer %}<p>Vocabulary sizes {{ ref.tokenizer.vocab_sizes[0] }} and {{ ref.tokenizer.vocab_sizes[1] }};
-Jaccard overlap {{ ref.tokenizer.jaccard }}; {{ ref.tokenizer.same_id }} tokens at the same id;
-{{ ref.tokenizer.merges_shared }} of the first {{ ref.tokenizer.merges_compared }} merges shared
-({{ ref.tokenizer.merges_same_rank }} at the same rank). {{ ref.tokenizer.note }}</p>
-{% else %}<p>No tokenizer.json on one side; nothing to compare.</p>{% endif %}
-{% endfor %}
-<h2>What this test assumes</h2><ul>{% for a in assumptions %}<li>{{ a }}</li>{% endfor %}</ul>
-<h2>What it cannot see</h2><ul>{% for a in blind %}<li>{{ a }}</li>{% endfor %}</ul>
-</body></html>"""
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _plot(ref, alpha: float) -> str:
@@ -80,22 +28,34 @@ def _plot(ref, alpha: float) -> str:
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.invert_yaxis()
     ax.axvline(-math.log10(alpha), color="k", ls="--", lw=1)
-    ax.set_xlabel("evidence of reuse, -log10(p)  (dashed: 'derived' threshold)")
+    ax.set_xlabel(_("evidence of reuse, -log10(p)  (dashed: the 'derived' threshold)"))
     fig.tight_layout()
     return inline_svg(fig)
 
 
-def write_html(report, path) -> Path:
+def environment() -> Environment:
+    """The reports' templates (`provenance/templates`), with the catalogue installed."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    i18n.install(env)
+    return env
+
+
+def render_html(report, language: str | None = None) -> str:
+    """The audit report as an HTML page in `language` (default: the current one)."""
     from gauntlet.provenance.audit import ASSUMPTIONS, BLIND_SPOTS, INDEPENDENT_ABOVE
 
-    env = Environment(autoescape=select_autoescape(default=True))
-    html = env.from_string(TEMPLATE).render(
-        r=report,
-        plots=["" if getattr(ref, "screened_out", False) else _plot(ref, report.alpha) for ref in report.references],
-        assumptions=ASSUMPTIONS,
-        blind=BLIND_SPOTS,
-        independent_above=INDEPENDENT_ABOVE,
-    )
+    with i18n.using(language) as lang:
+        return environment().get_template("audit_report.html").render(
+            r=report, lang=lang,
+            plots=["" if getattr(ref, "screened_out", False) else _plot(ref, report.alpha) for ref in report.references],
+            assumptions=[_(a) for a in ASSUMPTIONS],
+            blind=[_(b) for b in BLIND_SPOTS],
+            independent_above=INDEPENDENT_ABOVE,
+        )
+
+
+def write_html(report, path, language: str | None = None) -> Path:
+    html = render_html(report, language)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

@@ -61,7 +61,7 @@ def audit_teams(teams: Mapping[str, Path], references: Mapping[str, Path], spec:
         others = [path for name, path in teams.items() if name != team]
         report = audit(fingerprint, [*references.values(), *others], alpha=alpha or DEFAULT_ALPHA, progress=False)
         html = report_dir / f"{team}.html"
-        report.write_html(html)
+        report.write_html(html, spec.language)
         document = report.to_dict()
         verdict, findings = findings_from_audit(document, spec)
         audits[team] = TeamAudit(team, verdict, findings, document, html)

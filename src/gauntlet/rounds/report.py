@@ -10,14 +10,17 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gauntlet import __version__
+from gauntlet import __version__, i18n
+from gauntlet.i18n import _
 from gauntlet.plots import inline_svg
 
 TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 
 
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    i18n.install(env)
+    return env
 
 
 def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float]], names: dict[str, str]) -> str:
@@ -34,7 +37,7 @@ def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float
         ax.plot([lo, hi], [y, y], color="#8a94a6", lw=2)
         ax.plot(row["total"], y, "o", color="#2457c5")
     ax.set_yticks(range(len(rows)), [names.get(r["team"], r["team"]) for r in rows])
-    ax.set_xlabel("total score (0-100)")
+    ax.set_xlabel(_("total score (0-100)"))
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return inline_svg(fig)
@@ -43,13 +46,15 @@ def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float
 def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: list[dict], alpha: float,
                         inputs_file: str, ledger_head: str | None = None,
                         total_intervals: dict[str, tuple[float, float]] | None = None,
-                        extra_sections: list[dict] | None = None) -> Path:
+                        extra_sections: list[dict] | None = None, language: str | None = None) -> Path:
+    """Writes the report in `language` (default: the current one)."""
     names = {k: v.get("name", k) for k, v in board["teams"].items()}
-    plot = totals_plot_svg(board["decision"]["outputs"]["ranking"], total_intervals or {}, names)
-    html = _environment().get_template("round_report.html").render(
-        board=board, weights=weights, audit_rows=audit_rows, alpha=alpha, inputs_file=inputs_file,
-        ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [],
-        component_names=board.get("component_names") or list(weights), version=__version__,
-    )
+    with i18n.using(language) as lang:
+        plot = totals_plot_svg(board["decision"]["outputs"]["ranking"], total_intervals or {}, names)
+        html = _environment().get_template("round_report.html").render(
+            board=board, weights=weights, audit_rows=audit_rows, alpha=alpha, inputs_file=inputs_file,
+            ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [],
+            component_names=board.get("component_names") or list(weights), version=__version__, lang=lang,
+        )
     path.write_text(html, encoding="utf-8")
     return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from gauntlet.i18n import _
 from gauntlet.errors import GauntletError, InputError
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
@@ -46,29 +47,35 @@ def flagged_items(store, desk, slug: str, panels: list[dict], who: dict) -> list
             for audit in sub["audits"]:
                 if audit["verdict"] == "inconclusive":
                     flags.append({"kind": "audit", "round": sub["round"],
-                                  "what": f"independence audit of {team} against {audit['reference']} is inconclusive "
-                                          f"(p = {audit['p_value']:.2g}): the panel should look"})
+                                  "what": _("independence audit of %(team)s against %(reference)s is inconclusive "
+                                            "(p = %(p)s): the panel should look", team=team,
+                                            reference=audit["reference"], p=format(audit["p_value"], ".2g"))})
     for rnd in store.rounds(slug, drafts=True):
         if rnd["decisions"]:
             board = store.round_board(slug, rnd["key"], drafts=True)
             out = board["decision"]["outputs"]
-            draft = " (draft, not published)" if board["decision"]["published_at"] is None else ""
+            draft = board["decision"]["published_at"] is None
             for team in (out.get("uncertainty") or {}).get("close_calls") or ():
                 flags.append({"kind": "close", "round": rnd["key"],
-                              "what": f"{team}'s outcome is too close to call{draft}: its margin is inside the noise"})
+                              "what": (_("%(team)s's outcome is too close to call (draft, not published): its margin is inside the noise",
+                                         team=team) if draft else
+                                       _("%(team)s's outcome is too close to call: its margin is inside the noise",
+                                         team=team))})
     for panel in panels:
         if panel["result"] is not None:
             for rel in panel["result"].reliability:
                 if rel.flagged:
                     flags.append({"kind": "agreement", "round": panel["round"],
-                                  "what": f"rubric criterion {rel.key}: low agreement between experts "
-                                          f"(Krippendorff's alpha {rel.alpha:.2f} < 0.667)"})
+                                  "what": _("rubric criterion %(criterion)s: low agreement between experts "
+                                            "(Krippendorff's alpha %(alpha)s < 0.667)", criterion=rel.key,
+                                            alpha=format(rel.alpha, ".2f"))})
     arena_round = store.arena_round(slug)
     if arena_round is not None:
         for voter, anomaly in desk.review(slug, arena_round).anomalous_voters.items():
             flags.append({"kind": "voter", "round": arena_round,
-                          "what": f"voter {voter_alias(voter)} is anomalous ({anomaly.test} test, statistic "
-                                  f"{anomaly.statistic:.1f} after {anomaly.after_votes} votes); their votes do not count"})
+                          "what": _("voter %(voter)s is anomalous (%(test)s test, statistic %(statistic)s after %(votes)s "
+                                    "votes); their votes do not count", voter=voter_alias(voter), test=anomaly.test,
+                                    statistic=format(anomaly.statistic, ".1f"), votes=anomaly.after_votes)})
     return flags
 
 
@@ -128,7 +135,7 @@ def answer_appeal(request: Request, appeal_id: RecordId, fields: dict = Depends(
     check_csrf(request, fields, who)
     verdict = fields.get("upheld", "")
     if verdict not in ("yes", "no"):
-        raise InputError("say whether the appeal is upheld: upheld=yes or upheld=no")
+        raise InputError(_("say whether the appeal is upheld: upheld=yes or upheld=no"))
     from gauntlet.rounds import service
 
     store = request.app.state.store
