@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gauntlet import i18n
 from gauntlet.i18n import _
-from gauntlet.plots import inline_svg
+from gauntlet.plots import inline_svg, use_fonts
 
 
 COLOURS = {"derived": "#1b5e20", "inconclusive": "#e65100", "independent": "#b00020"}
@@ -21,6 +21,7 @@ def chain_plot(report) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_fonts()
     labels = [f"{link.source.key}→{link.target.key}" for link in report.links]
     x = range(len(labels))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.2), sharex=True)

@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gauntlet import i18n
 from gauntlet.i18n import _
-from gauntlet.plots import inline_svg
+from gauntlet.plots import inline_svg, use_fonts
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -20,6 +20,7 @@ def _plot(ref, alpha: float) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_fonts()
     names = [m.name for m in ref.modules]
     heights = [min(300.0, -math.log10(max(m.p_value, 1e-300))) for m in ref.modules]
     colours = {"derived": "#b00020", "inconclusive": "#e65100", "independent": "#1b5e20"}

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gauntlet import __version__, i18n
 from gauntlet.i18n import _
-from gauntlet.plots import inline_svg
+from gauntlet.plots import inline_svg, use_fonts
 
 TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 
@@ -30,6 +30,7 @@ def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_fonts()
     rows = list(reversed(ranking))
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.0))
     for y, row in enumerate(rows):
