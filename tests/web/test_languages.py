@@ -155,3 +155,25 @@ def test_choose_applies_the_order():
     assert choose("xx", None, "en", "ko") == "en"
     assert choose(None, None, None, "en") == "en"
     assert choose(None, None, None, None) == "ko"
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_round_report_is_written_in_the_language_asked(world, english_messages, tmp_path, language):
+    from gauntlet.rounds.report import render_round_report
+
+    board = world.store.round_board(world.slug, world.round)
+    rows = [{"team": "naver", "reference": "glm-4.5-air", "verdict": "derived", "p_value": 1e-9,
+             "modules": ["embed"], "html": "audits/naver.html"}]
+    path = render_round_report(tmp_path / "index.html", board=board, weights=world.inputs["weights"], audit_rows=rows,
+                               alpha=1e-4, inputs_file="decision-inputs.json", ledger_head="ab" * 32,
+                               language=language)
+    page = path.read_text(encoding="utf-8")
+    assert f'<html lang="{language}">' in page and "<svg" in page
+    nodes = text_nodes(page)
+    if language == "ko":
+        assert "독립성 감사" in page and "탈락: 독립성" in page
+        assert not sorted({t for t, _ in nodes if t in english_messages})
+    else:
+        assert "Independence audit" in page and "out: independence" in page
+        assert not [t for t, foreign in nodes if HANGUL.search(t) and not foreign]
+    assert i18n.current() == i18n.SOURCE_LANGUAGE  # the report's language does not leak out of it
