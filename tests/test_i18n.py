@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from gauntlet import i18n
 
 PACKAGE = Path(i18n.__file__).parent
-METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
-OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+with (Path(__file__).parents[1] / "babel.cfg").open(encoding="utf-8") as cfg:
+    METHODS, OPTIONS = parse_mapping_cfg(cfg)  # the mapping translators' pybabel uses
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
