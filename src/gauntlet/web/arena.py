@@ -23,8 +23,8 @@ import io
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from gauntlet.i18n import N_, _
 from gauntlet.errors import StoreError
+from gauntlet.i18n import N_, _
 from gauntlet.ratings.arena import CHOICES
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
 from gauntlet.rounds.vote_gate import check_proof_of_work, client_address

@@ -13,10 +13,10 @@ from fastapi import Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from gauntlet.i18n import _
 from gauntlet import i18n
 from gauntlet.errors import InputError, StoreError
 from gauntlet.files import parse_json
+from gauntlet.i18n import _
 
 TEMPLATES = Path(__file__).parent / "templates"
 COMPONENTS = ("benchmark", "expert", "user")
@@ -30,7 +30,8 @@ DecisionNumber = Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)]
 
 def whole_number(text: str, what: str, *, maximum: int) -> int:
     if not text.isdigit() or len(text) > len(str(maximum)) or int(text) > maximum:
-        raise InputError(_("%(what)s must be a whole number from 0 to %(maximum)s", what=what, maximum=format(maximum, ",")))
+        raise InputError(_("%(what)s must be a whole number from 0 to %(maximum)s", what=what,
+                           maximum=format(maximum, ",")))
     return int(text)
 
 

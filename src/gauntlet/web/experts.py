@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from gauntlet.i18n import _, localized
 from gauntlet.errors import InputError
+from gauntlet.i18n import _, localized
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import check_csrf, require_role
 

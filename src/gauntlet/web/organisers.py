@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from gauntlet.i18n import _
 from gauntlet.errors import GauntletError, InputError
+from gauntlet.i18n import _
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
 from gauntlet.rounds.arena_desk import voter_alias

@@ -29,8 +29,8 @@ import secrets
 from fastapi import Request
 from fastapi.responses import Response
 
-from gauntlet.i18n import ROLES, _, label
 from gauntlet.errors import GauntletError
+from gauntlet.i18n import ROLES, _, label
 from gauntlet.store.access import AccessDenied
 
 VISITOR_COOKIE = "gauntlet_visitor"
