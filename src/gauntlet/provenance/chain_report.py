@@ -52,12 +52,13 @@ def chain_plot(report) -> str:
 
 def render_html(report, language: str | None = None) -> str:
     """The chain's verification as an HTML page in `language` (default: the current one)."""
-    from gauntlet.provenance.chain import DRIFT_RULES
+    from gauntlet.provenance.chain import DRIFT_FACTOR, DRIFT_RULE_MESSAGES
     from gauntlet.provenance.report import environment
 
     with i18n.using(language) as lang:
+        rules = [_(rule, factor=f"{DRIFT_FACTOR:g}") for rule in DRIFT_RULE_MESSAGES]
         return environment().get_template("chain_report.html").render(
-            r=report, lang=lang, plot=chain_plot(report), rules=[_(rule) for rule in DRIFT_RULES])
+            r=report, lang=lang, plot=chain_plot(report), rules=rules)
 
 
 def write_html(report, path, language: str | None = None) -> Path:
