@@ -129,6 +129,12 @@ LABELS = {
     # organisers' flags
     "audit": N_("inconclusive audit"), "close": N_("too close to call"), "agreement": N_("low agreement"),
     "voter": N_("anomalous voter"),
+    # why an arena vote is not counted (gauntlet.ratings.vote_quality; the record keeps the detail)
+    "identity_revealed": N_("an answer named its model"), "duplicate": N_("duplicate vote"),
+    "voter_daily": N_("over the daily limit"), "daily_cap": N_("over the daily limit"),
+    "address_daily": N_("over this address's daily limit"), "address_cap": N_("over this address's daily limit"),
+    "network_daily": N_("over this network's daily limit"), "network_cap": N_("over this network's daily limit"),
+    "rate": N_("too many votes in one second"), "anomalous_voter": N_("anomalous voting"),
     # components of a total
     "benchmark": N_("benchmark"), "expert": N_("expert"), "user": N_("user"),
 }
@@ -136,6 +142,9 @@ ROLES = {"team": N_("team"), "expert": N_("expert"), "organiser": N_("organiser"
 
 
 def label(code: object, words: dict[str, str] = LABELS) -> str:
-    """What a person reads for a recorded code; a code we have no word for is shown as is."""
+    """What a person reads for a recorded code (a vote's reason by its code, before the ':');
+    a code we have no word for is shown as is."""
     text = str(code if code is not None else "")
+    if text not in words and ":" in text:
+        text = text.split(":")[0]
     return gettext(words[text]) if text in words else text
