@@ -139,7 +139,7 @@ def test_the_team_that_hands_in_its_training_run_is_verified_from_its_checkpoint
     chain_teams = [t.name for t in DEMO_CAST.teams if t.chain_checkpoints]
     assert chain_teams and all(chains[name]["verdict"] == "consistent" for name in chain_teams)
     assert all(chains[t.name] is None for t in DEMO_CAST.teams if not t.chain_checkpoints)
-    assert "Training-run chains" in demo.report.read_text()
+    assert "학습 과정 체인" in demo.report.read_text()  # the spec's language: Korean
 
 
 def test_every_team_is_tested_for_contamination_and_the_outcome_follows_the_test(demo):
@@ -150,4 +150,4 @@ def test_every_team_is_tested_for_contamination_and_the_outcome_follows_the_test
     assert all("contamination" in t for t in inputs["teams"])
     dropped = {f["team"] for f in demo.outputs["flags"] if f["flag"] == "contamination_task_dropped"}
     assert dropped == {team for team, rows in found.items() if rows}
-    assert "Benchmark contamination" in demo.report.read_text()
+    assert "벤치마크 오염" in demo.report.read_text()

@@ -77,4 +77,5 @@ def test_untrained_models_are_not_contaminated_and_the_report_shows_the_evidence
     assert len(rows) == 6 and all(r["verdict"] == "clean" for r in rows)
     assert not any(e["reason"] == "contamination" for e in decision.outputs["eliminated"])
     page = published.report.read_text()
-    assert "Training-run chains" in page and "Benchmark contamination" in page and "<svg" in page
+    # in the spec's language (Korean, the default)
+    assert "학습 과정 체인" in page and "벤치마크 오염" in page and "<svg" in page

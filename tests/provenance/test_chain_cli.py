@@ -41,8 +41,17 @@ def test_json_contract_for_a_consistent_chain(chain, tmp_path):
     assert all(0 <= link["p_value"] <= 1 for link in doc["links"])
     assert doc["origin"]["verdict"] == "fresh"
     assert doc["references"][0]["verdict"] == "independent" and doc["references"][0]["first_step"] is None
-    page = html.read_text()
-    assert "<svg" in page and "drift per step" in page and "consistent" in page
+    page = html.read_text()  # in Korean unless --lang en: the default language of a challenge
+    assert '<html lang="ko">' in page and "<svg" in page and "단계당 변화량" in page and "일관됨" in page
+    english = tmp_path / "chain-en.html"
+    result = runner.invoke(app, ["chain", "verify", str(chain["honest"]), "--against", str(chain["foreign"]),
+                                 "--quiet", "--html", str(english), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    page = english.read_text()
+    assert '<html lang="en">' in page and "drift per step" in page and "consistent" in page
+    refused = runner.invoke(app, ["chain", "verify", str(chain["honest"]), "--quiet", "--html", str(english),
+                                  "--lang", "fr"])
+    assert refused.exit_code == 2 and "--lang must be one of ko, en" in refused.output
 
 
 def test_library_references_name_the_first_offending_step(chain):

@@ -74,7 +74,7 @@ def test_cli_json_contract_html_and_library(folders, tmp_path):
     assert out.exit_code == 0, out.output
     html = tmp_path / "report.html"
     res = runner.invoke(app, ["audit", str(folders["derived"]), "--against", str(folders["other"]),
-                              "--library", str(lib), "--json", "--html", str(html)])
+                              "--library", str(lib), "--json", "--html", str(html), "--lang", "en"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["verdict"] == "derived"
@@ -92,6 +92,7 @@ def test_cli_json_contract_html_and_library(folders, tmp_path):
             assert {"name", "verdict", "p_value", "kind", "counterpart", "statistic"} <= set(m)
     text = html.read_text()
     assert "<svg" in text and "Tokenizer evidence" in text and "cannot see" in text and "per-tensor test" in text
+    assert '<html lang="en">' in text
     assert len(Library.load(lib)) == 1
 
 

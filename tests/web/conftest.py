@@ -84,9 +84,13 @@ class World:
         """The challenge's folder (report folders are built here): the database file's."""
         return Path(self.url.removeprefix("sqlite:///")).parent
 
-    def client(self, token: str | None = None, **app_options) -> TestClient:
+    def client(self, token: str | None = None, language: str | None = "en", **app_options) -> TestClient:
+        """A client of the app; it reads pages in English (its `Accept-Language`) unless a test
+        asks for another language, or for none (`language=None`: the spec's language decides)."""
         app_options.setdefault("workspace", self.workspace)
         client = TestClient(create_app(self.url, clock=self.clock, arena_seed=7, **app_options))
+        if language is not None:
+            client.headers["Accept-Language"] = language
         if token is not None:
             client.headers["Authorization"] = f"Bearer {self.tokens[token]}"
         return client

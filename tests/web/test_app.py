@@ -16,8 +16,9 @@ def url(tmp_path):
 
 def test_empty_store_serves_a_helpful_page(url):
     client = TestClient(create_app(url))
-    page = client.get("/")
-    assert page.status_code == 200 and "No challenge yet" in page.text
+    page = client.get("/")  # no challenge, so no spec to name a language: Korean, the default
+    assert page.status_code == 200 and "아직 챌린지가 없습니다" in page.text
+    assert "No challenge yet" in client.get("/", headers={"Accept-Language": "en"}).text
     assert client.get("/healthz").json()["status"] == "ok"
     assert "/api/leaderboard" in client.get("/openapi.json").json()["paths"]
 

@@ -107,7 +107,7 @@ def test_a_repeat_vote_on_the_same_prompt_and_pair_is_kept_but_not_counted(tmp_p
         store.register_team("c", key, key.title(), key.title() + " Labs", "KR")
     store.add_arena_prompts("c", "r1", [Prompt("p1", "en", "Say hello.")])
     store.add_arena_answers("c", "r1", {"alpha": {"p1": "Hello there."}, "beta": {"p1": "Hi!"}})
-    client = TestClient(create_app(store.url, arena_seed=1))
+    client = TestClient(create_app(store.url, arena_seed=1), headers={"Accept-Language": "en"})
     first = _vote(client, client.get("/arena").text, "a")
     second = _vote(client, client.get("/arena").text, "b")  # the only prompt and pair, again
     assert "not counted" not in first.text

@@ -132,7 +132,9 @@ def test_an_expert_sees_and_scores_only_their_own_assignments(world):
     page = client.get(f"/expert/reviews/first/{lg_code}")
     assert page.status_code == 200
     assert world.leaks(page.text) == [] and lg_code in page.text  # blind: names replaced by the code
-    assert "한국어 능력" in page.text and "Rate grammar" in page.text  # bilingual rubric from the spec
+    assert "Rate grammar" in page.text and "한국어 능력" not in page.text  # the spec's rubric, in the reader's language
+    korean = client.get(f"/expert/reviews/first/{lg_code}", headers={"Accept-Language": "ko"}).text
+    assert "한국어 능력" in korean and "Rate grammar" not in korean
     scores = {"score_korean": "4", "score_reasoning": "3", "score_safety": "5", "score_usefulness": "4"}
     assert client.post(f"/expert/reviews/first/{lg_code}", data={**scores, "score_safety": "9"}).status_code == 400
     assert client.post(f"/expert/reviews/first/{lg_code}", data={"score_korean": "4"}).status_code == 400

@@ -59,7 +59,8 @@ def test_two_processes_serve_one_store_and_a_visitors_votes_hold(server):
     base, url, log = server
     before = len(Store(url).arena_votes(SLUG, ROUND))
     # no keep-alive: every request opens a new connection, so both processes take turns
-    with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as client:
+    with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0), timeout=30,
+                      headers={"Accept-Language": "en"}) as client:
         for _ in range(12):
             page = client.get("/arena")
             assert page.status_code == 200, page.text[:300]

@@ -41,9 +41,13 @@ def audit_command(
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON report on stdout."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a readable HTML report here."),
+    lang: str = typer.Option("ko", "--lang", help="Language of the HTML report: ko or en."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Test whether CANDIDATE's weights were derived from any reference (null: independent training)."""
+    from gauntlet.cli.challenge import report_language
+
+    language = report_language(lang)  # checked before the work, not after
     from gauntlet.errors import InputError
     from gauntlet.provenance import DEFAULT_ALPHA, audit
     from gauntlet.provenance.library import library_files
@@ -60,7 +64,7 @@ def audit_command(
     else:
         report = audit(candidate, list(against), alpha=alpha, progress=not quiet)
     if html is not None:
-        report.write_html(html)
+        report.write_html(html, language)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -21,9 +21,13 @@ def verify_command(
     library: Optional[Path] = typer.Option(None, "--library", help="Folder of reference fingerprints with origin metadata."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON report on stdout."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report with the chain plotted."),
+    lang: str = typer.Option("ko", "--lang", help="Language of the HTML report: ko or en."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Test every link of the chain, its step 0 and every model and update against the references."""
+    from gauntlet.cli.challenge import report_language
+
+    language = report_language(lang)  # checked before the work, not after
     from gauntlet.provenance import Library
     from gauntlet.provenance.chain import verify_chain
 
@@ -32,7 +36,7 @@ def verify_command(
         refs += Library.load(library).entries
     report = verify_chain(chain_file, refs, progress=not quiet)
     if html is not None:
-        report.write_html(html)
+        report.write_html(html, language)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -38,6 +38,19 @@ SPEC = typer.Argument(..., help="The challenge spec (TOML) the challenge was reg
 STORE_HELP = "Workspace folder: stored models, fingerprints, evidence, caches, ledger, reports (and the SQLite store)."
 DB_HELP = "SQLAlchemy database URL (default: $GAUNTLET_DB, else gauntlet.sqlite in the workspace)."
 NOW_HELP = "The time to act at, ISO-8601 with zone (default: the clock); for tests and replays."
+LANG_HELP = "Language of the HTML reports it writes: ko or en (default: the spec's language)."
+
+
+def report_language(lang: str | None) -> str | None:
+    """`--lang` checked: one of the languages Gauntlet speaks, or None for the spec's."""
+    from gauntlet import i18n
+    from gauntlet.errors import InputError
+
+    if lang is None:
+        return None
+    if lang.strip().lower() not in i18n.LANGUAGES:
+        raise InputError(f"--lang must be one of {', '.join(i18n.LANGUAGES)}, got {lang[:20]!r}")
+    return lang.strip().lower()
 WORKERS_HELP = "Worker processes for the jobs (default: one per two cores; 0 runs them in this process)."
 RAY = typer.Option(None, "--ray", help="Run the jobs on Ray instead: 'auto' (this machine's cluster), "
                                        "HOST:PORT, ray://HOST:PORT, or 'local'. Model and store paths must be "

@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from gauntlet.cli.challenge import NOW_HELP, SPEC, DB_HELP, _context, _now, _store_option, challenge_app
+from gauntlet.cli.challenge import (DB_HELP, LANG_HELP, NOW_HELP, SPEC, _context, _now, _store_option, challenge_app,
+                                    report_language)
 
 
 @challenge_app.command("decide")
@@ -57,6 +58,7 @@ def publish_command(
     as_json: bool = typer.Option(False, "--json", help="Print the publication as JSON."),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
     store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    lang: Optional[str] = typer.Option(None, "--lang", help=LANG_HELP),
 ) -> None:
     """Publish a round's draft decision: it becomes public and its appeal window opens.
 
@@ -66,7 +68,7 @@ def publish_command(
     from gauntlet.domain.canonical import canonical_json
     from gauntlet.rounds.publication import publish_round
 
-    result = publish_round(_context(spec, store, db), round_id, now=_now(now))
+    result = publish_round(_context(spec, store, db), round_id, now=_now(now), language=report_language(lang))
     if as_json:
         typer.echo(canonical_json({"round": result.round, "sequence": result.sequence,
                                    "record_hash": result.record_hash, "ledger_head": result.ledger_head,

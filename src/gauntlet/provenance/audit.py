@@ -25,6 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gauntlet.errors import InputError
+from gauntlet.i18n import N_
 from gauntlet.provenance import invariants
 from gauntlet.provenance.align import excluded_axes, match_tensors
 from gauntlet.provenance.fingerprint import Fingerprint, load_any
@@ -49,82 +50,82 @@ CALIBRATED_WEIGHT = 0.99
 BOUND_WEIGHT = 0.01
 
 ASSUMPTIONS = [
-    "Null hypothesis: the two models' weights were initialised and trained independently. Under it, "
-    "the order of units along a width axis (residual coordinates, MLP neurons, attention channels) of "
-    "one model says nothing about the other, because initialisation and optimisers treat those units "
-    "symmetrically. Each test matches the two models' units one-to-one by content (ties broken at random) "
-    "and counts how many land on the unit with the same index; under the null that count has an exactly "
-    "known distribution (the fixed points of a random permutation), so each p-value is exact for every axis "
-    "whose units are exchangeable.",
-    "Units are exchangeable only where initialisation drew them at random. What the configuration fixes "
-    "is checked on each model, by content and never by name, and left out of the evidence: constant "
-    "tensors, axes whose units are mostly constant or repeated (Mamba's A_log at initialisation), and axes "
-    "whose neighbouring units are alike far beyond chance (formula tables such as sinusoidal positions, "
-    "position axes). The report lists every axis left out and why; a left-out tensor that is identical in "
-    "both models is reported, like norm gains, as separate evidence that never makes a model derived. "
-    "Exchangeable units fail these checks rarely (measured: 0 of 16,376 axes of independently initialised "
-    "models of twelve families and of randomly drawn and trained test models, the largest order statistic "
-    "4.7 against a bar of 6; benchmarks/validity_checks.py), and conditioning on passing them raises a "
-    "p-value's false-positive rate by at most the factor 1 / (1 - that rate).",
-    "The model's p-value is the smaller of two, each charged its share of the significance level. (1) A "
-    "whole-model test pooling every tensor the two models share by name and shape: relabelling units the "
-    "same way on every width is a symmetry of independent training, which calibrates it exactly, so for "
-    "independent models its p-value is spread evenly between 0 and 1. (2) A bound merging the per-tensor "
-    "tests by a rule that stays valid however they depend on each other; it sees copies whose tensors were "
-    "renamed or rearranged. Both are corrected for every counterpart and reference searched.",
-    "The per-tensor tests match tensors by content, never by name or storage order: every candidate tensor is "
-    "compared with every reference tensor of compatible shape, as stored and transposed (GPT-2's Conv1D "
-    "layout), and the best match is corrected for how many were tried. Fused tensors (q/k/v, gate/up) are "
-    "compared through the units they share with the split ones.",
-    "Norm gains, biases and the tokenizer are reported but never make a model derived on their own.",
-    "Faint traces (heavy further training) are pooled along the widths tensors share (residual stream, MLP) "
-    "over tensors with the same name and shape; that pooled test uses a Monte Carlo p-value whose floor is "
-    "one in a million. Names only choose what is pooled; they cannot make a p-value invalid.",
-    "Query/key output rows are never treated as interchangeable units: rotary position encodings tie them to "
-    "frequencies, so independently trained models share structure in their order.",
+    N_("Null hypothesis: the two models' weights were initialised and trained independently. Under it, "
+       "the order of units along a width axis (residual coordinates, MLP neurons, attention channels) of "
+       "one model says nothing about the other, because initialisation and optimisers treat those units "
+       "symmetrically. Each test matches the two models' units one-to-one by content (ties broken at random) "
+       "and counts how many land on the unit with the same index; under the null that count has an exactly "
+       "known distribution (the fixed points of a random permutation), so each p-value is exact for every axis "
+       "whose units are exchangeable."),
+    N_("Units are exchangeable only where initialisation drew them at random. What the configuration fixes "
+       "is checked on each model, by content and never by name, and left out of the evidence: constant "
+       "tensors, axes whose units are mostly constant or repeated (Mamba's A_log at initialisation), and axes "
+       "whose neighbouring units are alike far beyond chance (formula tables such as sinusoidal positions, "
+       "position axes). The report lists every axis left out and why; a left-out tensor that is identical in "
+       "both models is reported, like norm gains, as separate evidence that never makes a model derived. "
+       "Exchangeable units fail these checks rarely (measured: 0 of 16,376 axes of independently initialised "
+       "models of twelve families and of randomly drawn and trained test models, the largest order statistic "
+       "4.7 against a bar of 6; benchmarks/validity_checks.py), and conditioning on passing them raises a "
+       "p-value's false-positive rate by at most the factor 1 / (1 - that rate)."),
+    N_("The model's p-value is the smaller of two, each charged its share of the significance level. (1) A "
+       "whole-model test pooling every tensor the two models share by name and shape: relabelling units the "
+       "same way on every width is a symmetry of independent training, which calibrates it exactly, so for "
+       "independent models its p-value is spread evenly between 0 and 1. (2) A bound merging the per-tensor "
+       "tests by a rule that stays valid however they depend on each other; it sees copies whose tensors were "
+       "renamed or rearranged. Both are corrected for every counterpart and reference searched."),
+    N_("The per-tensor tests match tensors by content, never by name or storage order: every candidate tensor is "
+       "compared with every reference tensor of compatible shape, as stored and transposed (GPT-2's Conv1D "
+       "layout), and the best match is corrected for how many were tried. Fused tensors (q/k/v, gate/up) are "
+       "compared through the units they share with the split ones."),
+    N_("Norm gains, biases and the tokenizer are reported but never make a model derived on their own."),
+    N_("Faint traces (heavy further training) are pooled along the widths tensors share (residual stream, MLP) "
+       "over tensors with the same name and shape; that pooled test uses a Monte Carlo p-value whose floor is "
+       "one in a million. Names only choose what is pooled; they cannot make a p-value invalid."),
+    N_("Query/key output rows are never treated as interchangeable units: rotary position encodings tie them to "
+       "frequencies, so independently trained models share structure in their order."),
 ]
 BLIND_SPOTS = [
-    "Distillation or training on another model's outputs without copying weights leaves no trace here.",
-    "A copy disguised by every function-preserving transform at once (residual stream rotated, neurons "
-    "and heads permuted, in the same layers) cannot be proven derived by any test calibrated by relabelling "
-    "units: a random relabelling is itself such a transform, so against it these tests have power equal to "
-    "their level (measured by benchmarks/bench_limits.py on 40 such copies: raw p median 0.94; the 4 found "
-    "`derived` were copies whose random head permutation left a head in place). What no such transform "
-    "changes is the token structure of the embeddings (cosines between tokens); when it matches, the reference "
-    "is flagged `inconclusive` with the embeddings named, never `derived`, because models trained on the same "
-    "tokenizer and similar text share token structure too. Measured on 300-token, 48-wide generated models: a "
-    "rotated copy of an embedding is flagged while it still correlates 0.55 or more with the original (57% of "
-    "them at 0.45, none at 0.32); independent pairs are never flagged (0 of 200), but when their embeddings "
-    "share a fifth of their variance in common token structure 3% of pairs are, and all when they share two fifths. "
-    "A model whose every tensor was re-initialised cannot be linked by weights.",
-    "Weights reused only after heavy compression of both axes (e.g. low-rank re-factorisation) may "
-    "fall below detection; the verdict is then `independent` or `inconclusive`, not proof of independence.",
-    "Only the weights in safetensors files are examined; code, data and training logs are not.",
-    "Expert weights stored stacked in one tensor per layer ([experts, rows, columns], transformers' fused "
-    "Mixtral layout) are sketched as one matrix whose rows are the experts, too few to be units: they carry "
-    "no evidence, so reuse confined to experts stored that way is not seen (experts stored one matrix each are).",
-    "Copies stored in another family's layout AND under other names (GPT-2's transposed Conv1D with fused "
-    "c_attn, NeoX's interleaved query_key_value, Phi-3's fused qkv_proj and gate_up_proj) are found by the "
-    "per-tensor tests, which pair tensors by content: on a 2-layer, 48-wide test model, while the copy's "
-    "weights still correlate about 0.19 with the original (p <= 1e-18), not at 0.10 (p = 1) unless some "
-    "tensors kept their names (p ~ 1e-6). With names kept, a copy stored transposed is found down to "
-    "correlation 0.05 (p = 7e-5), as one stored as is (p = 1e-6): the pooled test that sees faint traces "
-    "pairs tensors by name (benchmarks/layout_power.py).",
-    "Formula tables and other tensors fixed by the configuration are left out (listed in the report), "
-    "so a copy is found from its learned weights only; a model that shares nothing but such tables with "
-    "a reference is, correctly, independent.",
-    "Every p-value is corrected for the number of references searched. The pooled Monte Carlo tests that find "
-    "faint traces of heavy further training cannot go below one in a million, so against a library of 100 or "
-    "more references they alone can no longer make a model derived (1e-6 x 100 = 1e-4); such a copy is found "
-    "when the reference it came from is audited on its own or in a small set, as a round's named references are.",
-    "The tests relabel the first 64 channels of an attention projection. Channels are interchangeable only "
-    "within a head, so the null distribution is exact when heads have at least 64 channels (as in today's "
-    "large models: 64-128) and a small approximation for narrower heads.",
-    "Further training erases the trace in the end: on a 2-layer, 48-wide test model, copies whose weights "
-    "still correlate 0.04 with the original are found (and their layer named), copies at 0.01 are not. "
-    "Larger models keep more units and tensors to pool, so more power. Very heavy further training may be "
-    "detected for the model as a whole without any single layer being localised (the report then lists "
-    "'weights' as the reused part).",
+    N_("Distillation or training on another model's outputs without copying weights leaves no trace here."),
+    N_("A copy disguised by every function-preserving transform at once (residual stream rotated, neurons "
+       "and heads permuted, in the same layers) cannot be proven derived by any test calibrated by relabelling "
+       "units: a random relabelling is itself such a transform, so against it these tests have power equal to "
+       "their level (measured by benchmarks/bench_limits.py on 40 such copies: raw p median 0.94; the 4 found "
+       "`derived` were copies whose random head permutation left a head in place). What no such transform "
+       "changes is the token structure of the embeddings (cosines between tokens); when it matches, the reference "
+       "is flagged `inconclusive` with the embeddings named, never `derived`, because models trained on the same "
+       "tokenizer and similar text share token structure too. Measured on 300-token, 48-wide generated models: a "
+       "rotated copy of an embedding is flagged while it still correlates 0.55 or more with the original (57% of "
+       "them at 0.45, none at 0.32); independent pairs are never flagged (0 of 200), but when their embeddings "
+       "share a fifth of their variance in common token structure 3% of pairs are, and all when they share two fifths. "
+       "A model whose every tensor was re-initialised cannot be linked by weights."),
+    N_("Weights reused only after heavy compression of both axes (e.g. low-rank re-factorisation) may "
+       "fall below detection; the verdict is then `independent` or `inconclusive`, not proof of independence."),
+    N_("Only the weights in safetensors files are examined; code, data and training logs are not."),
+    N_("Expert weights stored stacked in one tensor per layer ([experts, rows, columns], transformers' fused "
+       "Mixtral layout) are sketched as one matrix whose rows are the experts, too few to be units: they carry "
+       "no evidence, so reuse confined to experts stored that way is not seen (experts stored one matrix each are)."),
+    N_("Copies stored in another family's layout AND under other names (GPT-2's transposed Conv1D with fused "
+       "c_attn, NeoX's interleaved query_key_value, Phi-3's fused qkv_proj and gate_up_proj) are found by the "
+       "per-tensor tests, which pair tensors by content: on a 2-layer, 48-wide test model, while the copy's "
+       "weights still correlate about 0.19 with the original (p <= 1e-18), not at 0.10 (p = 1) unless some "
+       "tensors kept their names (p ~ 1e-6). With names kept, a copy stored transposed is found down to "
+       "correlation 0.05 (p = 7e-5), as one stored as is (p = 1e-6): the pooled test that sees faint traces "
+       "pairs tensors by name (benchmarks/layout_power.py)."),
+    N_("Formula tables and other tensors fixed by the configuration are left out (listed in the report), "
+       "so a copy is found from its learned weights only; a model that shares nothing but such tables with "
+       "a reference is, correctly, independent."),
+    N_("Every p-value is corrected for the number of references searched. The pooled Monte Carlo tests that find "
+       "faint traces of heavy further training cannot go below one in a million, so against a library of 100 or "
+       "more references they alone can no longer make a model derived (1e-6 x 100 = 1e-4); such a copy is found "
+       "when the reference it came from is audited on its own or in a small set, as a round's named references are."),
+    N_("The tests relabel the first 64 channels of an attention projection. Channels are interchangeable only "
+       "within a head, so the null distribution is exact when heads have at least 64 channels (as in today's "
+       "large models: 64-128) and a small approximation for narrower heads."),
+    N_("Further training erases the trace in the end: on a 2-layer, 48-wide test model, copies whose weights "
+       "still correlate 0.04 with the original are found (and their layer named), copies at 0.01 are not. "
+       "Larger models keep more units and tensors to pool, so more power. Very heavy further training may be "
+       "detected for the model as a whole without any single layer being localised (the report then lists "
+       "'weights' as the reused part)."),
 ]
 
 
@@ -243,10 +244,10 @@ class AuditReport:
             "cannot_see": BLIND_SPOTS,
         }
 
-    def write_html(self, path) -> None:
+    def write_html(self, path, language: str | None = None) -> None:
         from gauntlet.provenance.report import write_html
 
-        write_html(self, path)
+        write_html(self, path, language)
 
 
 def _calibrated(bound: float, evidence: SharedEvidence | None,

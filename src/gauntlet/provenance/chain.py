@@ -36,6 +36,7 @@ import numpy as np
 
 from gauntlet.artifacts.layout import open_model_folder
 from gauntlet.artifacts.safetensors_io import read_header, read_tensor
+from gauntlet.i18n import N_
 from gauntlet.provenance import DEFAULT_ALPHA, Fingerprint, audit, fingerprint_arrays, fingerprint_model, load_any
 from gauntlet.provenance.chain_file import Chain, Checkpoint, read_chain
 from gauntlet.provenance.chain_origin import OriginResult, replay_recipe, scheme_test
@@ -46,12 +47,13 @@ INDEPENDENT_ABOVE = 1e-3
 # upper side is a rule: schedules decay the learning rate to nearly zero (cosine), and
 # warm-up starts from it, so a stretch may legitimately move almost nothing per step.
 DRIFT_FACTOR = 100.0
-DRIFT_RULES = [
-    "the weights move whenever the declared step advances",
-    f"no stretch of the run moves more per declared step than {DRIFT_FACTOR:g}x the run's median",
-    "tokens seen advance whenever the declared step advances, at a rate per step within "
-    f"{DRIFT_FACTOR:g}x of the run's median (batch sizes change, not by that much)",
+DRIFT_RULE_MESSAGES = [  # the reports translate these; the JSON carries DRIFT_RULES, in English
+    N_("the weights move whenever the declared step advances"),
+    N_("no stretch of the run moves more per declared step than %(factor)sx the run's median"),
+    N_("tokens seen advance whenever the declared step advances, at a rate per step within "
+       "%(factor)sx of the run's median (batch sizes change, not by that much)"),
 ]
+DRIFT_RULES = [message % {"factor": f"{DRIFT_FACTOR:g}"} for message in DRIFT_RULE_MESSAGES]
 
 
 @dataclass
@@ -110,10 +112,10 @@ class ChainReport:
             "drift_rules": DRIFT_RULES,
         }
 
-    def write_html(self, path) -> None:
+    def write_html(self, path, language: str | None = None) -> None:
         from gauntlet.provenance.chain_report import write_html
 
-        write_html(self, path)
+        write_html(self, path, language)
 
 
 def _verdict(p: float, alpha: float) -> str:

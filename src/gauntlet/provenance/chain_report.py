@@ -5,38 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from jinja2 import Environment, select_autoescape
+from gauntlet import i18n
+from gauntlet.i18n import _
+from gauntlet.plots import inline_svg, use_fonts
 
-from gauntlet.plots import inline_svg
-
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Training-run verification</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}
-.broken,.independent,.not-fresh{color:#b00020;font-weight:bold}.consistent,.fresh{color:#1b5e20}
-.derived{color:#1b5e20}.inconclusive,.unknown{color:#e65100;font-weight:bold}
-.box{background:#f6f6f6;padding:.8rem 1rem;border-radius:6px}</style></head><body>
-<h1>Training-run verification</h1>
-<p class="box">Verdict: <span class="{{ r.verdict }}">{{ r.verdict }}</span>{% if r.first_offending_step is not none %};
-first offending step: <b>{{ r.first_offending_step }}</b>{% endif %}.
-A link is <b>derived</b> when the chance that independently made weights would match this well is below
-{{ "%.0e"|format(r.alpha) }}. A chain is consistent when every link is derived, step 0 is a fresh
-initialisation, no model and no update along it is derived from a reference, and its drift is plausible.</p>
-{{ plot|safe }}
-<h2>Step 0</h2><p>Origin: <span class="{{ r.origin.verdict }}">{{ r.origin.verdict }}</span> ({{ r.origin.method }}): {{ r.origin.detail }}</p>
-<h2>Links</h2>
-<table><tr><th>From</th><th>To</th><th>Verdict</th><th>p-value</th><th>Steps</th><th>Tokens</th><th>Drift</th><th>Drift per step</th></tr>
-{% for l in r.links %}<tr><td>{{ l.source.key }}</td><td>{{ l.target.key }}</td><td class="{{ l.verdict }}">{{ l.verdict }}</td>
-<td>{{ "%.1e"|format(l.p_value) }}</td><td>{{ l.steps if l.steps is not none else "—" }}</td><td>{{ "{:,}".format(l.tokens) if l.tokens is not none else "—" }}</td>
-<td>{{ "%.3g"|format(l.drift) }}</td><td>{{ "%.2e"|format(l.drift_per_step) if l.drift_per_step else "—" }}{% if not l.plausible %} (implausible){% endif %}</td></tr>{% endfor %}</table>
-<h2>References</h2>
-{% if r.references %}<table><tr><th>Reference</th><th>Verdict</th><th>First step</th><th>Smallest corrected p</th></tr>
-{% for x in r.references %}<tr><td>{{ x.reference }}</td><td class="{{ 'broken' if x.verdict == 'derived' else x.verdict }}">{{ x.verdict }}</td>
-<td>{{ x.first_step if x.first_step is not none else "—" }}</td><td>{{ "%.1e"|format(x.p_value) }}</td></tr>{% endfor %}</table>
-{% else %}<p>No references were given.</p>{% endif %}
-<h2>Findings</h2><ul>{% for f in r.findings %}<li>{{ f }}</li>{% else %}<li>None.</li>{% endfor %}</ul>
-<h2>Drift rules</h2><ul>{% for d in rules %}<li>{{ d }}</li>{% endfor %}</ul>
-</body></html>"""
 
 COLOURS = {"derived": "#1b5e20", "inconclusive": "#e65100", "independent": "#b00020"}
 
@@ -49,20 +21,21 @@ def chain_plot(report) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_fonts()
     labels = [f"{link.source.key}→{link.target.key}" for link in report.links]
     x = range(len(labels))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.2), sharex=True)
     heights = [min(300.0, -math.log10(max(link.p_value, 1e-300))) for link in report.links]
-    top.bar(x, heights, color=[COLOURS[link.verdict] for link in report.links], label="link to predecessor")
+    top.bar(x, heights, color=[COLOURS[link.verdict] for link in report.links], label=_("link to predecessor"))
     for ref in report.references:
         by_step = {}
         for t in ref.tests:
             by_step[t["step"]] = min(by_step.get(t["step"], 1.0), t["p_value"])
         ys = [min(300.0, -math.log10(max(by_step.get(link.target.key, 1.0), 1e-300))) for link in report.links]
-        top.plot(x, ys, marker="o", lw=1, label=f"vs {ref.reference}")
+        top.plot(x, ys, marker="o", lw=1, label=_("vs %(reference)s", reference=ref.reference))
     top.axhline(-math.log10(report.alpha), color="k", ls="--", lw=1)
     top.set_ylabel("-log10(p)")
-    top.set_title("evidence of derivation (dashed: 'derived' threshold)", fontsize=9)
+    top.set_title(_("evidence of derivation (dashed: the 'derived' threshold)"), fontsize=9)
     top.legend(fontsize=7)
     rates = [link.drift_per_step if link.drift_per_step else float("nan") for link in report.links]
     bottom.plot(x, rates, marker="s", color="#37474f")
@@ -71,17 +44,25 @@ def chain_plot(report) -> str:
             bottom.plot([i], [rates[i]], marker="x", color="#b00020", ms=10)
     if any(r > 0 for r in rates if r == r):
         bottom.set_yscale("log")
-    bottom.set_ylabel("drift per step")
+    bottom.set_ylabel(_("drift per step"))
     bottom.set_xticks(list(x), labels, rotation=45, fontsize=7)
     fig.tight_layout()
     return inline_svg(fig)
 
 
-def write_html(report, path) -> Path:
-    from gauntlet.provenance.chain import DRIFT_RULES
+def render_html(report, language: str | None = None) -> str:
+    """The chain's verification as an HTML page in `language` (default: the current one)."""
+    from gauntlet.provenance.chain import DRIFT_FACTOR, DRIFT_RULE_MESSAGES
+    from gauntlet.provenance.report import environment
 
-    env = Environment(autoescape=select_autoescape(default=True))
-    html = env.from_string(TEMPLATE).render(r=report, plot=chain_plot(report), rules=DRIFT_RULES)
+    with i18n.using(language) as lang:
+        rules = [_(rule, factor=f"{DRIFT_FACTOR:g}") for rule in DRIFT_RULE_MESSAGES]
+        return environment().get_template("chain_report.html").render(
+            r=report, lang=lang, plot=chain_plot(report), rules=rules)
+
+
+def write_html(report, path, language: str | None = None) -> Path:
+    html = render_html(report, language)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

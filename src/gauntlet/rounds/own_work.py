@@ -23,6 +23,7 @@ from pathlib import Path
 from gauntlet.domain.components import ComponentScore
 from gauntlet.domain.own_work import ChainEvidence, ContaminationFinding
 from gauntlet.errors import InputError
+from gauntlet.i18n import _
 from gauntlet.rounds.workspace import RoundContext
 
 FILE = "own_work.json"
@@ -59,7 +60,7 @@ def own_work_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path | Non
         refs = [*map(str, (references or {}).values()), *(s["stored_path"] for t, s in subs.items() if t != team)]
         report = verify_chain(chain_file, refs, progress=progress)
         html = folder / f"{team}-chain.html"
-        report.write_html(html)
+        report.write_html(html, ctx.spec.language)
         document["chains"][team] = {"verdict": report.verdict, "detail": _chain_detail(report),
                                     "report": report.to_dict(), "html": html.name, "plot_svg": chain_plot(report)}
     if tasks_dir is not None:
@@ -139,7 +140,7 @@ def own_work_sections(document: dict | None, consequence: str) -> list[dict]:
             findings = "".join(f"<li>{escape(f)}</li>" for f in c["report"]["findings"])
             parts.append(f"<h3>{escape(team)}: {escape(c['verdict'])}</h3><p>{escape(c['detail'])}</p>"
                          f"{c['plot_svg']}<ul>{findings}</ul>")
-        sections.append({"title": "Training-run chains", "html": "".join(parts)})
+        sections.append({"title": _("Training-run chains"), "html": "".join(parts)})
     if document.get("contamination"):
         rows = []
         for team, task_rows in sorted(document["contamination"].items()):
@@ -155,7 +156,7 @@ def own_work_sections(document: dict | None, consequence: str) -> list[dict]:
                     f"<td>{escape(r['verdict'])}</td></tr>")
         words = {"flag": "flagged for the panel", "drop_task": "the task is dropped from that team's benchmark score",
                  "disqualify": "the team is disqualified"}
-        sections.append({"title": "Benchmark contamination", "html": (
+        sections.append({"title": _("Benchmark contamination"), "html": (
             f"<p>Published items against held-out items of the same randomly split pool: exact permutation test, "
             f"Holm-corrected across every team and task. A contaminated task: {escape(words.get(consequence, consequence))}.</p>"
             "<table><tr><th>Team</th><th>Task</th><th>Published</th><th>Held out</th><th>Gap [95%]</th>"

@@ -199,7 +199,8 @@ def audit_round(ctx: RoundContext, round_id: str, references: Mapping[str, str |
         key = f"audit-{round_id}-{team}"
         owners[key] = team
         audits.append(Job(key, audit_job, (str(team_prints[team]), [*map(str, ref_prints.values()), *others], level,
-                                           str(evidence / f"{team}.html")), description=f"independence audit {team}"))
+                                           str(evidence / f"{team}.html"), ctx.spec.language),
+                          description=f"independence audit {team}"))
     done, failed = split_failures(run_recorded(executor, audits, ctx.store, ctx.slug, round_id=round_id,
                                                kind="audit", teams=owners, progress=progress, at=now))
     verdicts = {}

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.errors import InputError, StorageUnavailable
+from gauntlet.i18n import _
 from gauntlet.rounds.workspace import RoundContext
 
 
@@ -51,7 +52,7 @@ class Publication:
         return self.folder / "decision-inputs.json"
 
 
-def publish_round(ctx: RoundContext, round_id: str, *, now: datetime) -> Publication:
+def publish_round(ctx: RoundContext, round_id: str, *, now: datetime, language: str | None = None) -> Publication:
     """Publish the round's draft (if it has one) and build what is missing of its folders."""
     from gauntlet.rounds import service
 
@@ -62,7 +63,7 @@ def publish_round(ctx: RoundContext, round_id: str, *, now: datetime) -> Publica
         service.publish(ctx.store, ctx.spec, round_id, now)
     elif state.in_force(round_id) is None:
         raise InputError(f"round {round_id!r} has no decision to publish (gauntlet challenge decide first)")
-    rebuild(ctx)
+    rebuild(ctx, language=language)
     in_force = ctx.store.round_decisions(ctx.slug, round_id)[-1]
     head = ctx.store.ledger_head(ctx.slug, drafts=True)["head"]
     return Publication(round_id, in_force["sequence"], in_force["record_hash"], head,
@@ -73,8 +74,9 @@ def folder_of(ctx: RoundContext, round_id: str, sequence: int) -> Path:
     return ctx.workspace.report(round_id) / f"decision-{sequence}"
 
 
-def rebuild(ctx: RoundContext) -> list[Path]:
-    """Build every published decision's folder that is not there yet; returns those built."""
+def rebuild(ctx: RoundContext, *, language: str | None = None) -> list[Path]:
+    """Build every published decision's folder that is not there yet, its report in `language`
+    (default: the spec's); returns those built."""
     records = ctx.store.records(ctx.slug)
     publications = {ref: r for r in records if r["kind"] == "publication" for ref in r["references"]}
     by_hash = {r["hash"]: r for r in records}
@@ -90,7 +92,8 @@ def rebuild(ctx: RoundContext) -> list[Path]:
                 continue
             record, publication = by_hash[decision["record_hash"]], publications.get(decision["record_hash"])
             head = publication["hash"] if publication else record["hash"]
-            _build_atomically(target, lambda out: _write_folder(ctx, decision, record, head, out))
+            _build_atomically(target, lambda out: _write_folder(ctx, decision, record, head, out,
+                                                               language or ctx.spec.language))
             built.append(target)
     return built
 
@@ -110,7 +113,14 @@ def _build_atomically(target: Path, write) -> None:
                                  "`gauntlet challenge publish` run again once there is room builds the folder") from None
 
 
-def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, out: Path) -> None:
+def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, out: Path, language: str) -> None:
+    from gauntlet import i18n
+
+    with i18n.using(language):  # the report and every section built for it speak one language
+        _write_contents(ctx, decision, record, head, out, language)
+
+
+def _write_contents(ctx: RoundContext, decision: dict, record: dict, head: str, out: Path, language: str) -> None:
     from gauntlet.provenance import DEFAULT_ALPHA
     from gauntlet.rounds.bundle import make_bundle
     from gauntlet.rounds.gather import copy_evidence, gather_round
@@ -133,11 +143,11 @@ def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, ou
 
     sections += own_work_sections(evidence.own_work, ctx.spec.own_work.on_contamination if ctx.spec.own_work else "flag")
     if record["note"]:
-        sections.append({"title": "On the record", "html": f"<p>{escape(record['note'])}</p>"})
+        sections.append({"title": _("On the record"), "html": f"<p>{escape(record['note'])}</p>"})
     unc = outputs.get("uncertainty", {}).get("teams", {})
     intervals = {t: (v["total_lower"], v["total_upper"]) for t, v in unc.items() if "total_lower" in v}
     audits = copy_evidence(evidence.audits, out / "audits")
     render_round_report(out / "index.html", board=ctx.store.round_board(ctx.slug, decision["round"], decision["sequence"]),
                         weights=inputs["weights"], audit_rows=audit_rows(audits, out), alpha=DEFAULT_ALPHA,
                         inputs_file="decision-inputs.json", ledger_head=head, total_intervals=intervals,
-                        extra_sections=sections)
+                        extra_sections=sections, language=language)

@@ -15,6 +15,7 @@ from html import escape
 from pathlib import Path
 
 from gauntlet.errors import InputError
+from gauntlet.i18n import _
 from gauntlet.rounds.arena_desk import close_arena, reopen_arena
 from gauntlet.rounds.gather import DEFAULT_BOOTSTRAP, RoundEvidence, gather_round, missing_error
 from gauntlet.rounds.workspace import RoundContext
@@ -85,29 +86,32 @@ def write_votes(evidence: RoundEvidence, out: Path) -> None:
 def arena_section(evidence: RoundEvidence) -> dict:
     review, board = evidence.arena.review, evidence.arena.leaderboard
     reasons = review.reasons()
-    excluded = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(reasons.items())) or "none"
+    excluded = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(reasons.items())) or _("none")
     rows = "" if board is None else "".join(
         f"<tr><td>{escape(r.model)}</td><td class='num'>{r.rating:.0f}</td>"
         f"<td class='num'>[{r.lower:.0f}, {r.upper:.0f}]</td><td class='num'>{r.rank}</td></tr>"
         for r in board.entries())
-    html = (f"<p>{len(review.accepted):,} blind votes cast on the web counted; excluded votes by reason: {excluded} "
-            "(every vote is in <code>arena-vote-log.csv</code>). Ratings are Bradley–Terry on the Elo scale with 95% "
-            "bootstrap intervals; <code>gauntlet ratings fit arena-votes.csv</code> reproduces them.</p>"
-            "<table><thead><tr><th>Model</th><th class='num'>Rating</th><th class='num'>95% interval</th>"
-            f"<th class='num'>Rank</th></tr></thead><tbody>{rows}</tbody></table>")
-    return {"title": "Public arena", "html": html}
+    html = ("<p>" + _("%(n)s blind votes cast on the web counted; excluded votes by reason: %(excluded)s (every vote "
+                      "is in %(log)s). Ratings are Bradley–Terry on the Elo scale with 95%% bootstrap intervals; "
+                      "%(command)s reproduces them.", n=format(len(review.accepted), ","), excluded=excluded,
+                      log="<code>arena-vote-log.csv</code>", command="<code>gauntlet ratings fit arena-votes.csv</code>")
+            + "</p><table><thead><tr>" + "".join(f"<th{cls}>{escape(label)}</th>" for cls, label in (
+                ("", _("Model")), (" class='num'", _("Rating")), (" class='num'", _("95% interval")),
+                (" class='num'", _("Rank")))) + f"</tr></thead><tbody>{rows}</tbody></table>")
+    return {"title": _("Public arena"), "html": html}
 
 
 def panel_section(result) -> dict:
-    low = '<span class="badge close">low agreement</span>'
+    low = '<span class="badge close">' + escape(_("low agreement")) + "</span>"
+    ok = _("ok")
     rows = "".join(f"<tr><td>{escape(r.key)}</td><td class='num'>{'—' if r.alpha is None else f'{r.alpha:.2f}'}</td>"
-                   f"<td>{low if r.flagged else 'ok'}</td></tr>" for r in result.reliability)
-    html = (f"<p>{len(result.reviews)} reviews submitted by experts without a conflict of interest "
-            f"(aggregated by {escape(result.aggregation)}, robust to one extreme reviewer). "
-            "Inter-rater reliability per criterion (Krippendorff's α; below 0.667 is flagged):</p>"
-            "<table><thead><tr><th>Criterion</th><th class='num'>α</th><th>Agreement</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
-    return {"title": "Expert panel", "html": html}
+                   f"<td>{low if r.flagged else ok}</td></tr>" for r in result.reliability)
+    html = ("<p>" + _("%(n)s reviews submitted by experts without a conflict of interest (aggregated by %(how)s, robust "
+                      "to one extreme reviewer). Inter-rater reliability per criterion (Krippendorff's α; below 0.667 "
+                      "is flagged):", n=len(result.reviews), how=escape(result.aggregation))
+            + "</p><table><thead><tr><th>" + escape(_("Criterion")) + "</th><th class='num'>α</th><th>"
+            + escape(_("Agreement")) + f"</th></tr></thead><tbody>{rows}</tbody></table>")
+    return {"title": _("Expert panel"), "html": html}
 
 
 def round_status(ctx: RoundContext, round_id: str, *, seed: int = 0) -> tuple[list[dict], list[str]]:

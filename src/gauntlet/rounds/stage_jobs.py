@@ -19,11 +19,13 @@ def fingerprint_job(folder: str, name: str, origin: dict, out: str) -> str:
     return out
 
 
-def audit_job(candidate: str, references: Sequence[str], alpha: float, html: str) -> dict:
+def audit_job(candidate: str, references: Sequence[str], alpha: float, html: str, language: str = "ko") -> dict:
+    """Audits one team; its HTML evidence is written in `language` (the spec's: a job may run
+    in another process, which has no current language of its own)."""
     from gauntlet.provenance import audit
 
     report = audit(candidate, list(references), alpha=alpha, progress=False)
-    report.write_html(html)
+    report.write_html(html, language)
     return report.to_dict()
 
 

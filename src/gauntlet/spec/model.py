@@ -249,6 +249,7 @@ class ChallengeSpec:
     resources: Resources
     submissions: Submissions = Submissions()
     own_work: OwnWork | None = None
+    language: str = "ko"  # what its pages and reports speak first ([challenge] language)
 
     def team(self, team_id: str) -> Team:
         for team in self.teams:
@@ -273,10 +274,13 @@ class ChallengeSpec:
 
     def to_document(self) -> dict:
         """A JSON-ready rendering (date-times in ISO-8601). A spec without an `[own_work]`
-        section renders (and hashes) as it did before the section existed."""
+        section, or in the default language, renders (and hashes) as it did before either
+        existed."""
         document = _jsonable(dataclasses.asdict(self))
         if self.own_work is None:
             document.pop("own_work")
+        if self.language == "ko":  # likewise a spec in the default language
+            document.pop("language")
         return document
 
     @property

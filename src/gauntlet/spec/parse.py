@@ -13,6 +13,7 @@ import re
 from gauntlet.domain.independence import MODULE_KINDS
 from gauntlet.domain.inputs import ALLOCATION_POLICIES, tier_weights
 from gauntlet.domain.validation import InvalidDocument, Node, unique_ids
+from gauntlet.i18n import LANGUAGES
 from gauntlet.spec.model import (
     Arena,
     BenchmarkSuiteEntry,
@@ -44,7 +45,8 @@ SECTIONS = (
 
 def parse_document(document: dict) -> ChallengeSpec:
     root = Node(document).table(allowed=SECTIONS, required=("challenge", "scoring", "teams", "rounds"))
-    challenge = root["challenge"].table(allowed=("id", "name", "organiser"), required=("id", "name", "organiser"))
+    challenge = root["challenge"].table(allowed=("id", "name", "organiser", "language"),
+                                        required=("id", "name", "organiser"))
     rounds = _rounds(root["rounds"])
     round_ids = [r.id for r in rounds]
     teams = _teams(root["teams"], round_ids)
@@ -65,6 +67,7 @@ def parse_document(document: dict) -> ChallengeSpec:
         resources=resources,
         submissions=_submissions(root["submissions"]) if "submissions" in root else Submissions(),
         own_work=_own_work(root["own_work"]) if "own_work" in root else None,
+        language=challenge["language"].string(choices=LANGUAGES) if "language" in challenge else LANGUAGES[0],
     )
     if not spec.starting_teams():
         raise InvalidDocument("teams", "no team takes part in the first round (every team has joins_at_round)")

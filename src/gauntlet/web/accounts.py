@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from gauntlet.i18n import _
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import (SESSION_COOKIE, SESSION_MAX_AGE, NotSignedIn, check_csrf, cookie_secure,
                                    rotate_visitor, session_secret, session_value)
@@ -23,7 +24,7 @@ def login(request: Request, fields: dict = Depends(form_fields)):
     check_csrf(request, fields)
     identity = request.app.state.store.identify_token(fields.get("token", "").strip())
     if identity is None:
-        raise NotSignedIn("that token is unknown or has been revoked")
+        raise NotSignedIn(_("that token is unknown or has been revoked"))
     secret = request.app.state.store.open_session(identity["id"], at=now(request))
     rotate_visitor(request)
     response = RedirectResponse(HOME.get(identity["role"], "/arena"), status_code=303)

@@ -22,10 +22,12 @@ from typing import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gauntlet import __version__
 from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
+from gauntlet.i18n import _, using
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
 from gauntlet.rounds.stage_runs import StageBusy, StageRunner
 from gauntlet.rounds.workspace import Workspace
@@ -45,6 +47,7 @@ from gauntlet.web import (
 )
 from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
+from gauntlet.web.language import Language, SpecLanguages
 from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie
 
 log = logging.getLogger("gauntlet.web")
@@ -120,6 +123,8 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling)
 
     app.add_middleware(VisitorCookie)
+    app.state.spec_languages = SpecLanguages(store)
+    app.add_middleware(Language)  # outermost: even the error pages of the layers inside speak it
 
     def error_response(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
@@ -129,7 +134,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
         try:
             return render(request, "error.html", {"status": status, "message": message}, status)
         except Exception:  # the error page itself must never fail into a traceback
-            return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
+            return HTMLResponse(f"<h1>{status}</h1><p>{escape(message)}</p>", status_code=status)
 
     @app.exception_handler(GauntletError)
     def gauntlet_error(request: Request, exc: GauntletError) -> Response:
@@ -139,19 +144,26 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def bad_request(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-        return error_response(request, 400, f"{where or 'request'}: {first.get('msg', 'invalid input')}")
+        # Pydantic's own message stays English (it names the rule broken); where is ours.
+        where = where or _("request")
+        why = first.get("msg") or _("invalid input")
+        return error_response(request, 400, f"{where}: {why}")
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        message = exc.detail if isinstance(exc.detail, str) else _("request refused")
         if exc.status_code == 404 and message == "Not Found":
-            message = f"no page at {request.url.path}"
+            message = _("no page at %(path)s", path=request.url.path)
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            message = _("this address does not take a %(method)s request", method=request.method)
         return error_response(request, exc.status_code, message)
 
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        response = error_response(request, 500, "internal error; the organisers have the details in the server log")
+        with using(getattr(request.state, "language", None)):  # answered outside the language middleware
+            message = _("internal error; the organisers have the details in the server log")
+        response = error_response(request, 500, message)
         # Answered outside the middlewares (by the server-error layer), so the headers go on here.
         response.headers.update(security_headers(request.url.scheme, request.url.path))
         return response

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gauntlet.errors import StoreError
+from gauntlet.i18n import N_, _
 from gauntlet.ratings.arena import CHOICES
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
 from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
@@ -32,8 +33,7 @@ from gauntlet.store.arena_records import ArenaClosedForVotes
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
 
-CHOICE_LABELS = {"a": ("A가 낫다", "A is better"), "b": ("B가 낫다", "B is better"),
-                 "tie": ("비슷하다", "Tie"), "both_bad": ("둘 다 나쁘다", "Both are bad")}
+CHOICE_LABELS = {"a": N_("A is better"), "b": N_("B is better"), "tie": N_("Tie"), "both_bad": N_("Both are bad")}
 
 
 router = APIRouter()
@@ -53,7 +53,7 @@ def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
     identity = identify(request)
     signed_in = identity is not None and identity["role"] == "voter" and identity["challenge"] == slug
     if rules.voters == "signed_in" and not signed_in:
-        raise NotSignedIn("this arena takes votes from signed-in voters only: sign in with your voter token")
+        raise NotSignedIn(_("this arena takes votes from signed-in voters only: sign in with your voter token"))
     peer = request.client.host if request.client else ""
     forwarded = request.headers.get(rules.trusted_proxy_header) if rules.trusted_proxy_header else None
     address, network = desk.origins.of(client_address(peer, forwarded, rules.trusted_proxies))
@@ -143,7 +143,7 @@ def _published_votes(request: Request, slug: str, round: str | None) -> tuple[Ar
     except StoreError:  # no published decision yet
         published = False
     if not organiser and not published:
-        raise AccessDenied(f"the votes of round {round_key!r} are published with its decision")
+        raise AccessDenied(_("the votes of round %(round)s are published with its decision", round=repr(round_key)))
     return desk, round_key
 
 

@@ -1,5 +1,5 @@
-"""What every page handler needs: templates, the clock, the challenge asked for,
-form bodies, and bilingual labels."""
+"""What every page handler needs: templates in the request's language, the clock,
+the challenge asked for, and form bodies."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
 
+from gauntlet import i18n
 from gauntlet.errors import InputError, StoreError
 from gauntlet.files import parse_json
+from gauntlet.i18n import _
 
 TEMPLATES = Path(__file__).parent / "templates"
 COMPONENTS = ("benchmark", "expert", "user")
@@ -29,18 +30,14 @@ DecisionNumber = Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)]
 
 def whole_number(text: str, what: str, *, maximum: int) -> int:
     if not text.isdigit() or len(text) > len(str(maximum)) or int(text) > maximum:
-        raise InputError(f"{what} must be a whole number from 0 to {maximum:,}")
+        raise InputError(_("%(what)s must be a whole number from 0 to %(maximum)s", what=what,
+                           maximum=format(maximum, ",")))
     return int(text)
-
-
-def bilingual(ko: str, en: str) -> Markup:
-    """A label in Korean with its English beside it."""
-    return Markup('<span lang="ko">{}</span> <span class="en" lang="en">{}</span>').format(escape(ko), escape(en))
 
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals["tr"] = bilingual
+    i18n.install(templates.env)
     templates.env.filters["short"] = lambda text, n=12: (text or "")[:n]
     return templates
 
@@ -63,8 +60,20 @@ def render(request: Request, template: str, context: dict, status: int = 200) ->
     signer = request.app.state.signer
     # The components a decision weighed are its own (its inputs' weights); other pages use the usual three.
     names = (context.get("board") or {}).get("component_names") or COMPONENTS
-    base = {"who": who, "csrf": signer.csrf_token(request.state.visitor), "component_names": names}
-    return request.app.state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
+    language = getattr(request.state, "language", i18n.SOURCE_LANGUAGE)
+    base = {"who": who, "csrf": signer.csrf_token(request.state.visitor), "component_names": names,
+            "lang": language, "other_languages": other_languages(request, language)}
+    with i18n.using(language):  # rendered here, whichever task or thread runs the handler
+        return request.app.state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
+
+
+def other_languages(request: Request, language: str) -> list[dict]:
+    """The header's switch: this page in each other language (a form's answer links to the
+    front page, which a GET can show)."""
+    path = request.url.path if request.method == "GET" else "/"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] if request.method == "GET" else []
+    return [{"code": code, "name": i18n.LANGUAGE_NAMES[code], "url": f"{path}?{urlencode([*query, ('lang', code)])}"}
+            for code in i18n.LANGUAGES if code != language]
 
 
 def challenge_slug(request: Request, challenge: str | None) -> str:
@@ -72,10 +81,10 @@ def challenge_slug(request: Request, challenge: str | None) -> str:
     challenges = request.app.state.store.challenges()
     if challenge is not None:
         if not any(c["slug"] == challenge for c in challenges):
-            raise StoreError(f"no challenge {challenge[:100]!r} in the store")
+            raise StoreError(_("no challenge %(name)s in the store", name=repr(challenge[:100])))
         return challenge
     if not challenges:
-        raise StoreError("this store holds no challenge yet")
+        raise StoreError(_("this store holds no challenge yet"))
     return challenges[0]["slug"]
 
 
@@ -88,17 +97,17 @@ async def form_fields(request: Request) -> dict[str, str]:
         return {}
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        raise InputError(f"the request body is larger than {MAX_FORM_BYTES // 1024} KiB")
+        raise InputError(_("the request body is larger than %(n)s KiB", n=MAX_FORM_BYTES // 1024))
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("the request body is not UTF-8") from None
+        raise InputError(_("the request body is not UTF-8")) from None
     if kind == "application/json":
         document = parse_json(text or "{}", what="the request body", max_depth=8)
         if not isinstance(document, dict):
-            raise InputError("the request body must be a JSON object")
+            raise InputError(_("the request body must be a JSON object"))
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in document.items()}
     if kind in ("application/x-www-form-urlencoded", ""):
         return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
-    raise InputError(f"unsupported content type {kind!r}; send a form or JSON")
+    raise InputError(_("unsupported content type %(kind)s; send a form or JSON", kind=repr(kind)))

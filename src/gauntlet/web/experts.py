@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gauntlet.errors import InputError
+from gauntlet.i18n import _, localized
 from gauntlet.web.common import form_fields, now, render
 from gauntlet.web.security import check_csrf, require_role
 
@@ -35,12 +36,12 @@ def _scores(fields: dict, material: dict, *, complete: bool) -> dict[str, float]
         raw = fields.get(f"score_{c.key}", "").strip()
         if not raw:
             if complete:
-                raise InputError(f"give a score for {c.name_en} ({c.name_ko})")
+                raise InputError(_("give a score for %(criterion)s", criterion=localized(ko=c.name_ko, en=c.name_en)))
             continue
         try:
             scores[c.key] = float(raw)
         except ValueError:
-            raise InputError(f"{c.key} must be a number from {c.scale_min} to {c.scale_max}") from None
+            raise InputError(_("%(criterion)s must be a number from %(low)s to %(high)s", criterion=c.key, low=c.scale_min, high=c.scale_max)) from None
     return scores
 
 

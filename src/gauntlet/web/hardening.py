@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from gauntlet.errors import InputError
+from gauntlet.i18n import _
 
 MAX_BODY_BYTES = 1 << 20  # every body the app takes is a form or a small JSON document, except:
 UPLOAD_CHUNK_BYTES = 16 << 20  # one chunk of a resumable model upload (gauntlet.web.submissions)
@@ -77,7 +78,7 @@ class Hardening:
             declared = dict(scope.get("headers", [])).get(b"content-length")
             if declared is not None and (not declared.isdigit() or len(declared) > 18
                                          or int(declared) > limit):
-                refusal = (413, f"the request body is larger than {limit // 1024} KiB")
+                refusal = (413, _("the request body is larger than %(n)s KiB", n=limit // 1024))
         if refusal is not None:
             await _reply(send_with_headers, *refusal)
             return
@@ -90,7 +91,7 @@ class Hardening:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(f"the request body is larger than {limit // 1024} KiB")
+                    raise BodyTooLarge(_("the request body is larger than %(n)s KiB", n=limit // 1024))
             return message
 
         await self.app(scope, bounded_receive, send_with_headers)
@@ -99,9 +100,9 @@ class Hardening:
     def _refuse_line(scope) -> tuple[int, str] | None:
         path, query = scope.get("path", ""), scope.get("query_string", b"")
         if len(path) > MAX_PATH_CHARS or any(len(s) > MAX_SEGMENT_CHARS for s in path.split("/")):
-            return 414, f"the address is too long (a path segment may have at most {MAX_SEGMENT_CHARS} characters)"
+            return 414, _("the address is too long (a path segment may have at most %(n)s characters)", n=MAX_SEGMENT_CHARS)
         if len(query) > MAX_QUERY_CHARS:
-            return 414, f"the query string is longer than {MAX_QUERY_CHARS} characters"
+            return 414, _("the query string is longer than %(n)s characters", n=MAX_QUERY_CHARS)
         return None
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gauntlet.errors import GauntletError, InputError
+from gauntlet.i18n import _
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
 from gauntlet.rounds.arena_desk import voter_alias
@@ -78,27 +79,33 @@ def flagged_items(store, slug: str, rounds: list[dict], panels: list[dict], aren
             for audit in sub["audits"]:
                 if audit["verdict"] == "inconclusive":
                     flags.append({"kind": "audit", "round": rnd["key"],
-                                  "what": f"independence audit of {sub['team']} against {audit['reference']} is "
-                                          f"inconclusive (p = {audit['p_value']:.2g}): the panel should look"})
+                                  "what": _("independence audit of %(team)s against %(reference)s is inconclusive "
+                                            "(p = %(p)s): the panel should look", team=sub["team"],
+                                            reference=audit["reference"], p=format(audit["p_value"], ".2g"))})
     for rnd in rounds:
         if rnd["decisions"]:
             latest = store.round_decisions(slug, rnd["key"], drafts=True)[-1]
-            draft = " (draft, not published)" if latest["published_at"] is None else ""
+            draft = latest["published_at"] is None
             for team in (latest["outputs"].get("uncertainty") or {}).get("close_calls") or ():
                 flags.append({"kind": "close", "round": rnd["key"],
-                              "what": f"{team}'s outcome is too close to call{draft}: its margin is inside the noise"})
+                              "what": (_("%(team)s's outcome is too close to call (draft, not published): its margin is inside the noise",
+                                         team=team) if draft else
+                                       _("%(team)s's outcome is too close to call: its margin is inside the noise",
+                                         team=team))})
     for panel in panels:
         if panel["result"] is not None:
             for rel in panel["result"].reliability:
                 if rel.flagged:
                     flags.append({"kind": "agreement", "round": panel["round"],
-                                  "what": f"rubric criterion {rel.key}: low agreement between experts "
-                                          f"(Krippendorff's alpha {rel.alpha:.2f} < 0.667)"})
+                                  "what": _("rubric criterion %(criterion)s: low agreement between experts "
+                                            "(Krippendorff's alpha %(alpha)s < 0.667)", criterion=rel.key,
+                                            alpha=format(rel.alpha, ".2f"))})
     if arena is not None:
         for voter, anomaly in arena["review"].anomalous_voters.items():
             flags.append({"kind": "voter", "round": arena["round"],
-                          "what": f"voter {voter_alias(voter)} is anomalous ({anomaly.test} test, statistic "
-                                  f"{anomaly.statistic:.1f} after {anomaly.after_votes} votes); their votes do not count"})
+                          "what": _("voter %(voter)s is anomalous (%(test)s test, statistic %(statistic)s after %(votes)s "
+                                    "votes); their votes do not count", voter=voter_alias(voter), test=anomaly.test,
+                                    statistic=format(anomaly.statistic, ".1f"), votes=anomaly.after_votes)})
     return flags
 
 
@@ -165,7 +172,7 @@ def answer_appeal(request: Request, appeal_id: RecordId, fields: dict = Depends(
     check_csrf(request, fields, who)
     verdict = fields.get("upheld", "")
     if verdict not in ("yes", "no"):
-        raise InputError("say whether the appeal is upheld: upheld=yes or upheld=no")
+        raise InputError(_("say whether the appeal is upheld: upheld=yes or upheld=no"))
     from gauntlet.rounds import service
 
     store = request.app.state.store

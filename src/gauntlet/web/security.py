@@ -30,6 +30,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from gauntlet.errors import GauntletError
+from gauntlet.i18n import ROLES, _, label
 from gauntlet.store.access import AccessDenied
 
 VISITOR_COOKIE = "gauntlet_visitor"
@@ -139,7 +140,7 @@ def identify(request: Request) -> dict | None:
     if token is not None:
         identity = store.identify_token(token)
         if identity is None:
-            raise NotSignedIn("the bearer token is unknown or revoked")
+            raise NotSignedIn(_("the bearer token is unknown or revoked"))
         return {**identity, "via": "bearer"}
     secret = session_secret(request.app.state.signer, request.cookies.get(SESSION_COOKIE))
     if secret is None:
@@ -151,9 +152,10 @@ def identify(request: Request) -> dict | None:
 def require_role(request: Request, role: str) -> dict:
     identity = identify(request)
     if identity is None:
-        raise NotSignedIn(f"sign in with a {role} token to see this page")
+        raise NotSignedIn(_("sign in with a %(role)s token to see this page", role=label(role, ROLES)))
     if identity["role"] != role:
-        raise AccessDenied(f"this page is for {role}s; you are signed in as {identity['role']}")
+        raise AccessDenied(_("this page is for the role %(role)s; you are signed in as %(yours)s",
+                             role=label(role, ROLES), yours=label(identity["role"], ROLES)))
     return identity
 
 
@@ -164,4 +166,4 @@ def check_csrf(request: Request, fields: dict[str, str], identity: dict | None =
     visitor = request.state.visitor
     token = fields.get("csrf") or request.headers.get("x-csrf-token")
     if request.state.new_visitor or not request.app.state.signer.csrf_ok(visitor, token):
-        raise CsrfRejected("the form's CSRF token is missing or wrong; reload the page and try again")
+        raise CsrfRejected(_("the form's CSRF token is missing or wrong; reload the page and try again"))

@@ -93,7 +93,7 @@ def _desk(request: Request) -> Intakes:
 
 def round_context(request: Request, slug: str):
     from gauntlet.rounds import service
-    from gauntlet.rounds.workspace import RoundContext, Workspace
+    from gauntlet.rounds.workspace import RoundContext
 
     store = request.app.state.store
     return RoundContext(service.spec_of(store, slug), store.spec_text(slug), store,
