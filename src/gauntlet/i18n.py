@@ -136,7 +136,9 @@ LABELS = {
     "network_daily": N_("over this network's daily limit"), "network_cap": N_("over this network's daily limit"),
     "rate": N_("too many votes in one second"), "anomalous_voter": N_("anomalous voting"),
     # components of a total
-    "benchmark": N_("benchmark"), "expert": N_("expert"), "user": N_("user"),
+    "benchmark": N_("benchmark"), "expert": N_("expert"), "user": N_("user"), "total": N_("total"),
+    # the arena's states
+    "open": N_("taking votes"), "closed": N_("closed to votes"),
 }
 ROLES = {"team": N_("team"), "expert": N_("expert"), "organiser": N_("organiser"), "voter": N_("voter")}
 

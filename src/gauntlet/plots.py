@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from gauntlet.i18n import _, label
+
 
 ADVANCES, OUT, CLOSE, INK, MUTED = "#1e7b4d", "#b3261e", "#9a6700", "#1d2330", "#8a94a6"
 COMPONENT_COLOURS = ("#2457c5", "#9a6700", "#7b3fa0", "#1e7b4d")
@@ -62,6 +64,8 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_fonts()  # text is measured with the fonts even when it stays text in the SVG
+
     return plt
 
 
@@ -108,16 +112,16 @@ def leaderboard_svg(ranking: Sequence[dict], intervals: Mapping[str, tuple[float
         cut = cut_between(ranking, eliminated)
         if cut is not None:
             ax.axvline(cut, color=INK, ls="--", lw=1)
-            ax.annotate("cut", (cut, len(rows) - 0.5), xytext=(3, 0), textcoords="offset points",
+            ax.annotate(_("cut"), (cut, len(rows) - 0.5), xytext=(3, 0), textcoords="offset points",
                         fontsize=8, color=INK, va="center")
         ax.set_yticks(range(len(rows)), [names.get(r["team"], r["team"]) for r in rows])
         ax.set_ylim(-0.6, len(rows) - 0.4)
-        ax.set_xlabel("total (0-100), 95% interval")
+        ax.set_xlabel(_("total (0-100), %(level)s interval", level="95%"))
         ax.grid(axis="x", alpha=0.3)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         fig.tight_layout()
-        return _text_svg(fig, "Each team's total with its 95% interval; the dashed line is the elimination cut")
+        return _text_svg(fig, _("Each team's total with its %(level)s interval; the dashed line is the elimination cut", level="95%"))
 
 
 def team_rounds_svg(rounds: Sequence[str], series: Mapping[str, Sequence[tuple[float, float, float] | None]],
@@ -138,13 +142,13 @@ def team_rounds_svg(rounds: Sequence[str], series: Mapping[str, Sequence[tuple[f
             ax.errorbar([x + offset for x, _ in shown], [p[0] for _, p in shown],
                         yerr=[[p[0] - p[1] for _, p in shown], [p[2] - p[0] for _, p in shown]],
                         fmt="o-", color=colour, lw=2.2 if name == "total" else 1.2, ms=5 if name == "total" else 4,
-                        capsize=2, label=name)
+                        capsize=2, label=label(name))
         ax.set_xticks(list(xs), list(rounds))
         ax.set_xlim(-0.5, len(rounds) - 0.5)
-        ax.set_ylabel("score (0-100)")
+        ax.set_ylabel(_("score (0-100)"))
         ax.grid(axis="y", alpha=0.3)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.legend(fontsize=8, frameon=False, loc="best")
         fig.tight_layout()
-        return _text_svg(fig, f"{team_name}: scores by round, each with its 95% interval")
+        return _text_svg(fig, _("%(team)s: scores by round, each with its %(level)s interval", team=team_name, level="95%"))

@@ -78,7 +78,10 @@ def pages(world) -> list[tuple[str | None, str]]:
     return [(None, "/"), (None, "/arena"), (None, "/login"), (None, "/teams/lg"), (None, f"/rounds/{world.round}"),
             (None, f"/rounds/{world.round}?sequence=9"), (None, "/no-such-page"), (None, "/organiser"),
             ("lg", "/team"), (reviewer, "/expert"), (reviewer, f"/expert/reviews/{world.round}/{code}"),
-            ("organiser", "/organiser")]
+            ("organiser", "/organiser"), (None, f"/rounds/{world.round}/audits"),
+            (None, f"/rounds/{world.round}/audits/lg"), (None, f"/teams/lg/rounds/{world.round}"),
+            ("organiser", f"/organiser/rounds/{world.round}/draft"),
+            ("organiser", f"/organiser/rounds/{world.round}/draft?eliminate_lowest=2")]
 
 
 def test_every_page_reads_in_korean_without_an_english_message_left(world, english_messages):

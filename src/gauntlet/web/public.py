@@ -15,6 +15,7 @@ from markupsafe import Markup
 from gauntlet import plots
 from gauntlet.domain.canonical import canonical_json
 from gauntlet.errors import StoreError
+from gauntlet.i18n import current as current_language
 from gauntlet.web.common import DecisionNumber, challenge_slug, render
 
 router = APIRouter()
@@ -36,7 +37,8 @@ def leaderboard(request: Request, challenge: str | None = None) -> HTMLResponse:
 
 
 @lru_cache(maxsize=64)
-def _cached_board_plot(document: str) -> str:
+def _cached_board_plot(document: str, language: str) -> str:
+    # Keyed by the language too: the figure's words are the reader's.
     figure = json.loads(document)
     return plots.leaderboard_svg(figure["ranking"], {k: tuple(v) for k, v in figure["intervals"].items()},
                                  figure["names"], figure["eliminated"], figure["close_calls"])
@@ -52,7 +54,7 @@ def _board_plot(board: dict | None) -> str | None:
                  if "total_lower" in v}
     return _cached_board_plot(canonical_json({
         "ranking": out["ranking"], "intervals": intervals, "eliminated": out.get("eliminated", []),
-        "close_calls": unc.get("close_calls", []), "names": {k: t["name"] for k, t in board["teams"].items()}}))
+        "close_calls": unc.get("close_calls", []), "names": {k: t["name"] for k, t in board["teams"].items()}}), current_language())
 
 
 def _team_plot(store, slug: str, profile: dict) -> str | None:
@@ -79,18 +81,20 @@ def _team_plot(store, slug: str, profile: dict) -> str | None:
     if not any(p is not None for points in series.values() for p in points):
         return None
     return _cached_team_plot(canonical_json({"rounds": [r["key"] for r in rounds], "series": series,
-                                             "name": profile["name"]}))
+                                             "name": profile["name"]}), current_language())
 
 
 @lru_cache(maxsize=256)
-def _cached_team_plot(document: str) -> str:
+def _cached_team_plot(document: str, language: str) -> str:
+    # Keyed by the language too: the figure's words are the reader's.
     figure = json.loads(document)  # keyed by what it draws, so each viewer's embargo holds
     return plots.team_rounds_svg(figure["rounds"], {k: [None if p is None else tuple(p) for p in v]
                                                     for k, v in figure["series"].items()}, figure["name"])
 
 
 @lru_cache(maxsize=256)
-def _cached_evidence(document: str) -> str:
+def _cached_evidence(document: str, language: str) -> str:
+    # Keyed by the language too: the figure's words are the reader's.
     from gauntlet.provenance import DEFAULT_ALPHA
     from gauntlet.provenance.report import render_evidence
 
@@ -182,7 +186,7 @@ def team_audit(request: Request, round_key: str, team: str, challenge: str | Non
     return render(request, "audit_report.html", {
         "slug": slug, "round": round_key, "audit": audit, "alpha": alpha,
         "evidence": Markup(_cached_evidence(json.dumps({"references": audit["references"], "alpha": alpha},
-                                                       sort_keys=True))),
+                                                       sort_keys=True), current_language())),
         "challenge_name": store.leaderboard(slug)["challenge"]["name"]})
 
 
