@@ -149,17 +149,31 @@ class ArenaDesk:
         self.origins = OriginKeys(secret)
         self._open: dict[tuple[str, str], _OpenRound] = {}
         self._rules: dict[str, ArenaRules] = {}
-        self._current: dict[str, tuple[str | None, float]] = {}
-        self._challenges: tuple[list[str], float] = ([], 0.0)
+        self._read: dict[tuple, tuple[object, float]] = {}  # what `_recent` read, and when
+        self._reading = threading.Lock()
         self._lock = threading.Lock()
+
+    def _recent(self, key: tuple, read):
+        """`read()`, read again at most once per `refresh_seconds`: while one request reads,
+        the others go on with the value held (a crowd would otherwise all read at once)."""
+        held = self._read.get(key)
+        if held is not None and (time.monotonic() - held[1] <= self.refresh_seconds
+                                 or not self._reading.acquire(blocking=False)):
+            return held[0]
+        try:
+            value = read()
+            self._read[key] = (value, time.monotonic())
+            return value
+        finally:
+            if held is not None:
+                self._reading.release()
 
     def challenge(self, asked: str | None) -> str:
         """The challenge named (it must exist), else the store's first; the store's list is
         read at most once per `refresh_seconds` (every vote would read it otherwise)."""
-        known, read_at = self._challenges
-        if not known or time.monotonic() - read_at > self.refresh_seconds:
-            known = [c["slug"] for c in self.store.challenges()]
-            self._challenges = (known, time.monotonic())
+        known = self._recent(("challenges",), lambda: [c["slug"] for c in self.store.challenges()])
+        if not known:  # an empty store: look again at once (nothing is served meanwhile)
+            self._read.pop(("challenges",), None)
         if asked is not None:
             if asked not in known:
                 raise StoreError(f"no challenge {asked!r} in the store")
@@ -179,11 +193,7 @@ class ArenaDesk:
 
     def open_round(self, slug: str, round_key: str | None) -> str:
         if round_key is None:
-            cached = self._current.get(slug)
-            if cached is None or time.monotonic() - cached[1] > self.refresh_seconds:
-                cached = (self.store.arena_round(slug), time.monotonic())
-                self._current[slug] = cached
-            round_key = cached[0]
+            round_key = self._recent(("round", slug), lambda: self.store.arena_round(slug))
         if round_key is None:
             raise ArenaClosed("the arena is not open: no round has arena prompts yet")
         return round_key

@@ -20,12 +20,20 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from gauntlet.errors import InputError
 from gauntlet.store.models_activity import ArenaBattle, ArenaState, ArenaVote
 
 MAX_BATCH = 512
+
+# Built once: building a statement costs more than SQLAlchemy's cached compile of it.
+_TAKEN = select(ArenaBattle.public_id).where(ArenaBattle.public_id.in_(bindparam("ids", expanding=True)))
+_STATE = (select(ArenaState.state, ArenaState.reason)
+          .where(ArenaState.challenge_id == bindparam("challenge_id"), ArenaState.round_key == bindparam("round_key"))
+          .order_by(ArenaState.id.desc()).limit(1))
+_ADD_BATTLES = insert(ArenaBattle).returning(ArenaBattle.id, sort_by_parameter_order=True)
+_ADD_VOTES = insert(ArenaVote).returning(ArenaVote.id, sort_by_parameter_order=True)
 
 
 @dataclass
@@ -86,8 +94,7 @@ class VoteBatcher:
         try:
             with self.store.sessions.kw["bind"].begin() as conn:
                 states: dict[tuple[int, str], BaseException | None] = {}
-                taken = set(conn.scalars(select(ArenaBattle.public_id).where(
-                    ArenaBattle.public_id.in_([item.vote.battle_id for item in batch]))))
+                taken = set(conn.scalars(_TAKEN, {"ids": [item.vote.battle_id for item in batch]}))
                 accepted: list[_Waiting] = []
                 for item in batch:
                     key = (item.pool.challenge_id, item.vote.round_key)
@@ -101,10 +108,8 @@ class VoteBatcher:
                         taken.add(item.vote.battle_id)
                         accepted.append(item)
                 if accepted:
-                    battle_ids = conn.scalars(insert(ArenaBattle).returning(ArenaBattle.id, sort_by_parameter_order=True),
-                                              [_battle_row(item) for item in accepted]).all()
-                    vote_ids = conn.scalars(insert(ArenaVote).returning(ArenaVote.id, sort_by_parameter_order=True),
-                                            [_vote_row(item, b) for item, b in zip(accepted, battle_ids)]).all()
+                    battle_ids = conn.scalars(_ADD_BATTLES, [_battle_row(item) for item in accepted]).all()
+                    vote_ids = conn.scalars(_ADD_VOTES, [_vote_row(item, b) for item, b in zip(accepted, battle_ids)]).all()
                     stored = list(zip(accepted, vote_ids))
         except Exception as exc:  # the transaction failed: none of these votes is stored
             for item in batch:
@@ -120,9 +125,7 @@ class VoteBatcher:
     def _closed(conn, challenge_id: int, round_key: str) -> BaseException | None:
         from gauntlet.store.arena_records import ArenaClosedForVotes
 
-        latest = conn.execute(select(ArenaState.state, ArenaState.reason).where(
-            ArenaState.challenge_id == challenge_id, ArenaState.round_key == round_key)
-            .order_by(ArenaState.id.desc()).limit(1)).first()
+        latest = conn.execute(_STATE, {"challenge_id": challenge_id, "round_key": round_key}).first()
         if latest is not None and latest.state == "closed":
             return ArenaClosedForVotes(f"the arena of round {round_key!r} is closed ({latest.reason}); "
                                        "this vote was not recorded")

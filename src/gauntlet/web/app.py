@@ -118,6 +118,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
+    app.include_router(arena.hot_router)
     for module in (public, arena, accounts, teams, experts, organisers, api_docs):
         app.include_router(module.router)
     api_docs.mount_assets(app)
