@@ -32,7 +32,7 @@ from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.arena_records import ArenaClosedForVotes
 from gauntlet.web.common import form_fields, now, render
-from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
+from gauntlet.web.security import SESSION_COOKIE, NotSignedIn, bearer_token, check_csrf, identify, require_role
 
 CHOICE_LABELS = {"a": ("A가 낫다", "A is better"), "b": ("B가 낫다", "B is better"),
                  "tie": ("비슷하다", "Tie"), "both_bad": ("둘 다 나쁘다", "Both are bad")}
@@ -71,10 +71,9 @@ def challenge_slug(request: Request, challenge: str | None) -> str:
     return _desk(request).challenge(challenge)
 
 
-def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
+def _voter(request: Request, desk: ArenaDesk, slug: str, identity: dict | None) -> dict:
     """The voter's id, origin keys and whether they owe a proof of work."""
     rules = desk.rules(slug)
-    identity = identify(request)
     signed_in = identity is not None and identity["role"] == "voter" and identity["challenge"] == slug
     if rules.voters == "signed_in" and not signed_in:
         raise NotSignedIn("this arena takes votes from signed-in voters only: sign in with your voter token")
@@ -82,26 +81,38 @@ def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
     forwarded = request.headers.get(rules.trusted_proxy_header) if rules.trusted_proxy_header else None
     address, network = desk.origins.of(client_address(peer, forwarded, rules.trusted_proxies))
     return {"voter_id": f"voter:{identity['subject']}" if signed_in else request.state.visitor,
-            "address": address, "network": network, "identity": identity,
+            "origin": {"address": address, "network": network}, "identity": identity,
             "proof_bits": 0 if signed_in else rules.proof_of_work_bits}
+
+
+async def _identity(request: Request) -> dict | None:
+    """`identify` for an event loop: only a bearer token or a session cookie is looked up in
+    the store, in a worker thread; an anonymous visitor needs nothing from it."""
+    if bearer_token(request) is None and request.cookies.get(SESSION_COOKIE) is None:
+        return None
+    return await run_in_threadpool(identify, request)
+
+
+def _ballot(request: Request, desk: ArenaDesk, slug: str, fields: dict, identity: dict | None) -> dict:
+    """The voter, once the vote's CSRF token and proof of work are checked."""
+    who = _voter(request, desk, slug, identity)
+    check_csrf(request, fields, identity)
+    check_proof_of_work(fields.get("battle_id", ""), fields.get("pow"), who["proof_bits"])
+    return who
 
 
 def _serve(request: Request, slug: str, round_key: str) -> dict:
     desk = _desk(request)
-    who = _voter(request, desk, slug)
-    battle = desk.serve(slug, round_key, who["voter_id"], now(request), address=who["address"],
-                        network=who["network"])
+    who = _voter(request, desk, slug, identify(request))
+    battle = desk.serve(slug, round_key, who["voter_id"], now(request), **who["origin"])
     return {**battle, "proof_of_work_bits": who["proof_bits"]}
 
 
 def _vote(request: Request, slug: str, fields: dict) -> dict:
     desk = _desk(request)
-    who = _voter(request, desk, slug)
-    check_csrf(request, fields, who["identity"])
-    battle_id = fields.get("battle_id", "")
-    check_proof_of_work(battle_id, fields.get("pow"), who["proof_bits"])
-    return desk.vote(slug, battle_id, who["voter_id"], fields.get("choice", ""), now(request),
-                     address=who["address"], network=who["network"])
+    who = _ballot(request, desk, slug, fields, identify(request))
+    return desk.vote(slug, fields.get("battle_id", ""), who["voter_id"], fields.get("choice", ""), now(request),
+                     **who["origin"])
 
 
 @router.get("/arena", response_class=HTMLResponse)
@@ -124,19 +135,23 @@ def arena_vote(request: Request, fields: dict = Depends(form_fields), challenge:
     return render(request, "arena_reveal.html", {"result": result, "slug": slug, "labels": CHOICE_LABELS})
 
 
+# The two hot routes run on the event loop: what they need is in the desk's memory (which
+# reads the store again in the background), and a vote awaits its group commit without
+# holding a thread.  What does read the store (a token or session looked up, a round never
+# loaded) goes to a worker thread.  A challenge's list, round and rules are read on the spot
+# only the first time the desk is asked for them.
 @hot_router.get("/api/arena/battle", openapi_extra=_query("challenge", "round"))
 async def api_battle(request: Request) -> JSONResponse:
     """A blind battle as JSON (vote with POST /api/arena/votes, sending the X-CSRF-Token header
     given here, and `pow` when `proof_of_work_bits` is above 0; the cookie set by this
     response identifies the voter)."""
-    query = request.query_params
-    battle = await run_in_threadpool(_api_battle, request, query.get("challenge"), query.get("round"))
-    return JSONResponse({**battle, "csrf": request.app.state.signer.csrf_token(request.state.visitor)})
-
-
-def _api_battle(request: Request, challenge: str | None, round_key: str | None) -> dict:
-    slug = challenge_slug(request, challenge)
-    return _serve(request, slug, _desk(request).open_round(slug, round_key))
+    desk, query = _desk(request), request.query_params
+    slug = desk.challenge(query.get("challenge"))
+    round_key = desk.open_round(slug, query.get("round"))
+    who = _voter(request, desk, slug, await _identity(request))
+    battle = await desk.serve_async(slug, round_key, who["voter_id"], now(request), **who["origin"])
+    return JSONResponse({**battle, "proof_of_work_bits": who["proof_bits"],
+                         "csrf": request.app.state.signer.csrf_token(request.state.visitor)})
 
 
 VOTE_BODY = {"requestBody": {"required": True, "content": {
@@ -150,14 +165,14 @@ VOTE_BODY = {"requestBody": {"required": True, "content": {
 async def api_vote(request: Request) -> JSONResponse:
     """Vote on a served battle; the answer names both models and says whether the vote counts."""
     fields = await form_fields(request)
-    result = await run_in_threadpool(_api_vote, request, request.query_params.get("challenge"), fields)
+    desk = _desk(request)
+    slug = desk.challenge(request.query_params.get("challenge") or fields.get("challenge"))
+    who = _ballot(request, desk, slug, fields, await _identity(request))
+    result = await desk.vote_async(slug, fields.get("battle_id", ""), who["voter_id"], fields.get("choice", ""),
+                                   now(request), **who["origin"])
     # vote_id is the voter's receipt: the vote's row in the published vote log.
     return JSONResponse({k: result[k] for k in ("battle_id", "vote_id", "model_a", "model_b", "choice", "counted",
                                                 "reason", "names")})
-
-
-def _api_vote(request: Request, challenge: str | None, fields: dict) -> dict:
-    return _vote(request, challenge_slug(request, challenge or fields.get("challenge")), fields)
 
 
 @router.post("/api/arena/reopen")
