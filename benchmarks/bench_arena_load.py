@@ -1,6 +1,6 @@
 """The arena under a crowd: `gauntlet serve` next to the floor of its stack, in one run.
 
-Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres]
+Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres] [--client lean|httpx]
 
 A bounded loopback crowd (8, 32 and 64 concurrent voters, each with its own
 cookies) takes a battle and votes on it, again and again, against a real
@@ -12,7 +12,8 @@ one.  Then 32 voters who pause about a second between votes measure the
 vote's latency.  With PostgreSQL binaries on the machine (a throwaway server,
 tests/support/postgres.py) the looping crowd of 32 runs again against
 `gauntlet serve --workers 1, 2, 4`.  After every run the store is counted:
-every acknowledged vote must be there.
+every acknowledged vote must be there.  Each row shows the CPU time the server
+and the crowd (one process, on the same cores) spent per acknowledged vote.
 
 Goals (issue 13): Gauntlet >= 0.5x the floor's votes/s with 32 looping voters;
 vote p99 <= 100 ms with 32 pausing voters (or <= 2x the floor's p99 when the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -103,7 +105,7 @@ def prepare_store(url: str) -> None:
 
 
 def start(args: list[str], port: int, env: dict) -> subprocess.Popen:
-    import httpx
+    import httpx  # (starting a server is not measured)
 
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 90
@@ -131,6 +133,61 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 async def one_voter(kind: str, base: str, deadline: float, pause: float, stats: dict, rng: random.Random) -> None:
+    """One voter: its own keep-alive connection and its own visitor cookie, kept by hand.
+
+    httpcore (the HTTP/1.1 layer under httpx) rather than httpx's Client: measured here,
+    the Client's cookie jar and request plumbing cost 1.6-2.5 ms of CPU per request, more
+    than either server spends on it, so on two cores the benchmark measured its own crowd
+    (`--client httpx` runs that crowd, for comparison)."""
+    import httpcore
+
+    host, cookie = base.split("//", 1)[1].encode(), None
+    async with httpcore.AsyncConnectionPool(max_connections=1) as pool:
+        async def call(method: bytes, path: str, payload: dict | None = None, csrf: str | None = None):
+            nonlocal cookie
+            headers = [(b"Host", host), (b"Accept", b"*/*")] + ([(b"Cookie", cookie)] if cookie else [])
+            body = None if payload is None else json.dumps(payload).encode()
+            if body is not None:
+                headers += [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode())]
+            if csrf:
+                headers.append((b"X-CSRF-Token", csrf.encode()))
+            reply = await pool.request(method, base + path, headers=headers, content=body)
+            for name, value in reply.headers:
+                if name.lower() == b"set-cookie":
+                    cookie = value.split(b";", 1)[0]
+            return reply.status, reply.content
+
+        voter = f"v{rng.getrandbits(40)}"
+        while time.monotonic() < deadline:
+            try:
+                if kind == "floor":
+                    started = time.perf_counter()
+                    status, _ = await call(b"POST", "/vote", {"voter": voter, "choice": rng.choice("ab")})
+                else:
+                    started = time.perf_counter()
+                    status, body = await call(b"GET", "/api/arena/battle")
+                    stats["battle"].append(time.perf_counter() - started)
+                    if status != 200:
+                        stats["errors"] += 1
+                        continue
+                    data = json.loads(body)
+                    started = time.perf_counter()
+                    status, _ = await call(b"POST", "/api/arena/votes", {"battle_id": data["battle_id"],
+                                                                          "choice": rng.choice(("a", "b", "tie"))},
+                                           data["csrf"])
+                stats["vote"].append(time.perf_counter() - started)
+                if status == 200:
+                    stats["acked"] += 1
+                else:
+                    stats["errors"] += 1
+            except httpcore.NetworkError:
+                stats["errors"] += 1
+            if pause:
+                await asyncio.sleep(pause * rng.uniform(0.8, 1.2))
+
+
+async def httpx_voter(kind: str, base: str, deadline: float, pause: float, stats: dict, rng: random.Random) -> None:
+    """The same voter on httpx's Client (`--client httpx`)."""
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -163,21 +220,26 @@ async def one_voter(kind: str, base: str, deadline: float, pause: float, stats: 
                 await asyncio.sleep(pause * rng.uniform(0.8, 1.2))
 
 
-def crowd(kind: str, port: int, voters: int, seconds: float, pause: float = 0.0) -> dict:
+VOTERS = {"lean": one_voter, "httpx": httpx_voter}
+
+
+def crowd(kind: str, port: int, voters: int, seconds: float, pause: float = 0.0, client: str = "lean") -> dict:
     stats = {"vote": [], "battle": [], "acked": 0, "errors": 0}
     rng = random.Random(voters)
+    voter = VOTERS[client]
 
     async def run() -> None:
         deadline = time.monotonic() + seconds
-        await asyncio.gather(*(one_voter(kind, f"http://127.0.0.1:{port}", deadline, pause, stats,
-                                         random.Random(rng.getrandbits(32))) for _ in range(voters)))
+        await asyncio.gather(*(voter(kind, f"http://127.0.0.1:{port}", deadline, pause, stats,
+                                     random.Random(rng.getrandbits(32))) for _ in range(voters)))
 
-    started = time.monotonic()
+    started, client_cpu = time.monotonic(), time.process_time()
     asyncio.run(run())
-    elapsed = time.monotonic() - started
+    elapsed, client_cpu = time.monotonic() - started, time.process_time() - client_cpu
     return {"kind": kind, "voters": voters, "pause": pause, "acked": stats["acked"], "errors": stats["errors"],
             "per_s": stats["acked"] / elapsed, "vote_p50": quantile(stats["vote"], 0.5),
-            "vote_p99": quantile(stats["vote"], 0.99), "battle_p99": quantile(stats["battle"], 0.99)}
+            "vote_p99": quantile(stats["vote"], 0.99), "battle_p99": quantile(stats["battle"], 0.99),
+            "client_ms": client_cpu * 1000.0 / max(1, stats["acked"])}
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -218,10 +280,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measured(kind: str, where: str, port: int, voters: int, seconds: float, pause: float = 0.0,
-             pid: int | None = None) -> dict:
+             pid: int | None = None, client: str = "lean") -> dict:
     before = stored_votes(kind, where)
     cpu = cpu_seconds(pid) if pid else 0.0
-    row = crowd(kind, port, voters, seconds, pause)
+    row = crowd(kind, port, voters, seconds, pause, client)
     row["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000.0 / max(1, row["acked"]) if pid else float("nan")
     row["stored"] = stored_votes(kind, where) - before
     if row["stored"] < row["acked"]:
@@ -232,17 +294,19 @@ def measured(kind: str, where: str, port: int, voters: int, seconds: float, paus
 def show(rows: list[dict], title: str) -> None:
     print(f"\n{title}")
     print(f"{'server':<22}{'voters':>7}{'pause':>7}{'votes/s':>9}{'vote p50':>10}{'vote p99':>10}"
-          f"{'battle p99':>12}{'acked':>7}{'stored':>8}{'errors':>7}{'server CPU/vote':>17}")
+          f"{'battle p99':>12}{'acked':>7}{'stored':>8}{'errors':>7}{'server CPU/vote':>17}{'client CPU/vote':>17}")
     for r in rows:
         print(f"{r['label']:<22}{r['voters']:>7}{r['pause']:>6.1f}s{r['per_s']:>9.1f}{r['vote_p50']:>8.1f}ms"
               f"{r['vote_p99']:>8.1f}ms{r['battle_p99']:>10.1f}ms{r['acked']:>7}{r['stored']:>8}{r['errors']:>7}"
-              f"{r['cpu_ms']:>15.1f}ms")
+              f"{r['cpu_ms']:>15.2f}ms{r['client_ms']:>15.2f}ms")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each crowd run")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--client", choices=sorted(VOTERS), default="lean",
+                    help="the crowd's HTTP client: httpcore with cookies kept by hand, or httpx's Client")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks"),
                                                         os.environ.get("PYTHONPATH", "")])}
@@ -262,18 +326,19 @@ def main() -> None:
                ("gauntlet", serve_port, url, "gauntlet serve", serve.pid))
     rows = []
     try:
-        crowd("gauntlet", serve_port, 8, 2.0)  # warm both (imports, the desk's first load)
-        crowd("floor", floor_port, 8, 1.0)
+        crowd("gauntlet", serve_port, 8, 2.0, client=args.client)  # warm both (imports, the desk's first load)
+        crowd("floor", floor_port, 8, 1.0, client=args.client)
         for voters in (8, 32, 64):
             for kind, port, where, label, pid in servers:
-                rows.append({**measured(kind, where, port, voters, args.seconds, pid=pid), "label": label})
+                rows.append({**measured(kind, where, port, voters, args.seconds, pid=pid, client=args.client),
+                             "label": label})
         for kind, port, where, label, pid in servers:
-            rows.append({**measured(kind, where, port, 32, max(args.seconds, 10.0), pause=1.0, pid=pid),
-                         "label": label})
+            rows.append({**measured(kind, where, port, 32, max(args.seconds, 10.0), pause=1.0, pid=pid,
+                                    client=args.client), "label": label})
     finally:
         stop(serve)
         stop(floor)
-    show(rows, "SQLite, one process (a Gauntlet vote = battle + vote; a floor vote = one insert)")
+    show(rows, f"SQLite, one process (a Gauntlet vote = battle + vote; a floor vote = one insert; {args.client} client)")
     loop32 = {r["kind"]: r for r in rows if r["voters"] == 32 and not r["pause"]}
     paced = {r["kind"]: r for r in rows if r["pause"]}
     ratio = loop32["gauntlet"]["per_s"] / loop32["floor"]["per_s"]
@@ -286,10 +351,10 @@ def main() -> None:
     print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the crowd, both servers and "
           "anything else running share them; CPU/vote is the server's own time per acknowledged vote)")
     if not args.no_postgres:
-        postgres_curve(gauntlet, env, args.seconds)
+        postgres_curve(gauntlet, env, args.seconds, args.client)
 
 
-def postgres_curve(gauntlet: list[str], env: dict, seconds: float) -> None:
+def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.support.postgres import Server
 
@@ -307,8 +372,8 @@ def postgres_curve(gauntlet: list[str], env: dict, seconds: float) -> None:
             serve = start([*gauntlet, "serve", "--db", url, "--port", str(port), "--workers", str(workers)], port,
                           env)
             try:
-                crowd("gauntlet", port, 8, 2.0)
-                rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid),
+                crowd("gauntlet", port, 8, 2.0, client=client)
+                rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid, client=client),
                              "label": f"--workers {workers}"})
             finally:
                 stop(serve)

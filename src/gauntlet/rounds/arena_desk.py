@@ -9,7 +9,11 @@ new vote counts.  A vote therefore costs O(1) work and one commit: serving a
 battle writes nothing (the battle is sealed into its id,
 `gauntlet.rounds.battle_tickets`), the vote stores battle and vote together.
 The round's decision still recomputes every rule from the whole kept vote log
-(`review`, `filter_votes`), which replays the same screen.
+(`review`, `filter_votes`), which replays the same screen.  What other server
+processes changed (votes, new answers, the arena's state) is read in the
+background once per `refresh_seconds`, so a request never waits for the store
+once its round is open; `serve_async` and `vote_async` are the same calls for
+an event loop (the web app's hot routes).
 
 A round's arena is open until its decision closes it (`close_arena`); after
 that every vote is refused with the reason and nothing is stored, until an
@@ -20,7 +24,9 @@ web app and a simulated crowd share exactly the same serving and voting rules.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -30,7 +36,7 @@ from itertools import combinations
 
 import numpy as np
 
-from gauntlet.errors import GauntletError, StoreError
+from gauntlet.errors import GauntletError, InputError, StoreError
 from gauntlet.ratings.arena import CHOICES, Vote
 from gauntlet.ratings.sampling import make_sampler
 from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, VoteScreen, filter_votes
@@ -39,6 +45,7 @@ from gauntlet.rounds.vote_gate import OriginKeys
 from gauntlet.store.arena_records import ArenaClosedForVotes, ArenaPool, ServedVote
 from gauntlet.store.spec_view import parsed_spec
 
+log = logging.getLogger("gauntlet.arena")
 DEFAULT_DAILY_CAP = VotePolicy().daily_cap
 REDRAWS = 20
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
@@ -150,17 +157,60 @@ class ArenaDesk:
         self.origins = OriginKeys(secret)
         self._open: dict[tuple[str, str], _OpenRound] = {}
         self._rules: dict[str, ArenaRules] = {}
-        self._current: dict[str, tuple[str | None, float]] = {}
-        self._challenges: tuple[list[str], float] = ([], 0.0)
+        self._read: dict[tuple, tuple[object, float]] = {}  # what `_recent` read, and when
+        self._rereading: set[tuple] = set()  # what is being read again now
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
+
+    # A request never waits for the store to be read again: past `refresh_seconds`, the first
+    # request to notice starts a background read and goes on (like every request meanwhile)
+    # with what the desk holds.  Only what the desk has never held is read on the spot.  So
+    # serving a battle and preparing a vote never wait for the store once a round is open,
+    # and the web app can do both on its event loop.
+    def _claim(self, key: tuple) -> bool:
+        with self._lock:
+            if key in self._rereading:
+                return False
+            self._rereading.add(key)
+            return True
+
+    def _in_background(self, key: tuple, work) -> None:
+        def run() -> None:
+            try:
+                work()
+            except Exception:  # the store is unreachable for now: go on with what is held, try again later
+                log.warning("the arena desk could not read the store again (%s); serving what it holds",
+                            key, exc_info=True)
+            finally:
+                with self._lock:
+                    self._rereading.discard(key)
+
+        threading.Thread(target=run, name=f"arena-desk-read-{key[0]}", daemon=True).start()
+
+    def _recent(self, key: tuple, read):
+        """`read()`, held and read again (in the background) at most once per `refresh_seconds`."""
+        held = self._read.get(key)
+        if held is None:
+            value = read()
+            self._read[key] = (value, time.monotonic())
+            return value
+        if time.monotonic() - held[1] > self.refresh_seconds and self._claim(key):
+            def reread() -> None:
+                try:
+                    self._read[key] = (read(), time.monotonic())
+                except Exception:
+                    self._read[key] = (held[0], time.monotonic())  # try again in `refresh_seconds`
+                    raise
+
+            self._in_background(key, reread)
+        return held[0]
 
     def challenge(self, asked: str | None) -> str:
         """The challenge named (it must exist), else the store's first; the store's list is
         read at most once per `refresh_seconds` (every vote would read it otherwise)."""
-        known, read_at = self._challenges
-        if not known or time.monotonic() - read_at > self.refresh_seconds:
-            known = [c["slug"] for c in self.store.challenges()]
-            self._challenges = (known, time.monotonic())
+        known = self._recent(("challenges",), lambda: [c["slug"] for c in self.store.challenges()])
+        if not known:  # an empty store: look again at once (nothing is served meanwhile)
+            self._read.pop(("challenges",), None)
         if asked is not None:
             if asked not in known:
                 raise StoreError(f"no challenge {asked!r} in the store")
@@ -180,40 +230,47 @@ class ArenaDesk:
 
     def open_round(self, slug: str, round_key: str | None) -> str:
         if round_key is None:
-            cached = self._current.get(slug)
-            if cached is None or time.monotonic() - cached[1] > self.refresh_seconds:
-                cached = (self.store.arena_round(slug), time.monotonic())
-                self._current[slug] = cached
-            round_key = cached[0]
+            round_key = self._recent(("round", slug), lambda: self.store.arena_round(slug))
         if round_key is None:
             raise ArenaClosed("the arena is not open: no round has arena prompts yet")
         return round_key
 
     def _round(self, slug: str, round_key: str) -> _OpenRound:
-        current = self._open.get((slug, round_key))
-        if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
+        key = (slug, round_key)
+        current = self._open.get(key)
+        if current is None:
+            with self._loading:  # one request loads the round; the others wait for it
+                current = self._open.get(key)
+                if current is None:
+                    current = self._load(slug, round_key)
+                    current.state = self.store.arena_state(slug, round_key)
+                    current.checked = time.monotonic()
+                    self._open[key] = current
             return current
-        # One request looks in the store; the others meanwhile go on with what the desk holds.
-        if not self._lock.acquire(blocking=current is None):
-            return current
+        if time.monotonic() - current.checked > self.refresh_seconds and self._claim(("open", *key)):
+            self._in_background(("open", *key), lambda: self._refresh(slug, round_key, current))
+        return current
+
+    def _refresh(self, slug: str, round_key: str, current: _OpenRound) -> None:
+        """What changed in the store since the desk last looked: new answers (the round is
+        loaded again), votes other server processes took, the arena's state."""
         try:
-            current = self._open.get((slug, round_key))
-            if current is not None and time.monotonic() - current.checked <= self.refresh_seconds:
-                return current
-            if current is None or self.store.arena_version(slug, round_key) != current.pool.version:
-                current = self._load(slug, round_key)
+            if self.store.arena_version(slug, round_key) != current.pool.version:
+                fresh = self._load(slug, round_key)
             else:
-                # Votes other server processes took since we last looked.  (With PostgreSQL a vote
-                # committed late under an earlier id is missed here; the decision still counts it.)
+                # (With PostgreSQL a vote committed late under an earlier id is missed here; the
+                # decision still counts it.)
                 recent = self.store.arena_votes(slug, round_key, after=current.synced_id)
                 with current.lock:
                     current.read_back(recent)
-            current.state = self.store.arena_state(slug, round_key)
-            current.checked = time.monotonic()
-            self._open[(slug, round_key)] = current
-            return current
+                fresh = current
+            fresh.state = self.store.arena_state(slug, round_key)
         finally:
-            self._lock.release()
+            current.checked = time.monotonic()  # on failure too: try again in `refresh_seconds`
+        fresh.checked = current.checked
+        with self._lock:
+            if self._open.get((slug, round_key)) is current:  # not closed or reopened meanwhile
+                self._open[(slug, round_key)] = fresh
 
     def _load(self, slug: str, round_key: str) -> _OpenRound:
         pool = self.store.arena_pool(slug, round_key)
@@ -277,34 +334,79 @@ class ArenaDesk:
         """Server side only: who is behind a served battle (the demo's simulated judgement)."""
         return self.tickets.open(battle_id, at.timestamp())
 
+    async def serve_async(self, slug: str, round_key: str, voter_id: str, at: datetime, **origin) -> dict:
+        """`serve` on an event loop: only a round never loaded is read in a worker thread."""
+        if (slug, round_key) not in self._open:
+            await asyncio.to_thread(self._round, slug, round_key)
+        return self.serve(slug, round_key, voter_id, at, **origin)
+
     def vote(self, slug: str, battle_id: str, voter_id: str, choice: str, at: datetime, *, address: str = "",
              network: str = "") -> dict:
         """Store the vote with its battle (one commit), reveal the models and say whether it counts."""
-        from gauntlet.errors import InputError
+        battle = self._ticket(battle_id, voter_id, choice, at)
+        opened = self._round(slug, battle.round_key)
+        try:
+            stored = self.store.record_served_vote(opened.pool, *self._ballot(opened, battle, voter_id, choice, at,
+                                                                              address, network))
+        except ArenaClosedForVotes as exc:
+            self._closed_meanwhile(opened, exc)
+            raise
+        return self._receipt(opened, battle, battle_id, choice, at, stored)
 
+    async def vote_async(self, slug: str, battle_id: str, voter_id: str, choice: str, at: datetime, *,
+                         address: str = "", network: str = "") -> dict:
+        """`vote` on an event loop: the request awaits the group commit instead of holding a thread."""
+        battle = self._ticket(battle_id, voter_id, choice, at)
+        if (slug, battle.round_key) not in self._open:
+            await asyncio.to_thread(self._round, slug, battle.round_key)
+        opened = self._round(slug, battle.round_key)
+        try:
+            stored = await self.store.record_served_vote_async(opened.pool, *self._ballot(opened, battle, voter_id,
+                                                                                          choice, at, address, network))
+        except ArenaClosedForVotes as exc:
+            self._closed_meanwhile(opened, exc)
+            raise
+        return self._receipt(opened, battle, battle_id, choice, at, stored)
+
+    @staticmethod
+    def _closed_meanwhile(opened: _OpenRound, refusal: ArenaClosedForVotes) -> None:
+        # The store says the arena closed since the desk last looked: serve no more battles,
+        # and look at the state again soon.
+        opened.state = {"state": "closed", "reason": refusal.reason}
+        opened.checked = 0.0
+
+    def _ticket(self, battle_id: str, voter_id: str, choice: str, at: datetime) -> ServedBattle:
         battle = self.tickets.open(battle_id, at.timestamp())
         if battle.voter_id != voter_id:
             raise InputError("this battle was served to another voter")
         if choice not in CHOICES:
             raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {choice!r}")
-        opened = self._round(slug, battle.round_key)
+        return battle
+
+    @staticmethod
+    def _ballot(opened: _OpenRound, battle: ServedBattle, voter_id: str, choice: str, at: datetime, address: str,
+                network: str) -> tuple:
+        """What the store takes with the round's pool: the served vote, and the screen's decision
+        on it (called in vote-id order once the vote is on disk)."""
         served = ServedVote(battle.id, battle.round_key, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
                             datetime.fromtimestamp(battle.served_at, timezone.utc), choice, at, address, network)
         day = at.astimezone(timezone.utc).date().isoformat()
 
-        def decide(vote_id: int) -> str | None:  # called in vote-id order, once the vote is on disk
+        def decide(vote_id: int) -> str | None:
             with opened.lock:
                 return opened.admit(Vote(battle.id, voter_id, battle.prompt_id, battle.model_a, battle.model_b,
                                          choice, day, vote_id, address, network, at.timestamp()))
 
-        try:
-            vote_id, reason = self.store.record_served_vote(opened.pool, served, decide)
-        except ArenaClosedForVotes:
-            opened.checked = 0.0  # serve no more battles either: look at the state again
-            raise
+        return served, decide
+
+    @staticmethod
+    def _receipt(opened: _OpenRound, battle: ServedBattle, battle_id: str, choice: str, at: datetime,
+                 stored: tuple[int, str | None]) -> dict:
+        vote_id, reason = stored
         return {"battle_id": battle_id, "vote_id": vote_id, "round": battle.round_key, "prompt_id": battle.prompt_id,
-                "model_a": battle.model_a, "model_b": battle.model_b, "choice": choice, "day": day,
-                "counted": reason is None, "reason": reason, "prompt": opened.texts.get(battle.prompt_id, ""),
+                "model_a": battle.model_a, "model_b": battle.model_b, "choice": choice,
+                "day": at.astimezone(timezone.utc).date().isoformat(), "counted": reason is None, "reason": reason,
+                "prompt": opened.texts.get(battle.prompt_id, ""),
                 "answers": {side: opened.pool.answers.get(getattr(battle, f"model_{side}"), {}).get(battle.prompt_id, "")
                             for side in ("a", "b")},
                 "names": {side: opened.names.get(getattr(battle, f"model_{side}"), {}) for side in ("a", "b")}}
@@ -319,7 +421,8 @@ class ArenaDesk:
         from gauntlet.rounds import service
 
         record = service.set_arena(self.store, service.spec_of(self.store, slug), round_key, state, reason, at)
-        self._open.pop((slug, round_key), None)
+        with self._lock:
+            self._open.pop((slug, round_key), None)
         return record
 
     def reopen(self, slug: str, round_key: str, *, reason: str, at: datetime) -> None:

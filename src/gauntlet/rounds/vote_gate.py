@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from functools import lru_cache
 from itertools import count
 
 from gauntlet.errors import InputError
@@ -67,13 +68,15 @@ def network_of(address: str) -> str:
 
 
 class OriginKeys:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, *, remembered: int = 1 << 16) -> None:
         self._secret = hashlib.sha256(b"gauntlet arena origin|" + secret).digest()
+        # A voter's address is the same on every request: parse and hash it once.
+        self.of = lru_cache(maxsize=remembered)(self._of)
 
     def _key(self, kind: str, value: str) -> str:
         return hmac.new(self._secret, f"{kind}|{value}".encode(), hashlib.sha256).hexdigest()[:24]
 
-    def of(self, address: str) -> tuple[str, str]:
+    def _of(self, address: str) -> tuple[str, str]:
         """(address key, network key); empty strings when the peer is not an IP address
         (a Unix socket, an in-process test client): there is nothing to limit by."""
         network = network_of(address)

@@ -9,6 +9,7 @@ reason and nothing is ever deleted.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
@@ -20,6 +21,9 @@ from gauntlet.store.access import AccessDenied
 from gauntlet.ratings.arena import CHOICES, Prompt, PromptSet, Vote, screen_answers
 from gauntlet.store.models import Team
 from gauntlet.store.models_activity import ArenaAnswer, ArenaBattle, ArenaPrompt, ArenaState, ArenaVote
+
+
+_BATCHER_LOCK = threading.Lock()  # one vote batcher per store, even when its first votes come at once
 
 
 def _epoch(at: datetime) -> float:
@@ -44,6 +48,10 @@ class ArenaPool:
 
 class ArenaClosedForVotes(AccessDenied):
     """The round's arena is closed (decided); votes are refused, not counted (HTTP 403)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason  # why it was closed
 
 
 @dataclass(frozen=True)
@@ -201,16 +209,24 @@ class ArenaVerbs:
         at the same time (`gauntlet.store.vote_batches`); returns (vote id, `then(vote id)`),
         once the vote is on disk.  Refused when the arena is closed or the battle already has
         a vote."""
+        return self._vote_batcher_for(pool, vote).write(pool, vote, then)
+
+    async def record_served_vote_async(self, pool: ArenaPool, vote: ServedVote, then=None) -> tuple[int, object]:
+        """`record_served_vote` for a caller on an event loop: it awaits the commit."""
+        return await self._vote_batcher_for(pool, vote).write_async(pool, vote, then)
+
+    def _vote_batcher_for(self, pool: ArenaPool, vote: ServedVote):
         if vote.choice not in CHOICES:
             raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {vote.choice!r}")
         for model in (vote.model_a, vote.model_b):
             if model not in pool.team_ids:
                 raise StoreError(f"no team {model!r} in the arena of round {pool.round_key!r}")
-        if getattr(self, "_vote_batcher", None) is None:
-            from gauntlet.store.vote_batches import VoteBatcher
+        with _BATCHER_LOCK:
+            if getattr(self, "_vote_batcher", None) is None:
+                from gauntlet.store.vote_batches import VoteBatcher
 
-            self._vote_batcher = VoteBatcher(self)
-        return self._vote_batcher.write(pool, vote, then)
+                self._vote_batcher = VoteBatcher(self)
+        return self._vote_batcher
 
     # -- the arena's state ------------------------------------------------------------
     def _refuse_if_closed(self, session, challenge_id: int, round_key: str) -> None:

@@ -172,6 +172,7 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     def healthz() -> dict:
         return {"status": "ok", "version": __version__, "challenges": len(store.challenges())}
 
+    app.include_router(arena.hot_router)
     for module in (public, arena, accounts, teams, submissions, experts, organisers, organiser_rounds, api, api_docs):
         app.include_router(module.router)
     app.openapi = _without_422(app.openapi)

@@ -22,6 +22,8 @@ import io
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from gauntlet.errors import StoreError
 from gauntlet.i18n import N_, _
@@ -31,12 +33,34 @@ from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.arena_records import ArenaClosedForVotes
 from gauntlet.web.common import form_fields, now, render
-from gauntlet.web.security import NotSignedIn, check_csrf, identify, require_role
+from gauntlet.web.security import SESSION_COOKIE, NotSignedIn, bearer_token, check_csrf, identify, require_role
 
 CHOICE_LABELS = {"a": N_("A is better"), "b": N_("B is better"), "tie": N_("Tie"), "both_bad": N_("Both are bad")}
 
 
 router = APIRouter()
+
+
+class LeanRoute(APIRoute):
+    """A route documented like any other (OpenAPI, /docs), served as a plain Starlette
+    endpoint: `await endpoint(request)`, with no dependency solving, parameter validation
+    or thread hop of FastAPI's own.  The arena's two hot routes (battle, vote) use it: under
+    a crowd FastAPI's per-request machinery cost more CPU than serving the battle or taking
+    the vote (benchmarks/bench_arena_load.py).  Their endpoints read their few parameters
+    themselves; errors still go through the app's handlers (one-line JSON), and the
+    middlewares (security headers, body limits, the visitor cookie) still wrap them."""
+
+    def get_route_handler(self):
+        return self.endpoint
+
+
+# Included before every other router, so that matching a vote tries two routes, not forty.
+hot_router = APIRouter(route_class=LeanRoute)
+
+
+def _query(*names: str) -> dict:
+    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                           for n in names]}
 
 
 def _desk(request: Request) -> ArenaDesk:
@@ -47,10 +71,9 @@ def challenge_slug(request: Request, challenge: str | None) -> str:
     return _desk(request).challenge(challenge)
 
 
-def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
+def _voter(request: Request, desk: ArenaDesk, slug: str, identity: dict | None) -> dict:
     """The voter's id, origin keys and whether they owe a proof of work."""
     rules = desk.rules(slug)
-    identity = identify(request)
     signed_in = identity is not None and identity["role"] == "voter" and identity["challenge"] == slug
     if rules.voters == "signed_in" and not signed_in:
         raise NotSignedIn(_("this arena takes votes from signed-in voters only: sign in with your voter token"))
@@ -58,26 +81,38 @@ def _voter(request: Request, desk: ArenaDesk, slug: str) -> dict:
     forwarded = request.headers.get(rules.trusted_proxy_header) if rules.trusted_proxy_header else None
     address, network = desk.origins.of(client_address(peer, forwarded, rules.trusted_proxies))
     return {"voter_id": f"voter:{identity['subject']}" if signed_in else request.state.visitor,
-            "address": address, "network": network, "identity": identity,
+            "origin": {"address": address, "network": network}, "identity": identity,
             "proof_bits": 0 if signed_in else rules.proof_of_work_bits}
+
+
+async def _identity(request: Request) -> dict | None:
+    """`identify` for an event loop: only a bearer token or a session cookie is looked up in
+    the store, in a worker thread; an anonymous visitor needs nothing from it."""
+    if bearer_token(request) is None and request.cookies.get(SESSION_COOKIE) is None:
+        return None
+    return await run_in_threadpool(identify, request)
+
+
+def _ballot(request: Request, desk: ArenaDesk, slug: str, fields: dict, identity: dict | None) -> dict:
+    """The voter, once the vote's CSRF token and proof of work are checked."""
+    who = _voter(request, desk, slug, identity)
+    check_csrf(request, fields, identity)
+    check_proof_of_work(fields.get("battle_id", ""), fields.get("pow"), who["proof_bits"])
+    return who
 
 
 def _serve(request: Request, slug: str, round_key: str) -> dict:
     desk = _desk(request)
-    who = _voter(request, desk, slug)
-    battle = desk.serve(slug, round_key, who["voter_id"], now(request), address=who["address"],
-                        network=who["network"])
+    who = _voter(request, desk, slug, identify(request))
+    battle = desk.serve(slug, round_key, who["voter_id"], now(request), **who["origin"])
     return {**battle, "proof_of_work_bits": who["proof_bits"]}
 
 
 def _vote(request: Request, slug: str, fields: dict) -> dict:
     desk = _desk(request)
-    who = _voter(request, desk, slug)
-    check_csrf(request, fields, who["identity"])
-    battle_id = fields.get("battle_id", "")
-    check_proof_of_work(battle_id, fields.get("pow"), who["proof_bits"])
-    return desk.vote(slug, battle_id, who["voter_id"], fields.get("choice", ""), now(request),
-                     address=who["address"], network=who["network"])
+    who = _ballot(request, desk, slug, fields, identify(request))
+    return desk.vote(slug, fields.get("battle_id", ""), who["voter_id"], fields.get("choice", ""), now(request),
+                     **who["origin"])
 
 
 @router.get("/arena", response_class=HTMLResponse)
@@ -100,20 +135,41 @@ def arena_vote(request: Request, fields: dict = Depends(form_fields), challenge:
     return render(request, "arena_reveal.html", {"result": result, "slug": slug, "labels": CHOICE_LABELS})
 
 
-@router.get("/api/arena/battle")
-def api_battle(request: Request, challenge: str | None = None, round: str | None = None) -> JSONResponse:
+# The two hot routes run on the event loop: what they need is in the desk's memory (which
+# reads the store again in the background), and a vote awaits its group commit without
+# holding a thread.  What does read the store (a token or session looked up, a round never
+# loaded) goes to a worker thread.  A challenge's list, round and rules are read on the spot
+# only the first time the desk is asked for them.
+@hot_router.get("/api/arena/battle", openapi_extra=_query("challenge", "round"))
+async def api_battle(request: Request) -> JSONResponse:
     """A blind battle as JSON (vote with POST /api/arena/votes, sending the X-CSRF-Token header
     given here, and `pow` when `proof_of_work_bits` is above 0; the cookie set by this
     response identifies the voter)."""
-    slug = challenge_slug(request, challenge)
-    battle = _serve(request, slug, _desk(request).open_round(slug, round))
-    return JSONResponse({**battle, "csrf": request.app.state.signer.csrf_token(request.state.visitor)})
+    desk, query = _desk(request), request.query_params
+    slug = desk.challenge(query.get("challenge"))
+    round_key = desk.open_round(slug, query.get("round"))
+    who = _voter(request, desk, slug, await _identity(request))
+    battle = await desk.serve_async(slug, round_key, who["voter_id"], now(request), **who["origin"])
+    return JSONResponse({**battle, "proof_of_work_bits": who["proof_bits"],
+                         "csrf": request.app.state.signer.csrf_token(request.state.visitor)})
 
 
-@router.post("/api/arena/votes")
-def api_vote(request: Request, fields: dict = Depends(form_fields), challenge: str | None = None) -> JSONResponse:
-    slug = challenge_slug(request, challenge or fields.get("challenge"))
-    result = _vote(request, slug, fields)
+VOTE_BODY = {"requestBody": {"required": True, "content": {
+    media: {"schema": {"type": "object", "required": ["battle_id", "choice"], "properties": {
+        "battle_id": {"type": "string"}, "choice": {"type": "string", "enum": list(CHOICES)},
+        "pow": {"type": "string"}, "csrf": {"type": "string"}, "challenge": {"type": "string"}}}}
+    for media in ("application/json", "application/x-www-form-urlencoded")}}}
+
+
+@hot_router.post("/api/arena/votes", openapi_extra={**_query("challenge"), **VOTE_BODY})
+async def api_vote(request: Request) -> JSONResponse:
+    """Vote on a served battle; the answer names both models and says whether the vote counts."""
+    fields = await form_fields(request)
+    desk = _desk(request)
+    slug = desk.challenge(request.query_params.get("challenge") or fields.get("challenge"))
+    who = _ballot(request, desk, slug, fields, await _identity(request))
+    result = await desk.vote_async(slug, fields.get("battle_id", ""), who["voter_id"], fields.get("choice", ""),
+                                   now(request), **who["origin"])
     # vote_id is the voter's receipt: the vote's row in the published vote log.
     return JSONResponse({k: result[k] for k in ("battle_id", "vote_id", "model_a", "model_b", "choice", "counted",
                                                 "reason", "names")})
