@@ -75,7 +75,7 @@ def test_a_vote_awaited_on_an_event_loop_is_refused_when_the_arena_closed(tmp_pa
     store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
     populate(store)
     pool = store.arena_pool(SLUG, ROUND)
-    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided")
+    assert close_arena(store, SLUG, ROUND, reason="round 'first' was decided", at=datetime(2026, 3, 1, 13, tzinfo=timezone.utc))
     with pytest.raises(ArenaClosedForVotes) as refusal:
         asyncio.run(store.record_served_vote_async(pool, _vote(pool, secrets.token_urlsafe(18), "late"), None))
     assert refusal.value.reason == "round 'first' was decided"
