@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from gauntlet import __version__
 from gauntlet.plots import inline_svg
@@ -16,8 +17,16 @@ from gauntlet.plots import inline_svg
 TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 
 
+def bilingual(ko: str, en: str) -> Markup:
+    """A label in Korean with its English beside it: the web app's `tr` (the report renders
+    its templates without importing the web app)."""
+    return Markup('<span lang="ko">{}</span> <span class="en" lang="en">{}</span>').format(escape(ko), escape(en))
+
+
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.globals["tr"] = bilingual
+    return env
 
 
 def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float]], names: dict[str, str]) -> str:
@@ -43,12 +52,12 @@ def totals_plot_svg(ranking: list[dict], intervals: dict[str, tuple[float, float
 def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: list[dict], alpha: float,
                         inputs_file: str, ledger_head: str | None = None,
                         total_intervals: dict[str, tuple[float, float]] | None = None,
-                        extra_sections: list[dict] | None = None) -> Path:
+                        extra_sections: list[dict] | None = None, own_work: dict | None = None) -> Path:
     names = {k: v.get("name", k) for k, v in board["teams"].items()}
     plot = totals_plot_svg(board["decision"]["outputs"]["ranking"], total_intervals or {}, names)
     html = _environment().get_template("round_report.html").render(
         board=board, weights=weights, audit_rows=audit_rows, alpha=alpha, inputs_file=inputs_file,
-        ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [],
+        ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [], own_work=own_work,
         component_names=board.get("component_names") or list(weights), version=__version__,
     )
     path.write_text(html, encoding="utf-8")
