@@ -96,6 +96,8 @@ def test_the_evidence_is_in_the_store_and_the_stage_run_again_skips_it(decided, 
                                                                                      "mirae": "broken"}
     assert all(k["contamination"]["verdict"] == "clean" for k in stored.values()) and len(stored) == 3
     assert stored["mirae"]["chain"]["report"]["first_offending_step"] == 0
+    assert {r["reference"] for r in stored["mirae"]["chain"]["report"]["references"]} == {"foreign", "hanbit",
+                                                                                          "saebyeok"}
     assert not (run["ctx"].workspace.audits(ROUND) / "own_work.json").exists(), "the store holds it, not a file"
     chains = [f"--chain={team}={path}" for team, path in run["chains"].items()]
     result = CliRunner().invoke(app, ["challenge", "own-work", str(run["root"] / "challenge.toml"), "--round", ROUND,

@@ -73,7 +73,8 @@ def _verify_chains(ctx, round_id, subs, chains, references, recorded, executor, 
     for team, chain_file in sorted(chains.items()):
         if "chain" in recorded.get(team, {}):
             continue
-        refs = [*map(str, references.values()), *(s["stored_path"] for t, s in sorted(subs.items()) if t != team)]
+        refs = {**{name: str(path) for name, path in references.items()},
+                **{t: s["stored_path"] for t, s in sorted(subs.items()) if t != team}}
         key = f"chain-{round_id}-{team}"
         owners[key] = team
         jobs.append(Job(key, chain_job, (str(chain_file), refs, str(folder / f"{team}-chain.html")),

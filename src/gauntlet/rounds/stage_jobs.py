@@ -28,11 +28,18 @@ def audit_job(candidate: str, references: Sequence[str], alpha: float, html: str
     return report.to_dict()
 
 
-def chain_job(chain_file: str, references: Sequence[str], html: str) -> dict:
-    """Verify a team's training-run chain; its verdict, a one-line detail, the report and its HTML."""
+def chain_job(chain_file: str, references: Mapping[str, str], html: str) -> dict:
+    """Verify a team's training-run chain against named references (model folders or
+    fingerprint files); its verdict, a one-line detail, the report and its HTML."""
+    from gauntlet.provenance import load_any
     from gauntlet.provenance.chain import verify_chain
 
-    report = verify_chain(chain_file, list(references), progress=False)
+    refs = []
+    for name, source in references.items():
+        fingerprint = load_any(source)
+        fingerprint.name = name  # the report names the team or spec reference, not a folder
+        refs.append(fingerprint)
+    report = verify_chain(chain_file, refs, progress=False)
     report.write_html(html)
     if report.verdict == "consistent":
         detail = "every link derived, step 0 fresh, nothing derived from a reference"
