@@ -5,6 +5,7 @@ published bundle re-decides it, and the report shows the chains and the table.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime, timedelta
 
@@ -195,11 +196,16 @@ def test_a_contamination_finding_disqualifies_as_the_spec_says_and_its_reason_is
 
 def test_own_work_is_embargoed_until_publication_then_on_the_leaderboard_and_team_pages(contaminated):
     task = contaminated["task"]
-    for viewer in (None, "hanbit"):  # the public and a rival team
+    for viewer in (None, "hanbit"):  # the public and a rival team, on every page without a form to fill
         client = _client(contaminated, viewer)
-        for path in ("/", "/teams/saebyeok", "/api/teams/saebyeok", "/api/leaderboard"):
+        paths = [p.replace("{team}", "saebyeok").replace("{round_key}", ROUND)
+                 for p, ops in client.app.openapi()["paths"].items()
+                 if "get" in ops and not set(re.findall(r"{(\w+)}", p)) - {"team", "round_key"}]
+        assert len(paths) >= 10
+        for path in paths:
             page = client.get(path)
-            assert page.status_code in (200, 404) and task not in page.text and "contaminated" not in page.text, path
+            assert page.status_code < 500, path
+            assert task not in page.text and "contaminated" not in page.text and "2.0e-05" not in page.text, path
     own = _client(contaminated, "saebyeok").get("/teams/saebyeok")
     assert task in own.text and "contaminated" in own.text, "a team sees its own evidence before publication"
 
