@@ -109,6 +109,10 @@ def test_the_evidence_is_in_the_store_and_the_stage_run_again_skips_it(decided, 
     assert "mirae: chain broken (verified before)" in result.stdout
     assert result.stdout.count("contamination (tested before): none found") == 3
     assert run["ctx"].store.round_own_work(run["ctx"].slug, ROUND) == stored
+    status = CliRunner().invoke(app, ["challenge", "status", str(run["root"] / "challenge.toml"), "--round", ROUND,
+                                      "--store", str(run["root"] / "ws")])
+    assert status.exit_code == 0, status.output
+    assert "audit -, chain consistent, contamination clean" in status.stdout.split("hanbit:")[-1]
 
 
 def test_the_published_bundle_re_decides_byte_identically_with_the_evidence(decided):

@@ -358,8 +358,9 @@ def status_command(
     rows, gaps = round_status(ctx, round_id)
     for row in rows:
         comps = ", ".join(f"{k} {v:.1f}" for k, v in sorted(row["components"].items())) or "no components"
-        typer.echo(f"  {row['team']}: {row['manifest']} licence {row['licence'] or '-'}, audit {row['audit'] or '-'}, "
-                   f"{row['votes']} counted votes; {comps}")
+        own = "".join(f", {kind} {verdict}" for kind, verdict in sorted(row["own_work"].items()))
+        typer.echo(f"  {row['team']}: {row['manifest']} licence {row['licence'] or '-'}, audit {row['audit'] or '-'}"
+                   f"{own}, {row['votes']} counted votes; {comps}")
     typer.echo("ready to decide" if not gaps else "missing: " + "; ".join(gaps))
 
 
