@@ -148,7 +148,11 @@ def _step(bits: dict[str, np.ndarray], rng: np.random.Generator) -> None:
     bytes are cheap enough that making 20 checkpoints does not swamp the timing on two cores."""
     for w in bits.values():
         if w.ndim > 1:
-            w += (np.frombuffer(rng.bytes(w.size), np.uint8).reshape(w.shape) & 2).astype(np.int16) - 1
+            delta = (np.frombuffer(rng.bytes(w.size), np.uint8).reshape(w.shape) & 2).astype(np.int16) - 1
+            # +0 and -0 move only away from zero: one unit below either is a NaN pattern (numpy's
+            # float32 normals include exact zeros, about one in ten million).
+            delta[(w & 0x7FFF) == 0] = 1
+            w += delta
 
 
 def _chain_of(root: Path, layers: int, checkpoints: int) -> tuple[Path, Path, float, float]:
@@ -204,6 +208,8 @@ def big(root: Path, checkpoints: int, layer_counts: list[int], budget_gib: float
         links = sum(link["verdict"] == "derived" for link in report["links"])
         print(f"   {layers:>6} {size:>6.1f} {made_s:>7.0f} {cat_s:>7.1f} {verify_s:>9.1f} {verify_s / cat_s:>6.1f}  "
               f"{report['verdict']} ({links}/{len(report['links'])} links derived, origin {report['origin']['verdict']})")
+        for finding in report["findings"][:3] if report["verdict"] != "consistent" else ():
+            print(f"          {finding}")
         measured.append((layers, verify_s))
     if len(measured) < 2:
         print("   fewer than two layer counts measured: no slope fitted")
