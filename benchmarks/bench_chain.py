@@ -1,8 +1,8 @@
 """Training-run verification: false alarms on honest chains, reach along heavy drift, and
 the time for a chain of a 7B-like shape.
 
-Usage: python benchmarks/bench_chain.py [--honest 200] [--big-checkpoints 3] [--big-layers 1]
-       [--workdir /tmp/gauntlet-chain-bench] [--skip honest,drift,big]
+Usage: python benchmarks/bench_chain.py [--honest 200] [--big-checkpoints 20] [--big-layers 1,2,4]
+       [--big-budget-gib 30] [--workdir /tmp/gauntlet-chain-bench] [--skip honest,drift,big]
 
 1. False alarms: --honest independent honest runs (real AdamW steps of tiny Llamas on CPU,
    saved every 4 steps, every fifth one warm-started from the previous run's model), each
@@ -13,12 +13,13 @@ Usage: python benchmarks/bench_chain.py [--honest 200] [--big-checkpoints 3] [--
 2. Reach: one long run with a high learning rate and strong weight decay; every checkpoint is tested against step 0
    directly, as if the chain had only those two checkpoints. Reports the p-value and the
    relative drift at each distance, and the farthest distance still `derived`.
-3. 7B-like shape: bf16 checkpoints with Llama-2-7B widths (hidden 4096, MLP 11008,
-   vocab 32000) and --big-layers layers, each a random-walk step from the previous (the
-   cost does not depend on how realistic the update is). Times fingerprinting, the
-   update pass and the tests per checkpoint, side by side with `cat` of the same files,
-   and extrapolates linearly to 20 checkpoints of 32 layers (the disk here cannot hold
-   twenty 13.5 GB checkpoints).
+3. 7B-like shape: chains of --big-checkpoints bf16 checkpoints and a final model with
+   Llama-2-7B widths (hidden 4096, MLP 11008, vocab 32000) and 1, 2, 4 decoder layers (each
+   count that fits --big-budget-gib of disk), each checkpoint a random-walk step from the
+   previous. Times `gauntlet chain verify` end to end in a fresh process beside `cat` of the
+   same files, deletes each chain after timing it, and fits time = a + b * layers to the
+   measured times; the 32-layer figure is that fit, labelled as such (twenty-one 13.5 GB
+   checkpoints do not fit this disk).
 """
 
 from __future__ import annotations
@@ -103,28 +104,17 @@ def reach(root: Path) -> None:
     print(f"   farthest checkpoint still derived from step 0: {farthest} steps")
 
 
+SHAPE = {"hidden": 4096, "intermediate": 11008, "vocab": 32000}  # Llama-2-7B's widths
+
+
 def _bf16(a: np.ndarray) -> np.ndarray:
+    """float32 -> bf16 bits (round to nearest even), as int16 so torch can view them as bf16."""
     bits = np.ascontiguousarray(a, np.float32).view(np.uint32)
-    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16).view(np.int16)
 
 
-def _write_big(folder: Path, tensors: dict[str, np.ndarray]) -> None:
-    from safetensors.numpy import save_file
-
-    from gauntlet.provenance.generators import _retag_bf16
-
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: _bf16(v) for k, v in tensors.items()}, str(folder / "model.safetensors"))
-    _retag_bf16(folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
-                                                    "vocab_size": 32000, "initializer_range": 0.02}))
-
-
-def big(root: Path, checkpoints: int, layers: int) -> None:
-    from gauntlet.provenance.chain import verify_chain
-
-    d, h, vocab = 4096, 11008, 32000
-    rng = np.random.default_rng(0)
+def _shapes(layers: int) -> dict[str, tuple[int, ...]]:
+    d, h, vocab = SHAPE["hidden"], SHAPE["intermediate"], SHAPE["vocab"]
     shapes = {"model.embed_tokens.weight": (vocab, d), "lm_head.weight": (vocab, d), "model.norm.weight": (d,)}
     for i in range(layers):
         p = f"model.layers.{i}."
@@ -132,43 +122,110 @@ def big(root: Path, checkpoints: int, layers: int) -> None:
                    p + "self_attn.q_proj.weight": (d, d), p + "self_attn.k_proj.weight": (d, d),
                    p + "self_attn.v_proj.weight": (d, d), p + "self_attn.o_proj.weight": (d, d),
                    p + "mlp.gate_proj.weight": (h, d), p + "mlp.up_proj.weight": (h, d), p + "mlp.down_proj.weight": (d, h)}
-    weights = {k: (np.ones(s, np.float32) if len(s) == 1 else (rng.standard_normal(s, np.float32) * 0.02))
-               for k, s in shapes.items()}
-    entries = []
+    return shapes
+
+
+def _fresh(shapes: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A fresh initialisation as the config declares it: N(0, 0.02) matrices, unit norms (bf16 bits)."""
+    return {k: (_bf16(np.ones(s, np.float32)) if len(s) == 1 else _bf16(rng.standard_normal(s, np.float32) * 0.02))
+            for k, s in shapes.items()}
+
+
+def _write_big(folder: Path, bits: dict[str, np.ndarray]) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: torch.from_numpy(v).view(torch.bfloat16) for k, v in bits.items()}, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "hidden_size": SHAPE["hidden"], "intermediate_size": SHAPE["intermediate"],
+        "vocab_size": SHAPE["vocab"], "initializer_range": 0.02}))
+
+
+def _step(bits: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+    """One training-like step in place: every matrix entry moves one bf16 unit up or down at random.
+    What the verification costs does not depend on how realistic the update is, and random
+    bytes are cheap enough that making 20 checkpoints does not swamp the timing on two cores."""
+    for w in bits.values():
+        if w.ndim > 1:
+            delta = (np.frombuffer(rng.bytes(w.size), np.uint8).reshape(w.shape) & 2).astype(np.int16) - 1
+            # +0 and -0 move only away from zero: one unit below either is a NaN pattern (numpy's
+            # float32 normals include exact zeros, about one in ten million).
+            delta[(w & 0x7FFF) == 0] = 1
+            w += delta
+
+
+def _chain_of(root: Path, layers: int, checkpoints: int) -> tuple[Path, Path, float, float]:
+    """Write `checkpoints` checkpoints, a final model one step on, and a foreign reference."""
+    rng = np.random.default_rng(layers)
+    shapes = _shapes(layers)
     made = time.perf_counter()
+    bits = _fresh(shapes, rng)
+    entries = []
     for c in range(checkpoints + 1):
-        _write_big(root / f"ckpt-{c}", weights)
+        _write_big(root / f"ckpt-{c}", bits)
         entries.append({"step": c * 1000, "tokens": c * 4_000_000_000, "path": f"ckpt-{c}"})
-        for k, w in weights.items():  # a random-walk step: every weight moves by ~5% of its size
-            w += rng.standard_normal(w.shape, np.float32) * (0.001 if w.ndim > 1 else 0.0)
+        _step(bits, rng)
     final = entries.pop()
     (root / "chain.json").write_text(json.dumps({"checkpoints": entries, "final": final["path"]}))
-    foreign = root / "foreign"
-    _write_big(foreign, {k: (np.ones(s, np.float32) if len(s) == 1 else rng.standard_normal(s, np.float32) * 0.02)
-                         for k, s in shapes.items()})
-    del weights
-    print(f"\n3. 7B-like shape: {checkpoints + 1} bf16 models of {layers} layer(s) "
-          f"({sum(f.stat().st_size for f in root.glob('ckpt-*/model.safetensors')) / 2**30:.1f} GiB), made in {time.perf_counter() - made:.0f} s")
-    files = sorted(str(f) for f in root.glob("*/model.safetensors"))
-    started = time.perf_counter()
-    subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
-    cat_s = time.perf_counter() - started
-    started = time.perf_counter()
-    report = verify_chain(root / "chain.json", [foreign], progress=True)
-    verify_s = time.perf_counter() - started
-    models = checkpoints + 1
-    per_model_layer = verify_s / (models * (layers + 2))  # embeddings and head weigh about two layers
-    print(f"   verdict {report.verdict}; links {[link.verdict for link in report.links]}")
-    print(f"   cat of every file: {cat_s:.1f} s; verify: {verify_s:.1f} s ({verify_s / max(cat_s, 1e-9):.1f}x cat)")
-    print(f"   per model and layer-equivalent: {per_model_layer:.2f} s")
-    print(f"   extrapolated, 20 checkpoints of 32 layers + embeddings: {per_model_layer * 21 * 34 / 60:.0f} min")
+    del bits
+    _write_big(root / "foreign", _fresh(shapes, rng))
+    size = sum(f.stat().st_size for f in root.glob("*/model.safetensors")) / 2**30
+    return root / "chain.json", root / "foreign", size, time.perf_counter() - made
+
+
+def _model_gib(layers: int) -> float:
+    return sum(int(np.prod(s)) for s in _shapes(layers).values()) * 2 / 2**30
+
+
+def big(root: Path, checkpoints: int, layer_counts: list[int], budget_gib: float) -> None:
+    """Time `gauntlet chain verify` end to end (a fresh process, as a user runs it) on a chain of
+    `checkpoints` checkpoints and a final model for each layer count that fits the disk budget,
+    beside `cat` of the same files; then fit time = a + b * layers to the measurements."""
+    print(f"\n3. 7B-like shape: chains of {checkpoints} bf16 checkpoints + a final model, hidden "
+          f"{SHAPE['hidden']}, MLP {SHAPE['intermediate']}, vocab {SHAPE['vocab']:,}, against one foreign reference")
+    print(f"   {'layers':>6} {'GiB':>6} {'made s':>7} {'cat s':>7} {'verify s':>9} {'x cat':>6}  verdict")
+    measured = []
+    for layers in layer_counts:
+        need = _model_gib(layers) * (checkpoints + 2)
+        if need > budget_gib:
+            print(f"   {layers:>6} {need:>6.1f}  not run: over the {budget_gib:g} GiB disk budget")
+            continue
+        folder = root / f"layers-{layers}"
+        try:
+            chain, foreign, size, made_s = _chain_of(folder, layers, checkpoints)
+            files = sorted(str(f) for f in folder.glob("*/model.safetensors"))
+            started = time.perf_counter()
+            subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
+            cat_s = time.perf_counter() - started
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "gauntlet", "chain", "verify", str(chain), "--against",
+                                   str(foreign), "--json", "--quiet"], capture_output=True, text=True, check=True)
+            verify_s = time.perf_counter() - started
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        report = json.loads(done.stdout)
+        links = sum(link["verdict"] == "derived" for link in report["links"])
+        print(f"   {layers:>6} {size:>6.1f} {made_s:>7.0f} {cat_s:>7.1f} {verify_s:>9.1f} {verify_s / cat_s:>6.1f}  "
+              f"{report['verdict']} ({links}/{len(report['links'])} links derived, origin {report['origin']['verdict']})")
+        for finding in report["findings"][:3] if report["verdict"] != "consistent" else ():
+            print(f"          {finding}")
+        measured.append((layers, verify_s))
+    if len(measured) < 2:
+        print("   fewer than two layer counts measured: no slope fitted")
+        return
+    slope, intercept = np.polyfit([m[0] for m in measured], [m[1] for m in measured], 1)
+    print(f"   fitted from these measurements: verify = {intercept:.0f} s + {slope:.1f} s per decoder layer")
+    print(f"   32 layers (Llama-2-7B's depth), FITTED, not measured: {(intercept + 32 * slope) / 60:.1f} min "
+          f"for {checkpoints} checkpoints + the final model")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--honest", type=int, default=200)
-    parser.add_argument("--big-checkpoints", type=int, default=3)
-    parser.add_argument("--big-layers", type=int, default=1)
+    parser.add_argument("--big-checkpoints", type=int, default=20)
+    parser.add_argument("--big-layers", default="1,2,4", help="decoder layer counts to measure, comma-separated")
+    parser.add_argument("--big-budget-gib", type=float, default=30.0, help="disk a chain may take")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/gauntlet-chain-bench"))
     parser.add_argument("--skip", default="")
     args = parser.parse_args()
@@ -181,7 +238,8 @@ def main() -> None:
         if "drift" not in skip:
             reach(args.workdir / "drift")
         if "big" not in skip:
-            big(args.workdir / "big", args.big_checkpoints, args.big_layers)
+            big(args.workdir / "big", args.big_checkpoints, [int(n) for n in args.big_layers.split(",")],
+                args.big_budget_gib)
     finally:
         shutil.rmtree(args.workdir, ignore_errors=True)
     sys.stdout.flush()

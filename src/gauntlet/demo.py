@@ -241,8 +241,8 @@ def run_demo(workdir: Path, *, scale: float = 1.0, seed: int = 2026, progress: b
 
     _stage(6, "Evidence of own work: training-run chains, and published against held-out benchmark items")
     chains = {t.name: folders[t.name].parent / f"{t.name}-chain" / "chain.json" for t in teams if t.chain_checkpoints}
-    own = own_work_round(ctx, ROUND, tasks_dir, now=STAGES_AT, chains=chains, seed=seed,
-                         references={cast.reference.name: folders[cast.reference.name]})
+    own = own_work_round(ctx, ROUND, tasks_dir, now=STAGES_AT, chains=chains, seed=seed, executor=executor,
+                         references={cast.reference.name: folders[cast.reference.name]}, progress=progress)
     for name, chain in own["chains"].items():
         err_console.print(f"  {name:10s} chain {chain['verdict']}: {chain['detail']}")
     for name in team_names:

@@ -4,6 +4,7 @@ match what the migrations build."""
 import json
 from datetime import datetime, timezone
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -11,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from gauntlet.store import models_activity  # noqa: F401  (all tables on the metadata)
+from gauntlet.errors import StoreError
 from gauntlet.store.db import MIGRATIONS, head_revision, make_engine, table_names
 from gauntlet.store.models import Base
 from gauntlet.store.repository import Store
@@ -128,3 +130,36 @@ def test_a_store_with_a_ledger_file_migrates_with_its_history_intact(tmp_path):
     assert state.in_force("first").record == record["hash"]
     assert ctx.store.leaderboard(ctx.slug)["decision"]["record_hash"] == record["hash"]
     assert open_context(spec, ws, url).store.records(ctx.slug) == records, "imported once"
+
+
+def test_0004_adds_own_work_evidence_to_a_store_that_holds_submissions_and_downgrades_cleanly(tmp_path):
+    url = f"sqlite:///{tmp_path / 'own.sqlite'}"
+    engine = make_engine(url)
+    _migrate(engine, "0004_expert_drafts")
+    assert "own_work_evidence" not in table_names(engine)
+    with engine.begin() as conn:  # a round's submission, written before own-work evidence was stored
+        conn.execute(text("insert into challenges (id, slug, name, spec_sha256, spec_toml, created_at) "
+                          "values (1, 'k', 'K', :h, 'x = 1', '2026-01-15 01:00:00')"), {"h": "0" * 64})
+        conn.execute(text("insert into teams (id, challenge_id, key, name, organisation, country) "
+                          "values (1, 1, 'lg', 'K-EXAONE', 'LG AI Research', 'KR')"))
+        conn.execute(text("insert into submissions (id, team_id, round_key, manifest_sha256, total_bytes, stored_path, "
+                          "submitted_at) values (1, 1, 'first', :m, 10, '/x', '2026-01-01 00:00:00')"), {"m": "a" * 64})
+    engine.dispose()
+
+    store = Store(url)
+    assert store.round_own_work("k", "first") == {}
+    store.record_own_work([(1, "chain", "consistent", {"detail": "every link derived"})])
+    assert store.round_own_work("k", "first") == {"lg": {"chain": {"verdict": "consistent",
+                                                                    "detail": "every link derived"}}}
+    with pytest.raises(StoreError, match="already recorded"):  # evidence is never overwritten
+        store.record_own_work([(1, "chain", "broken", {"detail": "a later run"})])
+    assert store.round_own_work("k", "first")["lg"]["chain"]["verdict"] == "consistent"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with make_engine(url).begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0004_expert_drafts")
+    engine = make_engine(url)
+    assert "own_work_evidence" not in table_names(engine) and "submissions" in table_names(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from submissions")).scalar() == 1

@@ -228,6 +228,54 @@ def evaluate_command(
         typer.echo(f"  {team}: benchmark {score.value:.1f} [{score.lower:.1f}, {score.upper:.1f}]")
 
 
+@challenge_app.command("own-work")
+def own_work_command(
+    spec: Path = SPEC,
+    round_id: str = typer.Option(..., "--round", help="Round id."),
+    chain: List[str] = typer.Option([], "--chain", help="TEAM=CHAIN.json: a team's training-run chain (repeatable)."),
+    reference: List[str] = typer.Option([], "--reference", help="NAME=PATH: a spec reference's model folder or "
+                                                                 "fingerprint file (repeatable)."),
+    tasks: Optional[Path] = typer.Option(None, "--tasks", help="Folder of lm-eval task YAMLs whose items are marked "
+                                                               "published or held out (runs the contamination test)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for lm-eval and the item bootstrap."),
+    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
+    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
+    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Verify the teams' training-run chains and test their benchmarks for contamination.
+
+    Each chain is verified against the references and every other team's model; the
+    contamination test compares published with held-out items, corrected across every
+    team and task. Results are stored for the decision; what is stored is skipped.
+    """
+    from gauntlet.errors import InputError
+    from gauntlet.rounds.own_work import own_work_round
+    from gauntlet.rounds.stage_jobs import make_executor
+
+    ctx = _context(spec, store, db)
+    references = _pairs(reference, "--reference")
+    known = {r.id for r in ctx.spec.independence.references}
+    for name in references:
+        if name not in known:
+            raise InputError(f"--reference {name}: not one of the spec's [[independence.references]] "
+                             f"({', '.join(sorted(known)) or 'none'})")
+    if not chain and tasks is None:
+        raise InputError("nothing to do: pass --chain TEAM=CHAIN.json and/or --tasks DIR")
+    result = own_work_round(ctx, round_id, tasks, now=_now(now), chains=_pairs(chain, "--chain"),
+                            references=references, seed=seed, progress=not quiet,
+                            executor=make_executor(workers, ray=ray, ray_gpus=ray_gpus))
+    for team, found in sorted(result["chains"].items()):
+        when = "" if team in result["done_now"] else " (verified before)"
+        typer.echo(f"  {team}: chain {found['verdict']}{when}: {found['detail']}")
+    for team, rows in sorted(result["contamination"].items()):
+        found = [r["task"] for r in rows if r["verdict"] == "contaminated"]
+        when = "" if "contamination" in result["done_now"] else " (tested before)"
+        typer.echo(f"  {team}: contamination{when}: {', '.join(found) if found else 'none found'}")
+    typer.echo(f"evidence: {ctx.workspace.audits(round_id)}")
+
+
 @arena_app.command("open")
 def arena_open_command(
     spec: Path = SPEC,
@@ -330,8 +378,9 @@ def status_command(
     rows, gaps = round_status(ctx, round_id)
     for row in rows:
         comps = ", ".join(f"{k} {v:.1f}" for k, v in sorted(row["components"].items())) or "no components"
-        typer.echo(f"  {row['team']}: {row['manifest']} licence {row['licence'] or '-'}, audit {row['audit'] or '-'}, "
-                   f"{row['votes']} counted votes; {comps}")
+        own = "".join(f", {kind} {verdict}" for kind, verdict in sorted(row["own_work"].items()))
+        typer.echo(f"  {row['team']}: {row['manifest']} licence {row['licence'] or '-'}, audit {row['audit'] or '-'}"
+                   f"{own}, {row['votes']} counted votes; {comps}")
     typer.echo("ready to decide" if not gaps else "missing: " + "; ".join(gaps))
 
 

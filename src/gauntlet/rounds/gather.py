@@ -48,7 +48,7 @@ class RoundEvidence:
     gaps: list[str] = field(default_factory=list)
     arena: ArenaEvidence | None = None
     panel: object | None = None  # gauntlet.ratings.panel_scoring.PanelResult
-    own_work: dict | None = None  # gauntlet.rounds.own_work: chains and contamination tests
+    own_work: dict = field(default_factory=dict)  # {team: {"chain"|"contamination": ...}} (gauntlet.rounds.own_work)
 
     def team_results(self, *, fill_missing: bool) -> list[TeamResult]:
         """Per-team results; with `fill_missing`, a missing component counts 0 and a
@@ -176,10 +176,8 @@ def gather_round(ctx: RoundContext, round_id: str, *, seed: int = 0, bootstrap: 
     for team in teams:
         if not subs[team]["intake_recorded"]:
             gaps.append(f"team {team!r} has no intake record (its licence was never read)")
-    from gauntlet.rounds.own_work import stored_own_work
-
     return RoundEvidence(round_id, teams, subs, components, audits, {t: subs[t]["licence"] for t in teams},
-                         required, gaps, arena, panel, stored_own_work(ctx, round_id))
+                         required, gaps, arena, panel, ctx.store.round_own_work(ctx.slug, round_id))
 
 
 def missing_error(round_id: str, gaps: list[str]) -> GauntletError:
@@ -189,16 +187,22 @@ def missing_error(round_id: str, gaps: list[str]) -> GauntletError:
 
 def copy_evidence(audits: dict[str, TeamAudit], target: Path) -> dict[str, TeamAudit]:
     """The audits' HTML evidence copied next to the report, so the report folder stands alone."""
-    import shutil
     from dataclasses import replace
 
     target.mkdir(parents=True, exist_ok=True)
     out = {}
     for team, team_audit in audits.items():
         html = team_audit.html
-        if html is not None and html.is_file():
-            shutil.copyfile(html, target / html.name)
-            out[team] = replace(team_audit, html=target / html.name)
-        else:
-            out[team] = replace(team_audit, html=None)
+        out[team] = replace(team_audit, html=copy_file(html, target) if html is not None else None)
     return out
+
+
+def copy_file(source: Path, target: Path) -> Path | None:
+    """`source` copied into the folder `target` (None if it is not there)."""
+    import shutil
+
+    if not source.is_file():
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target / source.name)
+    return target / source.name

@@ -1,50 +1,48 @@
 """The round's evidence of own work: each team's training-run chain and the
-benchmark-contamination test, run once the round is closed.
+benchmark-contamination test, run once the round is closed (`gauntlet challenge own-work`).
 
 `own_work_round` verifies every chain a team handed in (against the spec's
 references and every other team's submission) and tests every submission on
 every task whose items carry the published/held-out split, Holm-corrected across
 all teams and tasks at the spec's level, on each task's scored metric. When the
 spec drops contaminated tasks (`on_contamination = "drop_task"`), the team's
-benchmark component without them is computed here too. Everything is written to
-one JSON document in the round's evidence folder (next to the audits' HTML),
-which `gather_round` reads into the decision inputs and the report shows.
+benchmark component without them is computed here too.
+
+Results go to the store (`gauntlet.store.own_work_records`), one row per team and
+kind, and `gather_round` reads them into the decision inputs, so the decision,
+its bundle and its reasons carry them. Like every stage, it runs its work as
+executor jobs recorded for the team pages, and running it again skips what is
+recorded: a chain already verified, or the contamination test once it is stored
+(its rows are written together, because they are corrected together). Each chain's
+HTML evidence is kept beside the audits' in the round's evidence folder.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from datetime import datetime
-from html import escape
 from pathlib import Path
 
 from gauntlet.domain.components import ComponentScore
 from gauntlet.domain.own_work import ChainEvidence, ContaminationFinding
 from gauntlet.errors import InputError
-from gauntlet.i18n import _
+from gauntlet.i18n import N_
+from gauntlet.jobs.base import Job
+from gauntlet.rounds.stage_jobs import chain_job, raise_failures, run_recorded, split_failures
 from gauntlet.rounds.workspace import RoundContext
 
-FILE = "own_work.json"
-
-
-def _evidence_file(ctx: RoundContext, round_id: str) -> Path:
-    return ctx.workspace.audits(round_id) / FILE
-
-
-def _chain_detail(report) -> str:
-    if report.verdict == "consistent":
-        return "every link derived, step 0 fresh, nothing derived from a reference"
-    first = f"first offending step {report.first_offending_step}: " if report.first_offending_step is not None else ""
-    return first + "; ".join(report.findings[:2])
+CONSEQUENCES = {"flag": N_("flagged for the panel"),
+                "drop_task": N_("the task is dropped from that team's benchmark score"),
+                "disqualify": N_("the team is disqualified")}
 
 
 def own_work_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path | None, *, now: datetime,
                    chains: Mapping[str, str | Path] | None = None, references: Mapping[str, str | Path] | None = None,
-                   seed: int = 0, progress: bool = False) -> dict:
-    from gauntlet.provenance.chain import verify_chain
-    from gauntlet.provenance.chain_report import chain_plot
+                   seed: int = 0, executor=None, progress: bool = False) -> dict:
+    """Verify the chains not yet verified and, with `tasks_dir`, run the contamination test
+    if it is not stored yet. Returns {"round", "chains": {team: ...}, "contamination": {team:
+    [task rows]}, "done_now": [team or "contamination", ...]} from the store."""
+    from gauntlet.jobs.local import InlineExecutor
 
     ctx.require_locked(round_id, now)
     subs = {s["team"]: s for s in ctx.store.round_submissions(ctx.slug, round_id)}
@@ -53,27 +51,47 @@ def own_work_round(ctx: RoundContext, round_id: str, tasks_dir: str | Path | Non
     unknown = sorted(set(chains or {}) - set(subs))
     if unknown:
         raise InputError(f"chain given for team {unknown[0]!r}, which has no submission in round {round_id!r}")
+    for team, path in (chains or {}).items():
+        if not Path(path).is_file():
+            raise InputError(f"chain of team {team!r}: no such file {path}")
+    executor = executor or InlineExecutor()
+    recorded = ctx.store.round_own_work(ctx.slug, round_id)
     folder = ctx.workspace.audits(round_id)
     folder.mkdir(parents=True, exist_ok=True)
-    document: dict = {"round": round_id, "chains": {}, "contamination": {}, "benchmark_without": {}}
-    for team, chain_file in sorted((chains or {}).items()):
-        refs = [*map(str, (references or {}).values()), *(s["stored_path"] for t, s in subs.items() if t != team)]
-        report = verify_chain(chain_file, refs, progress=progress)
-        html = folder / f"{team}-chain.html"
-        report.write_html(html, ctx.spec.language)
-        document["chains"][team] = {"verdict": report.verdict, "detail": _chain_detail(report),
-                                    "report": report.to_dict(), "html": html.name, "plot_svg": chain_plot(report)}
-    if tasks_dir is not None:
-        document["contamination"], document["benchmark_without"] = _contamination(ctx, subs, tasks_dir, seed)
-    tmp = folder / (FILE + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1), encoding="utf-8")
-    os.replace(tmp, folder / FILE)  # a kill leaves the old document or the new one
-    return document
+    done_now = _verify_chains(ctx, round_id, subs, chains or {}, references or {}, recorded, executor, progress, now)
+    tested = any("contamination" in kinds for kinds in recorded.values())
+    if tasks_dir is not None and not tested:
+        _contamination(ctx, round_id, subs, tasks_dir, seed, executor, progress, now)
+        done_now.append("contamination")
+    stored = ctx.store.round_own_work(ctx.slug, round_id)
+    return {"round": round_id, "done_now": done_now,
+            "chains": {t: k["chain"] for t, k in stored.items() if "chain" in k},
+            "contamination": {t: k["contamination"]["tasks"] for t, k in stored.items() if "contamination" in k}}
 
 
-def _contamination(ctx: RoundContext, subs: dict, tasks_dir, seed: int) -> tuple[dict, dict]:
+def _verify_chains(ctx, round_id, subs, chains, references, recorded, executor, progress, now) -> list[str]:
+    jobs, owners = [], {}
+    folder = ctx.workspace.audits(round_id)
+    for team, chain_file in sorted(chains.items()):
+        if "chain" in recorded.get(team, {}):
+            continue
+        refs = {**{name: str(path) for name, path in references.items()},
+                **{t: s["stored_path"] for t, s in sorted(subs.items()) if t != team}}
+        key = f"chain-{round_id}-{team}"
+        owners[key] = team
+        jobs.append(Job(key, chain_job, (str(chain_file), refs, str(folder / f"{team}-chain.html")),
+                        description=f"training-run chain {team}"))
+    done, failed = split_failures(run_recorded(executor, jobs, ctx.store, ctx.slug, round_id=round_id,
+                                               kind="own-work", teams=owners, progress=progress, at=now))
+    ctx.store.record_own_work([(subs[owners[key]]["submission_id"], "chain", result["verdict"],
+                                {k: v for k, v in result.items() if k != "verdict"}) for key, result in done.items()])
+    raise_failures("chain verification", failed)
+    return sorted(owners[key] for key in done)
+
+
+def _contamination(ctx, round_id, subs, tasks_dir, seed, executor, progress, now) -> None:
     from gauntlet.evaluation import benchmark_score, evaluate_model
-    from gauntlet.evaluation.contamination import gap_tests, read_published_flags, split_scores
+    from gauntlet.evaluation.contamination import gap_tests, overall_verdict, read_published_flags, split_scores
     from gauntlet.evaluation.suites import Suite
     from gauntlet.rounds.pipeline import round_suite
 
@@ -85,80 +103,71 @@ def _contamination(ctx: RoundContext, subs: dict, tasks_dir, seed: int) -> tuple
         except InputError:
             continue  # a task without a published/held-out split has nothing to test
         split.append(entry)
-    if not split:
-        return {}, {}
-    refs = [e.ref for e in split]
-    metrics = {e.task: e.scored_metric for e in split}
-    evaluations = {team: evaluate_model(s["stored_path"], suite, cache_dir=ctx.workspace.eval_cache, seed=seed,
-                                        progress=False, label=team) for team, s in sorted(subs.items())}
-    families = {team: split_scores(ev, refs, metrics) for team, ev in evaluations.items()}
     level = ctx.spec.own_work.contamination_level if ctx.spec.own_work else 0.01
-    rows = gap_tests(families, level=level)
-    table = {team: [r.to_dict() for r in team_rows] for team, team_rows in rows.items()}
-    without = {}
-    if ctx.spec.own_work is not None and ctx.spec.own_work.on_contamination == "drop_task":
-        for team, team_rows in rows.items():
-            dropped = {r.task for r in team_rows if r.verdict == "contaminated"}
-            kept = tuple(e for e in suite.entries if e.task not in dropped)
-            if dropped and kept:
-                c = benchmark_score(evaluations[team], Suite(suite.name, kept, suite.group_weights), seed=seed).component
-                without[team] = {"value": c.value, "lower": c.lower, "upper": c.upper, "samples": list(c.samples),
-                                 "dropped": sorted(dropped)}
-    return table, without
+    policy = ctx.spec.own_work.on_contamination if ctx.spec.own_work else "flag"
+    if not split:
+        ctx.store.record_own_work([(s["submission_id"], "contamination", "inconclusive",
+                                    {"level": level, "tasks": [], "note": "no task of the round has a published/"
+                                                                          "held-out split"}) for s in subs.values()])
+        return
+    options = {"cache_dir": str(ctx.workspace.eval_cache), "seed": seed, "progress": False}
+    owners = {f"contamination-{round_id}-{team}": team for team in sorted(subs)}
+    jobs = [Job(key, evaluate_model, (subs[team]["stored_path"], suite), {**options, "label": team},
+                description=f"published and held-out items {team}", retries=1) for key, team in owners.items()]
+    done, failed = split_failures(run_recorded(executor, jobs, ctx.store, ctx.slug, round_id=round_id,
+                                               kind="own-work", teams=owners, progress=progress, at=now))
+    raise_failures("contamination test", failed)  # corrected across every team: all of them, or none stored
+    evaluations = {owners[key]: evaluation for key, evaluation in done.items()}
+    refs, metrics = [e.ref for e in split], {e.task: e.scored_metric for e in split}
+    rows = gap_tests({team: split_scores(ev, refs, metrics) for team, ev in sorted(evaluations.items())}, level=level)
+    records = []
+    for team, team_rows in rows.items():
+        document = {"level": level, "tasks": [r.to_dict() for r in team_rows]}
+        dropped = {r.task for r in team_rows if r.verdict == "contaminated"}
+        kept = tuple(e for e in suite.entries if e.task not in dropped)
+        if policy == "drop_task" and dropped and kept:
+            c = benchmark_score(evaluations[team], Suite(suite.name, kept, suite.group_weights), seed=seed).component
+            document["benchmark_without"] = {"value": c.value, "lower": c.lower, "upper": c.upper,
+                                             "samples": list(c.samples), "dropped": sorted(dropped)}
+        records.append((subs[team]["submission_id"], "contamination", overall_verdict(team_rows), document))
+    ctx.store.record_own_work(records)
 
 
-def stored_own_work(ctx: RoundContext, round_id: str) -> dict | None:
-    path = _evidence_file(ctx, round_id)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+# ----------------------------------------------------------------------------- read back
 
 
-def chain_evidence(document: dict | None) -> dict[str, ChainEvidence]:
-    return {team: ChainEvidence(c["verdict"], c["detail"]) for team, c in ((document or {}).get("chains") or {}).items()}
+def chain_evidence(own_work: Mapping[str, Mapping]) -> dict[str, ChainEvidence]:
+    return {team: ChainEvidence(k["chain"]["verdict"], k["chain"]["detail"])
+            for team, k in own_work.items() if "chain" in k}
 
 
-def contamination_findings(document: dict | None) -> dict[str, tuple[ContaminationFinding, ...]]:
+def contamination_findings(own_work: Mapping[str, Mapping]) -> dict[str, tuple[ContaminationFinding, ...]]:
+    return {team: tuple(ContaminationFinding(r["task"], r["verdict"], r["p_value"], r["gap"])
+                        for r in k["contamination"]["tasks"] if r["p_value"] is not None)
+            for team, k in own_work.items() if "contamination" in k}
+
+
+def benchmark_without_dropped(own_work: Mapping[str, Mapping]) -> dict[str, ComponentScore]:
     out = {}
-    for team, rows in ((document or {}).get("contamination") or {}).items():
-        out[team] = tuple(ContaminationFinding(r["task"], r["verdict"], r["p_value"], r["gap"])
-                          for r in rows if r["p_value"] is not None)
+    for team, k in own_work.items():
+        c = k.get("contamination", {}).get("benchmark_without")
+        if c:
+            out[team] = ComponentScore(c["value"], c["lower"], c["upper"], tuple(c["samples"]))
     return out
 
 
-def benchmark_without_dropped(document: dict | None) -> dict[str, ComponentScore]:
-    return {team: ComponentScore(c["value"], c["lower"], c["upper"], tuple(c["samples"]))
-            for team, c in ((document or {}).get("benchmark_without") or {}).items()}
+def report_context(own_work: Mapping[str, Mapping], policy: str, names: Mapping[str, str]) -> dict | None:
+    """What the round report shows: each team's chain (verdict, detail, plot, findings) and
+    the contamination table per team and task, with what the spec says a finding does."""
+    from gauntlet.provenance.chain_report import chain_plot
 
-
-def own_work_sections(document: dict | None, consequence: str) -> list[dict]:
-    """Report sections: each chain (verdict, plot, findings) and the contamination table."""
-    if not document:
-        return []
-    sections = []
-    if document.get("chains"):
-        parts = []
-        for team, c in sorted(document["chains"].items()):
-            findings = "".join(f"<li>{escape(f)}</li>" for f in c["report"]["findings"])
-            parts.append(f"<h3>{escape(team)}: {escape(c['verdict'])}</h3><p>{escape(c['detail'])}</p>"
-                         f"{c['plot_svg']}<ul>{findings}</ul>")
-        sections.append({"title": _("Training-run chains"), "html": "".join(parts)})
-    if document.get("contamination"):
-        rows = []
-        for team, task_rows in sorted(document["contamination"].items()):
-            for r in task_rows:
-                if r["p_value"] is None:
-                    rows.append(f"<tr><td>{escape(team)}</td><td>{escape(r['task'])}</td><td colspan=5>{escape(r['note'])}</td></tr>")
-                    continue
-                rows.append(
-                    f"<tr><td>{escape(team)}</td><td>{escape(r['task'])}</td>"
-                    f"<td>{r['published']['score']:.3f} (n={r['published']['n']})</td>"
-                    f"<td>{r['held_out']['score']:.3f} (n={r['held_out']['n']})</td>"
-                    f"<td>{r['gap']:+.3f} [{r['lower']:+.3f}, {r['upper']:+.3f}]</td><td>{r['p_value']:.1e}</td>"
-                    f"<td>{escape(r['verdict'])}</td></tr>")
-        words = {"flag": "flagged for the panel", "drop_task": "the task is dropped from that team's benchmark score",
-                 "disqualify": "the team is disqualified"}
-        sections.append({"title": _("Benchmark contamination"), "html": (
-            f"<p>Published items against held-out items of the same randomly split pool: exact permutation test, "
-            f"Holm-corrected across every team and task. A contaminated task: {escape(words.get(consequence, consequence))}.</p>"
-            "<table><tr><th>Team</th><th>Task</th><th>Published</th><th>Held out</th><th>Gap [95%]</th>"
-            "<th>p (corrected)</th><th>Verdict</th></tr>" + "".join(rows) + "</table>")})
-    return sections
+    if not own_work:
+        return None
+    chains = [{"team": names.get(team, team), "verdict": k["chain"]["verdict"], "detail": k["chain"]["detail"],
+               "plot": chain_plot(k["chain"]["report"]), "findings": k["chain"]["report"]["findings"],
+               "html": k["chain"].get("html")}
+              for team, k in sorted(own_work.items()) if "chain" in k]
+    rows = [{"team": names.get(team, team), **r}
+            for team, k in sorted(own_work.items()) if "contamination" in k for r in k["contamination"]["tasks"]]
+    return {"chains": chains, "contamination": rows, "consequence": CONSEQUENCES.get(policy, policy),
+            "tested": any("contamination" in k for k in own_work.values())}

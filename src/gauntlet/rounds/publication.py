@@ -123,8 +123,9 @@ def _write_folder(ctx: RoundContext, decision: dict, record: dict, head: str, ou
 def _write_contents(ctx: RoundContext, decision: dict, record: dict, head: str, out: Path, language: str) -> None:
     from gauntlet.provenance import DEFAULT_ALPHA
     from gauntlet.rounds.bundle import make_bundle
-    from gauntlet.rounds.gather import copy_evidence, gather_round
+    from gauntlet.rounds.gather import copy_evidence, copy_file, gather_round
     from gauntlet.rounds.orchestrate import audit_rows
+    from gauntlet.rounds.own_work import report_context
     from gauntlet.rounds.report import render_round_report
     from gauntlet.rounds.round_decision import arena_section, panel_section, write_votes
 
@@ -139,15 +140,18 @@ def _write_contents(ctx: RoundContext, decision: dict, record: dict, head: str, 
         sections.append(arena_section(evidence))
     if evidence.panel is not None:
         sections.append(panel_section(evidence.panel))
-    from gauntlet.rounds.own_work import own_work_sections
-
-    sections += own_work_sections(evidence.own_work, ctx.spec.own_work.on_contamination if ctx.spec.own_work else "flag")
     if record["note"]:
         sections.append({"title": _("On the record"), "html": f"<p>{escape(record['note'])}</p>"})
     unc = outputs.get("uncertainty", {}).get("teams", {})
     intervals = {t: (v["total_lower"], v["total_upper"]) for t, v in unc.items() if "total_lower" in v}
     audits = copy_evidence(evidence.audits, out / "audits")
-    render_round_report(out / "index.html", board=ctx.store.round_board(ctx.slug, decision["round"], decision["sequence"]),
+    board = ctx.store.round_board(ctx.slug, decision["round"], decision["sequence"])
+    own_work = report_context(evidence.own_work, (inputs.get("own_work_policy") or {}).get("on_contamination", "flag"),
+                              {k: v["name"] for k, v in board["teams"].items()})
+    for chain in (own_work or {}).get("chains", ()):
+        copied = copy_file(ctx.workspace.audits(decision["round"]) / chain["html"], out / "audits") if chain["html"] else None
+        chain["html"] = f"audits/{copied.name}" if copied else None
+    render_round_report(out / "index.html", board=board,
                         weights=inputs["weights"], audit_rows=audit_rows(audits, out), alpha=DEFAULT_ALPHA,
                         inputs_file="decision-inputs.json", ledger_head=head, total_intervals=intervals,
-                        extra_sections=sections, language=language)
+                        extra_sections=sections, language=language, own_work=own_work)

@@ -25,7 +25,8 @@ def _environment() -> Environment:
 def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: list[dict], alpha: float,
                         inputs_file: str, ledger_head: str | None = None,
                         total_intervals: dict[str, tuple[float, float]] | None = None,
-                        extra_sections: list[dict] | None = None, language: str | None = None) -> Path:
+                        extra_sections: list[dict] | None = None, own_work: dict | None = None,
+                        language: str | None = None) -> Path:
     """Writes the report in `language` (default: the current one)."""
     names = {k: v.get("name", k) for k, v in board["teams"].items()}
     out = board["decision"]["outputs"]
@@ -34,7 +35,7 @@ def render_round_report(path: Path, *, board: dict, weights: dict, audit_rows: l
                                (out.get("uncertainty") or {}).get("close_calls", ()))
         html = _environment().get_template("round_report.html").render(
             board=board, weights=weights, audit_rows=audit_rows, alpha=alpha, inputs_file=inputs_file,
-            ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [],
+            ledger_head=ledger_head, totals_plot=plot, extra_sections=extra_sections or [], own_work=own_work,
             component_names=board.get("component_names") or list(weights), version=__version__, lang=lang,
         )
     path.write_text(html, encoding="utf-8")

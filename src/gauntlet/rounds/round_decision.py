@@ -129,5 +129,6 @@ def round_status(ctx: RoundContext, round_id: str, *, seed: int = 0) -> tuple[li
         rows.append({"team": team, "manifest": sub["manifest_sha256"][:12], "licence": sub["licence"],
                      "audit": audit.verdict if audit else None,
                      "components": {k: v.value for k, v in evidence.components[team].items()},
-                     "votes": votes.get(team, 0)})
+                     "votes": votes.get(team, 0),
+                     "own_work": {kind: found["verdict"] for kind, found in evidence.own_work.get(team, {}).items()}})
     return rows, evidence.gaps

@@ -6,6 +6,7 @@ job's state and a failed one can be retried by running the stage again."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gauntlet.errors import InputError
@@ -27,6 +28,27 @@ def audit_job(candidate: str, references: Sequence[str], alpha: float, html: str
     report = audit(candidate, list(references), alpha=alpha, progress=False)
     report.write_html(html, language)
     return report.to_dict()
+
+
+def chain_job(chain_file: str, references: Mapping[str, str], html: str) -> dict:
+    """Verify a team's training-run chain against named references (model folders or
+    fingerprint files); its verdict, a one-line detail, the report and its HTML."""
+    from gauntlet.provenance import load_any
+    from gauntlet.provenance.chain import verify_chain
+
+    refs = []
+    for name, source in references.items():
+        fingerprint = load_any(source)
+        fingerprint.name = name  # the report names the team or spec reference, not a folder
+        refs.append(fingerprint)
+    report = verify_chain(chain_file, refs, progress=False)
+    report.write_html(html)
+    if report.verdict == "consistent":
+        detail = "every link derived, step 0 fresh, nothing derived from a reference"
+    else:
+        first = report.first_offending_step
+        detail = (f"first offending step {first}: " if first is not None else "") + "; ".join(report.findings[:2])
+    return {"verdict": report.verdict, "detail": detail, "report": report.to_dict(), "html": Path(html).name}
 
 
 def answers_job(model_dir: str, prompts: Sequence[tuple[str, str]], settings: Any, seed: int,

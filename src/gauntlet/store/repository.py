@@ -19,14 +19,15 @@ from gauntlet.store.access import AccessVerbs
 from gauntlet.store.arena_records import ArenaVerbs
 from gauntlet.store.db import open_database
 from gauntlet.store.models import AuditFinding, Challenge, ComponentResult, Decision, Submission, Team
+from gauntlet.store.own_work_records import OwnWorkVerbs
 from gauntlet.store.panel_records import PanelVerbs
 from gauntlet.store.records import RecordVerbs
 from gauntlet.store.round_records import RoundVerbs
 from gauntlet.store.team_records import TeamVerbs, board_document
 
 
-class Store(AccessVerbs, ArenaVerbs, PanelVerbs, RecordVerbs, RoundVerbs, TeamVerbs):
-    """Every verb of the store; the arena, panel, team and access verbs live in their own modules."""
+class Store(AccessVerbs, ArenaVerbs, OwnWorkVerbs, PanelVerbs, RecordVerbs, RoundVerbs, TeamVerbs):
+    """Every verb of the store; the arena, own-work, panel, team and access verbs live in their own modules."""
 
     def __init__(self, url: str):
         self.url = url

@@ -19,6 +19,7 @@ from gauntlet.errors import InputError, StoreError
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.models import Decision, Submission, Team
 from gauntlet.store.models_activity import AppealRecord, JobRecord
+from gauntlet.store.own_work_records import own_work_of
 from gauntlet.store.spec_view import appeal_window_days, round_names
 
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -56,6 +57,33 @@ def _component(entry) -> dict:
     return {"value": entry, "lower": entry, "upper": entry}
 
 
+def own_work_view(inputs: dict) -> dict[str, dict]:
+    """Each team's evidence of own work as a decision weighed it (its inputs: the chain's
+    verdict, the tasks found contaminated) and what the decision's own rule made of it
+    (`gauntlet.domain.own_work`, on the same inputs), for teams with anything to show."""
+    from gauntlet.domain.inputs import read_inputs
+    from gauntlet.domain.own_work import rule_on_own_work
+
+    if "own_work_policy" not in inputs and not any("chain" in t or "contamination" in t for t in inputs.get("teams", ())):
+        return {}
+    decided = read_inputs(inputs)
+    policy = decided.own_work
+    out = {}
+    for team in decided.teams:
+        ruling = rule_on_own_work(policy, team.chain, team.contamination,
+                                  on_inconclusive=decided.independence.on_inconclusive)
+        if team.chain is None and not policy.require_chain and not team.contamination:
+            continue
+        consequences = [text for text in (ruling.independence, ruling.contamination) if text]
+        out[team.team] = {
+            "chain": team.chain.verdict if team.chain else None, "chain_detail": team.chain.detail if team.chain else "",
+            "chain_required": policy.require_chain, "tested": bool(team.contamination),
+            "contaminated": [f.task for f in team.contamination if f.verdict == "contaminated"],
+            "on_contamination": policy.on_contamination, "disqualified": bool(consequences),
+            "consequences": consequences + [detail for _, detail in ruling.flags]}
+    return out
+
+
 def board_document(session, challenge, decision: Decision | None) -> dict:
     """The leaderboard document of a decision (None: the challenge before any decision): team
     details, each team's components exactly as the decision used them (its inputs: after a
@@ -82,6 +110,7 @@ def board_document(session, challenge, decision: Decision | None) -> dict:
         "component_names": list(decision.inputs.get("weights", {})) if decision is not None else [],
         "components": components,
         "audits": audits,
+        "own_work": own_work_view(decision.inputs) if decision is not None else {},
     }
 
 
@@ -101,6 +130,19 @@ def public_prefix(records: list[dict]) -> list[dict]:
         if record["kind"] in ("decision", "re-decision") and record["hash"] not in published:
             return records[:i]
     return records
+
+
+def _own_work_summary(found: dict[str, dict]) -> dict:
+    """A submission's stored own-work evidence, without the bulky report: the chain's
+    verdict and detail, and each tested task's verdict, gap and corrected p-value."""
+    out = {}
+    if "chain" in found:
+        out["chain"] = {"verdict": found["chain"]["verdict"], "detail": found["chain"]["detail"]}
+    if "contamination" in found:
+        out["contamination"] = {"verdict": found["contamination"]["verdict"], "tasks": [
+            {k: r[k] for k in ("task", "verdict", "gap", "lower", "upper", "p_value")}
+            for r in found["contamination"]["tasks"]]}
+    return out
 
 
 def _decisions(session, challenge, round_key: str | None = None, *, drafts: bool = False):
@@ -238,6 +280,8 @@ class TeamVerbs:
                                    for c in s.components} if insider or s.round_key in published else {},
                     "audits": [{"reference": a.reference, "verdict": a.verdict, "p_value": a.p_value}
                                for a in s.audits] if insider or s.round_key in published else [],
+                    "own_work": _own_work_summary(own_work_of(session, s.id)) if insider or s.round_key in published
+                    else {},
                 } for s in subs],
             }
 

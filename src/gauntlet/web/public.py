@@ -113,7 +113,7 @@ def _outcome(board: dict | None, team: str) -> dict | None:
     survival = ((out.get("uncertainty") or {}).get("teams") or {}).get(team, {}).get("survival_probability")
     return {"round": board["decision"]["round"], "rank": row.get("rank"), "total": row.get("total"),
             "eliminated": eliminated.get(team), "survival": survival,
-            "allocation": (out.get("allocation") or {}).get(team, {})}
+            "allocation": (out.get("allocation") or {}).get(team, {}), "own_work": (board.get("own_work") or {}).get(team)}
 
 
 def _viewer(request: Request) -> dict | None:
