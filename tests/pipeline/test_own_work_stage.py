@@ -79,11 +79,11 @@ def test_untrained_models_are_not_contaminated_and_the_report_shows_the_evidence
     assert len(rows) == 6 and all(r["verdict"] == "clean" for r in rows)
     assert not any(e["reason"] == "contamination" for e in decision.outputs["eliminated"])
     page = published.report.read_text()
-    assert "Training-run chains" in page and "Benchmark contamination" in page and "<svg" in page
-    assert "학습 과정 체크포인트 검증" in page and "벤치마크 오염 검사" in page
+    # in the spec's language (Korean, the default)
+    assert "학습 과정 체인" in page and "벤치마크 오염" in page and "<svg" in page
     assert page.count("(n=") == 12, "each team and task: published and held-out counts"
     assert (published.folder / "audits" / "mirae-chain.html").is_file() and 'href="audits/mirae-chain.html"' in page
-    assert "the team is disqualified" in page  # what the spec says a contaminated task leads to
+    assert "해당 팀은 실격됩니다" in page  # what the spec says a contaminated task leads to
 
 
 def test_the_evidence_is_in_the_store_and_the_stage_run_again_skips_it(decided, materials):
@@ -184,6 +184,7 @@ def _client(world, team=None):
     from gauntlet.web.app import create_app
 
     client = TestClient(create_app(world["ctx"].store.url, clock=lambda: world["after"] + timedelta(days=1)))
+    client.headers["Accept-Language"] = "en"  # the assertions read the English page
     if team:
         client.headers["Authorization"] = f"Bearer {world['tokens'][team]}"
     return client
@@ -209,14 +210,16 @@ def test_own_work_is_embargoed_until_publication_then_on_the_leaderboard_and_tea
         for path in paths:
             page = client.get(path)
             assert page.status_code < 500, path
-            assert task not in page.text and "contaminated" not in page.text and "2.0e-05" not in page.text, path
+            text = page.text.split("\n", 1)[1] if path == "/ledger.jsonl" else page.text  # the spec is public
+            # a rival's own pages name its own tasks; the finding and its p-value are saebyeok's
+            assert (viewer is not None or task not in text) and "contaminated" not in text and "2.0e-05" not in text, path
     own = _client(contaminated, "saebyeok").get("/teams/saebyeok")
     assert task in own.text and "contaminated" in own.text, "a team sees its own evidence before publication"
 
     publish_round(contaminated["ctx"], ROUND, now=contaminated["after"])
     public = _client(contaminated)
     board = public.get("/").text
-    assert f"{task} →" in board and "disqualified" in board and "chain</span>: consistent" in board
+    assert f"{task} →" in board and "disqualified" in board and "chain: consistent" in board
     team_page = public.get("/teams/saebyeok").text
     assert "better on published than on held-out benchmark items" in team_page and "2.0e-05" in team_page
     assert public.get("/api/leaderboard").json()["own_work"]["saebyeok"]["contaminated"] == [task]
