@@ -54,16 +54,22 @@ def test_answers_are_screened_and_cached_once(store):
 
 
 def test_a_vote_is_cast_once_by_the_voter_it_was_served_to(store):
-    battle = store.record_battle("k", "r1", "v1", "p1", "lg", "nc", T)
+    from gauntlet.rounds.arena_desk import ArenaDesk
+
+    store.add_arena_answers("k", "r1", {"lg": {"p1": "좋은 하루입니다."}, "nc": {"p1": "네, 안녕하세요."}})
+    desk = ArenaDesk(store, seed=1)  # the path the web app and the demo vote through
+    battle = desk.serve("k", "r1", "v1", T)
     with pytest.raises(InputError, match="another voter"):
-        store.record_vote(battle, "v2", "a", T)
+        desk.vote("k", battle["battle_id"], "v2", "a", T)
     with pytest.raises(InputError, match="vote must be one of"):
-        store.record_vote(battle, "v1", "left", T)
-    revealed = store.record_vote(battle, "v1", "b", T)
-    assert (revealed["model_a"], revealed["model_b"], revealed["choice"]) == ("lg", "nc", "b")
+        desk.vote("k", battle["battle_id"], "v1", "left", T)
+    revealed = desk.vote("k", battle["battle_id"], "v1", "b", T)
+    assert {revealed["model_a"], revealed["model_b"]} == {"lg", "nc"} and revealed["choice"] == "b"
+    assert revealed["answers"] == {"a": battle["answer_a"], "b": battle["answer_b"]}
     with pytest.raises(InputError, match="already has your vote"):
-        store.record_vote(battle, "v1", "a", T)
-    assert [(v.voter_id, v.choice, v.winner) for v in store.arena_votes("k", "r1")] == [("v1", "b", "model_b")]
+        desk.vote("k", battle["battle_id"], "v1", "a", T)
+    assert [(v.voter_id, v.choice, v.winner, v.model_b) for v in store.arena_votes("k", "r1")] == [
+        ("v1", "b", "model_b", revealed["model_b"])]
 
 
 def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_path):

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from gauntlet.errors import StoreError
 from gauntlet.store.repository import Store
 from gauntlet.web.app import create_app
 
@@ -45,3 +46,52 @@ def test_the_arena_says_plainly_when_it_is_not_open(url):
     Store(url).register_challenge("k", "K", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     closed = client.get("/api/arena/battle")
     assert closed.status_code == 404 and "not open" in closed.json()["error"]
+
+
+def test_pages_without_a_decision_show_the_components_the_spec_weighs(url):
+    from datetime import timedelta
+
+    from gauntlet import spec as spec_module
+    from gauntlet.rounds import service
+    from tests.web.conftest import DEADLINE, ROUND, SPEC_PATH, stored_model
+
+    text = SPEC_PATH.read_text(encoding="utf-8").replace(
+        "[scoring.weights]\nbenchmark = 40\nexpert = 35\nuser = 25\n", "[scoring.weights]\nbenchmark = 70\nsafety = 30\n")
+    spec = spec_module.loads(text)
+    store = Store(url)
+    service.register(store, spec, text, DEADLINE - timedelta(days=60))
+    service.submit(store, spec, "lg", ROUND, stored_model("a"), "apache-2.0", DEADLINE - timedelta(days=1))
+    page = TestClient(create_app(url), headers={"Accept-Language": "en"}).get("/teams/lg").text
+    rows = [name for name in ("benchmark", "safety", "expert", "user") if f"<tr><td>{name}</td>" in page]
+    assert rows == ["benchmark", "safety"]
+
+
+def test_the_challenges_are_held_and_one_registered_elsewhere_is_found_at_once(url):
+    from gauntlet.web.common import Challenges
+
+    store = Store(url)
+    store.register_challenge("first", "First", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    reads = []
+    counted = type("CountingStore", (), {"challenges": lambda self: reads.append(1) or store.challenges()})()
+    clock = [0.0]
+    held = Challenges(counted, max_age=5.0, clock=lambda: clock[0])
+    assert [held.find(None) for _ in range(20)] == ["first"] * 20 and len(reads) == 1  # held, not re-read
+    # Another process (a second `serve` worker, the CLI) registers a challenge: a miss reads again once.
+    Store(url).register_challenge("second", "Second", "x = 2\n", at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assert held.find("second") == "second" and len(reads) == 2
+    with pytest.raises(StoreError, match="no challenge 'nope'"):
+        held.find("nope")
+    assert len(reads) == 3 and held.find("second") == "second" and len(reads) == 3
+    clock[0] = 6.0  # past max_age: read again
+    assert held.find(None) == "first" and len(reads) == 4
+
+
+def test_a_challenge_registered_by_another_process_is_served_not_404(url):
+    store = Store(url)
+    store.register_challenge("first", "First", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    client = TestClient(create_app(url))
+    assert client.get("/api/teams/x", params={"challenge": "first"}).status_code == 404  # no team x: the list is held
+    Store(url).register_challenge("later", "Later", "x = 2\n", at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    Store(url).register_team("later", "lg", "K-EXAONE", "LG AI Research", "KR")
+    response = client.get("/api/teams/lg", params={"challenge": "later"})
+    assert response.status_code == 200 and response.json()["key"] == "lg"

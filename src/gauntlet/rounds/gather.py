@@ -15,6 +15,7 @@ What is missing is listed as gaps, one phrase each, never filled silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from gauntlet.rounds.inputs import TeamResult
 from gauntlet.rounds.orchestrate import TeamAudit, stored_team_audit
 from gauntlet.rounds.workspace import RoundContext
 
-KNOWN_COMPONENTS = ("benchmark", "expert", "user")
 DEFAULT_BOOTSTRAP = 100
 DEFAULT_PANEL_BOOTSTRAP = 1000
 
@@ -70,14 +70,45 @@ class RoundEvidence:
                             contamination=contamination_findings(self.own_work))
 
 
-def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootstrap: int,
-           gaps: list[str]) -> ArenaEvidence | None:
+@dataclass(frozen=True)
+class Gathering:
+    """What every stage reads: the round, its teams and submissions, the seeds, and the gaps
+    it adds to."""
+
+    ctx: RoundContext
+    round_id: str
+    teams: list[str]
+    submissions: dict[str, dict]
+    seed: int
+    bootstrap: int
+    gaps: list[str]
+
+
+@dataclass
+class BenchmarkEvidence:
+    scores: dict[str, ComponentScore]
+
+
+def _benchmark(g: Gathering) -> BenchmarkEvidence:
+    scores = {}
+    for team in g.teams:
+        stored = g.submissions[team]["components"].get("benchmark")
+        if stored is None:
+            g.gaps.append(f"team {team!r} has no benchmark result (gauntlet challenge evaluate)")
+            continue
+        scores[team] = ComponentScore(stored["value"], stored["lower"], stored["upper"],
+                                      tuple(stored["detail"].get("samples", ())))
+    return BenchmarkEvidence(scores)
+
+
+def _arena(g: Gathering) -> ArenaEvidence | None:
     from gauntlet.ratings.bradley_terry import fit_leaderboard
     from gauntlet.ratings.user_component import user_component_scores
     from gauntlet.ratings.vote_quality import filter_votes
     from gauntlet.ratings.votes import PairwiseVotes
     from gauntlet.rounds.arena_desk import arena_rules
 
+    ctx, round_id, teams, gaps = g.ctx, g.round_id, g.teams, g.gaps
     try:
         pool = ctx.store.arena_pool(ctx.slug, round_id)
     except StoreError:
@@ -95,7 +126,7 @@ def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootst
     votes = PairwiseVotes.from_records([v.model_a for v in counted], [v.model_b for v in counted],
                                        [v.winner for v in counted])
     try:
-        board = fit_leaderboard(votes, bootstrap=bootstrap, seed=seed)
+        board = fit_leaderboard(votes, bootstrap=g.bootstrap, seed=g.seed)
     except InputError as exc:
         gaps.append(f"arena: {exc}")
         return ArenaEvidence(review, None, {})
@@ -103,11 +134,12 @@ def _arena(ctx: RoundContext, round_id: str, teams: list[str], seed: int, bootst
     return ArenaEvidence(review, board, scores)
 
 
-def _panel(ctx: RoundContext, round_id: str, teams: list[str], organisations: dict[str, str], seed: int,
-           gaps: list[str]):
+def _panel(g: Gathering):
     from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
     from gauntlet.ratings.panel_scoring import Review, score_panel
 
+    ctx, round_id, teams, gaps = g.ctx, g.round_id, g.teams, g.gaps
+    organisations = {t: s["organisation"] for t, s in g.submissions.items()}
     panel = next((p for p in ctx.store.panel_rounds(ctx.slug) if p["round"] == round_id), None)
     if panel is None:
         gaps.append(f"the expert panel of round {round_id!r} was never assigned (gauntlet challenge panel open)")
@@ -135,7 +167,16 @@ def _panel(ctx: RoundContext, round_id: str, teams: list[str], organisations: di
                                  tuple(Submission(t, organisations.get(t, "")) for t in complete))
     reviews = [Review(r["expert"], entries[t]["code"], r["scores"]) for t in complete for r in entries[t]["reviews"]]
     return score_panel(rubric_from_dict(panel["rubric"]), assignment, reviews,
-                       bootstrap=DEFAULT_PANEL_BOOTSTRAP, seed=seed)
+                       bootstrap=DEFAULT_PANEL_BOOTSTRAP, seed=g.seed)
+
+
+# The one place that says which stage produces which component: a spec may weigh exactly
+# these.  Each returns its evidence (with `.scores`, team -> score) or None, adding its gaps.
+STAGES: dict[str, Callable[[Gathering], object | None]] = {
+    "benchmark": _benchmark,  # `challenge evaluate`
+    "expert": _panel,  # the reviews submitted on /expert
+    "user": _arena,  # the votes cast on /arena
+}
 
 
 def gather_round(ctx: RoundContext, round_id: str, *, seed: int = 0, bootstrap: int = DEFAULT_BOOTSTRAP) -> RoundEvidence:
@@ -147,25 +188,17 @@ def gather_round(ctx: RoundContext, round_id: str, *, seed: int = 0, bootstrap: 
     teams = sorted(subs)
     required = tuple(ctx.spec.scoring.weights)
     gaps: list[str] = []
-    for name in required:
-        if name not in KNOWN_COMPONENTS:
-            gaps.append(f"no stage produces the spec's component {name!r} (known: {', '.join(KNOWN_COMPONENTS)})")
+    gathering = Gathering(ctx, round_id, teams, subs, seed, bootstrap, gaps)
     components: dict[str, dict[str, ComponentScore]] = {t: {} for t in teams}
-    if "benchmark" in required:
-        for team in teams:
-            stored = subs[team]["components"].get("benchmark")
-            if stored is None:
-                gaps.append(f"team {team!r} has no benchmark result (gauntlet challenge evaluate)")
-                continue
-            components[team]["benchmark"] = ComponentScore(stored["value"], stored["lower"], stored["upper"],
-                                                           tuple(stored["detail"].get("samples", ())))
-    arena = _arena(ctx, round_id, teams, seed, bootstrap, gaps) if "user" in required else None
-    for team, score in (arena.scores if arena else {}).items():
-        components[team]["user"] = score
-    organisations = {t: s["organisation"] for t, s in subs.items()}
-    panel = _panel(ctx, round_id, teams, organisations, seed, gaps) if "expert" in required else None
-    for team, score in (panel.scores if panel else {}).items():
-        components[team]["expert"] = score
+    found: dict[str, object] = {}
+    for name in required:
+        stage = STAGES.get(name)
+        if stage is None:
+            gaps.append(f"no stage produces the spec's component {name!r} (known: {', '.join(STAGES)})")
+            continue
+        found[name] = stage(gathering)
+        for team, score in getattr(found[name], "scores", {}).items():
+            components[team][name] = score
     audits = {}
     evidence = ctx.workspace.audits(round_id)
     for team in teams:
@@ -177,7 +210,8 @@ def gather_round(ctx: RoundContext, round_id: str, *, seed: int = 0, bootstrap: 
         if not subs[team]["intake_recorded"]:
             gaps.append(f"team {team!r} has no intake record (its licence was never read)")
     return RoundEvidence(round_id, teams, subs, components, audits, {t: subs[t]["licence"] for t in teams},
-                         required, gaps, arena, panel, ctx.store.round_own_work(ctx.slug, round_id))
+                         required, gaps, found.get("user"), found.get("expert"),
+                         ctx.store.round_own_work(ctx.slug, round_id))
 
 
 def missing_error(round_id: str, gaps: list[str]) -> GauntletError:

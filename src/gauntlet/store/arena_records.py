@@ -8,7 +8,6 @@ reason and nothing is ever deleted.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -170,40 +169,6 @@ class ArenaVerbs:
             return int(count), int(last or 0)
 
     # -- battles and votes ----------------------------------------------------------
-    def record_battle(self, slug: str, round_key: str, voter_id: str, prompt_id: str, model_a: str, model_b: str,
-                      at: datetime) -> str:
-        """Remember a served battle; returns its random public id."""
-        public_id = secrets.token_urlsafe(18)
-        with self.sessions.begin() as session:
-            challenge = self._challenge(session, slug)
-            team_a, team_b = self._team(session, slug, model_a), self._team(session, slug, model_b)
-            session.add(ArenaBattle(public_id=public_id, challenge_id=challenge.id, round_key=round_key,
-                                    voter_id=voter_id, prompt_key=prompt_id, team_a_id=team_a.id,
-                                    team_b_id=team_b.id, served_at=at))
-        return public_id
-
-    def record_vote(self, battle_id: str, voter_id: str, choice: str, at: datetime) -> dict:
-        """Record a vote on a served battle and return the battle with its models revealed.
-        Only the voter it was served to may vote, once."""
-        if choice not in CHOICES:
-            raise InputError(f"vote must be one of {', '.join(CHOICES)}, got {choice!r}")
-        with self.sessions.begin() as session:
-            battle = session.scalar(select(ArenaBattle).where(ArenaBattle.public_id == battle_id))
-            if battle is None:
-                raise StoreError(f"unknown battle {battle_id!r}")
-            if battle.voter_id != voter_id:
-                raise InputError("this battle was served to another voter")
-            if battle.vote is not None:
-                raise InputError("this battle already has your vote")
-            self._refuse_if_closed(session, battle.challenge_id, battle.round_key)
-            vote = ArenaVote(battle_id=battle.id, voter_id=voter_id, choice=choice,
-                             day=at.astimezone(timezone.utc).date().isoformat(), voted_at=at)
-            session.add(vote)
-            session.flush()
-            return {"battle_id": battle.public_id, "vote_id": vote.id, "round": battle.round_key,
-                    "prompt_id": battle.prompt_key, "model_a": battle.team_a.key, "model_b": battle.team_b.key,
-                    "choice": choice, "day": vote.day}
-
     def record_served_vote(self, pool: ArenaPool, vote: ServedVote, then=None) -> tuple[int, object]:
         """Store a served battle and its vote in one transaction, batched with the votes arriving
         at the same time (`gauntlet.store.vote_batches`); returns (vote id, `then(vote id)`),
@@ -229,13 +194,6 @@ class ArenaVerbs:
         return self._vote_batcher
 
     # -- the arena's state ------------------------------------------------------------
-    def _refuse_if_closed(self, session, challenge_id: int, round_key: str) -> None:
-        from gauntlet.store.vote_batches import VoteBatcher
-
-        refusal = VoteBatcher._closed(session, challenge_id, round_key)
-        if refusal is not None:
-            raise refusal
-
     @staticmethod
     def _arena_state_row(session, challenge_id: int, round_key: str) -> ArenaState | None:
         return session.scalar(select(ArenaState).where(ArenaState.challenge_id == challenge_id,

@@ -45,7 +45,7 @@ from gauntlet.web import (
     submissions,
     teams,
 )
-from gauntlet.web.common import make_templates, utc_now
+from gauntlet.web.common import Challenges, make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
 from gauntlet.web.language import Language, SpecLanguages
 from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie
@@ -117,6 +117,8 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     app.state.workspace = Workspace(Path(workspace)) if workspace is not None else None
     app.state.stages = StageRunner(lambda: make_executor(stage_workers))
     app.state.submission_roots = tuple(submission_roots)
+    app.state.challenges = Challenges(store)
+    app.state.spec_components = {}  # slug -> the components its spec weighs (`common.spec_components`)
     # Added before the visitor middleware, so it sits inside it: its body limit then raises
     # where the routes' exception handlers see it (not inside that middleware's task group).
     app.add_middleware(Hardening)

@@ -4,6 +4,8 @@ the challenge asked for, and form bodies."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -17,9 +19,9 @@ from gauntlet import i18n
 from gauntlet.errors import InputError, StoreError
 from gauntlet.files import parse_json
 from gauntlet.i18n import _
+from gauntlet.store.spec_view import parsed_spec
 
 TEMPLATES = Path(__file__).parent / "templates"
-COMPONENTS = ("benchmark", "expert", "user")
 MAX_FORM_BYTES = 64 * 1024
 MAX_RECORD_ID = 2**63 - 1  # what every database we run on holds in a BIGINT
 
@@ -58,8 +60,11 @@ def render(request: Request, template: str, context: dict, status: int = 200) ->
     except Exception:  # a bad bearer token still gets its page's own error, not a broken header
         who = None
     signer = request.app.state.signer
-    # The components a decision weighed are its own (its inputs' weights); other pages use the usual three.
-    names = (context.get("board") or {}).get("component_names") or COMPONENTS
+    # The components a decision weighed are its own (its inputs' weights); other pages show
+    # those the challenge's spec weighs.
+    board = context.get("board") or {}
+    slug = context.get("slug") or (board.get("challenge") or {}).get("slug")
+    names = board.get("component_names") or (spec_components(request, slug) if slug else [])
     language = getattr(request.state, "language", i18n.SOURCE_LANGUAGE)
     base = {"who": who, "csrf": signer.csrf_token(request.state.visitor), "component_names": names,
             "lang": language, "other_languages": other_languages(request, language)}
@@ -76,16 +81,52 @@ def other_languages(request: Request, language: str) -> list[dict]:
             for code in i18n.LANGUAGES if code != language]
 
 
+def spec_components(request: Request, slug: str) -> list[str]:
+    """The components the challenge's spec weighs, in its order (read once: a registered
+    spec never changes)."""
+    held = request.app.state.spec_components
+    if slug not in held:
+        spec = parsed_spec(request.app.state.store.spec_text(slug))
+        held[slug] = list(spec.scoring.weights) if spec is not None else []
+    return held[slug]
+
+
+class Challenges:
+    """The store's challenges, held by the app instead of read on every request: read again
+    after `max_age` seconds, while the store holds none, and once on a miss before the
+    answer is "no such challenge" (with `gauntlet serve --workers N`, or the CLI, another
+    process may have registered it since)."""
+
+    def __init__(self, store, *, max_age: float = 5.0, clock=time.monotonic) -> None:
+        self.store = store
+        self.max_age = max_age
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._slugs: list[str] = []
+        self._read_at: float | None = None
+
+    def slugs(self, *, fresh: bool = False) -> list[str]:
+        with self._lock:
+            if fresh or not self._slugs or self._read_at is None or self.clock() - self._read_at > self.max_age:
+                self._slugs = [c["slug"] for c in self.store.challenges()]
+                self._read_at = self.clock()
+            return self._slugs
+
+    def find(self, asked: str | None) -> str:
+        """The challenge named (it must exist), else the store's first one."""
+        known = self.slugs()
+        if asked is not None:
+            if asked not in known and asked not in self.slugs(fresh=True):
+                raise StoreError(_("no challenge %(name)s in the store", name=repr(asked[:100])))
+            return asked
+        if not known:
+            raise StoreError(_("this store holds no challenge yet"))
+        return known[0]
+
+
 def challenge_slug(request: Request, challenge: str | None) -> str:
     """The challenge named in the query, else the store's first one."""
-    challenges = request.app.state.store.challenges()
-    if challenge is not None:
-        if not any(c["slug"] == challenge for c in challenges):
-            raise StoreError(_("no challenge %(name)s in the store", name=repr(challenge[:100])))
-        return challenge
-    if not challenges:
-        raise StoreError(_("this store holds no challenge yet"))
-    return challenges[0]["slug"]
+    return request.app.state.challenges.find(challenge)
 
 
 async def form_fields(request: Request) -> dict[str, str]:
