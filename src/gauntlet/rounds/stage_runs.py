@@ -165,6 +165,22 @@ class StageRunner:
         threading.Thread(target=self._run, args=(run, work), name=f"stage-{stage}-{round_id}", daemon=True).start()
         return run
 
+    def rerun_for(self, ctx: RoundContext, job: Mapping, now: datetime) -> StageRun | None:
+        """What a team's retry request of a failed `job` asks: run the stage the job belongs to
+        again with the inputs of its last run here (the finished jobs are skipped).  None when
+        this process never ran that stage, or it cannot start now (running already, inputs
+        gone): the request then waits, shown to the organisers, until a console retry or the
+        CLI's stage rerun runs the job, which clears it."""
+        stage = JOB_KINDS.get(job["kind"])
+        last = self.last(ctx.slug, job["round"], stage) if stage and job["round"] else None
+        if last is None:
+            return None
+        try:
+            return self.start(ctx, job["round"], stage, last.inputs, now)
+        except InputError as exc:
+            log.info("the retry of job %r waits for the organisers: %s", job["key"], exc)
+            return None
+
     def last(self, slug: str, round_id: str, stage: str) -> StageRun | None:
         return self._runs.get((slug, round_id, stage))
 
