@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gauntlet.errors import GauntletError, InputError
-from gauntlet.i18n import _
+from gauntlet.i18n import STAGES, _, label
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
 from gauntlet.rounds.arena_desk import voter_alias
@@ -141,8 +141,16 @@ def overview(request: Request) -> HTMLResponse:
         "flags": flagged_items(store, slug, rounds, panels, arena), "appeals": store.appeals(slug),
         "panels": panels, "unassigned": [r for r in rounds if r["submissions"] and r["key"] not in assigned],
         "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
-        "teams": store.team_names(slug),
+        "teams": store.team_names(slug), "board_words": board_words(),
     })
+
+
+def board_words() -> dict:
+    """What the job board's script shows for the codes it polls, in the reader's language."""
+    from gauntlet.store.team_records import JOB_STATES
+
+    return {"states": {s: label(s) for s in JOB_STATES}, "kinds": {k: label(k, STAGES) for k in STAGES},
+            "retry": _("Retry"), "retry_requested": _("retry requested")}
 
 
 def _drafts(store, slug: str, rounds: list[dict]) -> list[dict]:
