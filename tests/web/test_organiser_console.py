@@ -244,6 +244,9 @@ def test_an_organiser_runs_every_stage_from_the_console_then_decides_and_publish
         assert run["state"] == "done", run
     board = organiser.get("/api/organiser/jobs").json()
     assert board["counts"]["done"] == len(board["jobs"]) and board["counts"]["failed"] == 0
+    # Each stage's summary is written in the language of whoever reads the console.
+    assert "아레나 공개: 답변 6개 저장" in organiser.get("/organiser?lang=ko").text  # 3 teams, 2 prompts
+    assert "arena open: 6 answers stored" in organiser.get("/organiser?lang=en").text
     assert {j["kind"] for j in board["jobs"]} == {"fingerprint", "audit", "evaluate", "arena"}
     assert organiser.get("/api/organiser/rounds").json()["rounds"][0]["arena"]["state"] == "open"
     decided = organiser.post("/api/organiser/rounds/first/decide")
