@@ -38,6 +38,7 @@
     var runs = document.getElementById("stage-runs");
     runs.replaceChildren.apply(runs, doc.stages.map(function (s) {
       var p = el("p", "stage-run " + s.state);
+      p.dataset.stage = s.stage;
       p.appendChild(el("span", "badge " + s.state, word("kinds", s.stage) + " · " + s.round + " · " + word("states", s.state)));
       p.appendChild(document.createTextNode(" "));
       p.appendChild(el("span", "ci", s.summary || s.error));
