@@ -102,6 +102,8 @@ def install(env) -> None:
     env.globals.update(localized=localized, current_language=current)
     env.filters["label"] = label
     env.filters["role"] = lambda code: label(code, ROLES)
+    env.filters["stage"] = lambda code: label(code, STAGES)
+    env.filters["outcome"] = outcome
 
 
 def N_(message: str) -> str:
@@ -140,6 +142,9 @@ LABELS = {
     # the arena's states
     "open": N_("taking votes"), "closed": N_("closed to votes"),
 }
+# A job's kind, and the stage that records it (`gauntlet.rounds.stage_runs`), by its code.
+STAGES = {"fingerprint": N_("fingerprint"), "audit": N_("independence audit"), "evaluate": N_("benchmarks"),
+          "arena": N_("arena answers"), "own-work": N_("own-work evidence")}
 ROLES = {"team": N_("team"), "expert": N_("expert"), "organiser": N_("organiser"), "voter": N_("voter")}
 
 
@@ -150,3 +155,16 @@ def label(code: object, words: dict[str, str] = LABELS) -> str:
     if text not in words and ":" in text:
         text = text.split(":")[0]
     return gettext(words[text]) if text in words else text
+
+
+def outcome(code: object) -> str:
+    """A team's fate as `gauntlet.domain.whatif.outcome_of` records it (winner, advancing,
+    "out (REASON)"), in words."""
+    text = str(code if code is not None else "")
+    if text == "winner":
+        return gettext("winner")
+    if text == "advancing":
+        return gettext("advances")
+    if text.startswith("out (") and text.endswith(")"):
+        return gettext("out: %(reason)s", reason=label(text[len("out ("):-1]))
+    return label(text)

@@ -143,3 +143,19 @@ def test_declared_tokens_that_do_not_fit_the_steps_are_implausible(runs, tmp_pat
     report = verify_chain(_edit(runs["honest"], tmp_path / "c", no_tokens), progress=False)
     assert not report.links[1].plausible and report.verdict == "inconclusive"
     assert any("tokens per step" in f for f in report.findings)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_checkpoint_with_non_finite_weights_makes_its_drift_implausible(runs, tmp_path, value):
+    """NaN compares false with everything: a NaN drift must not pass the plausibility check
+    silently, nor spoil the run's median for the other links."""
+    chain = _edit(runs["honest"], tmp_path / "c", lambda doc: None)
+    tensors = forge._read(chain.parent / "ckpt-16")
+    name = next(n for n, t in tensors.items() if t.ndim == 2)
+    tensors[name][0, 0] = value
+    forge._write(chain.parent / "ckpt-16", tensors, runs["honest"].parent / "ckpt-16")
+    report = verify_chain(chain, progress=False)
+    assert [link.plausible for link in report.links] == [True, False, False]
+    assert report.verdict != "consistent"
+    assert any("step 16" in f and "not finite" in f for f in report.findings), report.findings
+    assert report.to_dict()  # the JSON document still builds

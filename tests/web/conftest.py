@@ -159,13 +159,13 @@ def populate(store: Store, *, publish: bool = True) -> World:
         store.add_expert(SLUG, e.id, e.name, e.affiliations, e.conflicts)
     store.assign_panel(SLUG, ROUND, seed=3, at=DEADLINE + timedelta(days=2))
 
-    store.record_job(SLUG, {"key": "audit-lg", "description": "independence audit", "state": "failed",
+    store.record_job(SLUG, {"key": "audit-lg", "description": "independence audit lg", "state": "failed",
                             "attempts": 1, "error": "worker crashed (out of memory)"}, team="lg", round_key=ROUND,
                      kind="audit", at=DEADLINE + timedelta(days=1))
-    store.record_job(SLUG, {"key": "eval-lg", "description": "benchmarks", "state": "running", "attempts": 1,
+    store.record_job(SLUG, {"key": "eval-lg", "description": "benchmarks lg", "state": "running", "attempts": 1,
                             "completed": 3, "total": 9, "note": "global-math"}, team="lg", round_key=ROUND,
                      kind="evaluate", at=DEADLINE + timedelta(days=1))
-    store.record_job(SLUG, {"key": "audit-skt", "description": "independence audit", "state": "failed",
+    store.record_job(SLUG, {"key": "audit-skt", "description": "independence audit skt", "state": "failed",
                             "attempts": 2, "error": "timeout"}, team="skt", round_key=ROUND, kind="audit",
                      at=DEADLINE + timedelta(days=1))
     world = World(store.url, store, Clock(), inputs=inputs, outputs=outputs)

@@ -36,7 +36,7 @@ def _run_stage(page, round_key: str, stage: str, app) -> None:
         page.click(f"form[action='/organiser/rounds/{round_key}/stages/{stage}'] button[type=submit]")
     # The job board polls /api/organiser/jobs and redraws without a reload (data-busy is the script's mark).
     url = page.url
-    page.wait_for_selector(f"#stage-runs .stage-run.done:has-text('{stage}')", timeout=120_000)
+    page.wait_for_selector(f"#stage-runs .stage-run.done[data-stage='{stage}']", timeout=120_000)
     page.wait_for_selector("#job-board[data-busy=no]", timeout=30_000)
     assert page.url == url
 

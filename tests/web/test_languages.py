@@ -180,3 +180,24 @@ def test_the_round_report_is_written_in_the_language_asked(world, english_messag
         assert "Independence audit" in page and "out: independence" in page
         assert not [t for t, foreign in nodes if HANGUL.search(t) and not foreign]
     assert i18n.current() == i18n.SOURCE_LANGUAGE  # the report's language does not leak out of it
+
+
+def test_the_organiser_console_shows_outcomes_job_states_and_kinds_in_the_readers_language(world):
+    import html
+    import json
+
+    korean = world.client("organiser", language="ko")
+    draft = {text for text, _ in text_nodes(korean.get(f"/organiser/rounds/{world.round}/draft?eliminate_lowest=2").text)}
+    assert not {t for t in draft if t in ("advancing", "winner", "equal", "score_weighted") or t.startswith("out (")}
+    assert "진출" in draft and any(t.startswith("탈락: ") for t in draft)
+    console = korean.get("/organiser").text
+    codes = {"queued", "running", "done", "failed", "fingerprint", "audit", "evaluate", "arena", "Retry"}
+    assert not codes & {text for text, _ in text_nodes(console)}
+    # The job board's script redraws the table from the API's codes with the page's words.
+    for language, speaks_korean in (("ko", True), ("en", False)):
+        page = world.client("organiser", language=language).get("/organiser").text
+        words = json.loads(html.unescape(re.search(r"data-words='([^']*)'", page).group(1)))
+        shown = [*words["states"].values(), *words["kinds"].values(), words["retry"], words["retry_requested"]]
+        assert set(words["states"]) == {"queued", "running", "done", "failed"} and "fingerprint" in words["kinds"]
+        assert all(bool(HANGUL.search(w)) == speaks_korean for w in shown), (language, shown)
+    assert not HANGUL.search(korean.get("/organiser/console.js").text)  # no label is written into the script

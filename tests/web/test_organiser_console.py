@@ -244,6 +244,9 @@ def test_an_organiser_runs_every_stage_from_the_console_then_decides_and_publish
         assert run["state"] == "done", run
     board = organiser.get("/api/organiser/jobs").json()
     assert board["counts"]["done"] == len(board["jobs"]) and board["counts"]["failed"] == 0
+    # Each stage's summary is written in the language of whoever reads the console.
+    assert "아레나 공개: 답변 6개 저장" in organiser.get("/organiser?lang=ko").text  # 3 teams, 2 prompts
+    assert "arena open: 6 answers stored" in organiser.get("/organiser?lang=en").text
     assert {j["kind"] for j in board["jobs"]} == {"fingerprint", "audit", "evaluate", "arena"}
     assert organiser.get("/api/organiser/rounds").json()["rounds"][0]["arena"]["state"] == "open"
     decided = organiser.post("/api/organiser/rounds/first/decide")
@@ -289,3 +292,62 @@ def test_serve_knows_its_workspace_in_one_process_and_in_each_worker(draft_world
     worker.headers["Authorization"] = f"Bearer {draft_world.tokens['organiser']}"
     done = worker.post("/api/organiser/rounds/first/publish")
     assert done.status_code == 200 and (draft_world.workspace / done.json()["report"]).is_file()
+
+
+@pytest.fixture
+def failed_team_job(stage_world):
+    """The round closed and its audit run from the console while hanbit's stored weights were
+    damaged: hanbit's fingerprint job failed. The weights are mended when the test gets them
+    (they are the module's template's, so they are mended after it too)."""
+    app, organiser = console(stage_world)
+    sub = next(s for s in app.state.store.round_submissions("pipeline-challenge", "first") if s["team"] == "hanbit")
+    weights = Path(sub["stored_path"]) / "model.safetensors"
+    kept = weights.read_bytes()
+    try:
+        assert organiser.post("/api/organiser/rounds/first/close").status_code == 200
+        weights.write_bytes(b"not safetensors")
+        assert organiser.post("/api/organiser/rounds/first/stages/audit").status_code == 202
+        assert app.state.stages.wait(300)
+    finally:
+        weights.write_bytes(kept)
+    failed = [j for j in organiser.get("/api/organiser/jobs").json()["jobs"] if j["state"] == "failed"]
+    assert [(j["team"], j["kind"]) for j in failed] == [("hanbit", "fingerprint")], failed
+    yield app, failed[0]["key"]
+    weights.write_bytes(kept)
+
+
+def _team_client(world, app, team: str) -> TestClient:
+    client = TestClient(app)
+    client.headers["Authorization"] = f"Bearer {world.tokens[f'team {team}']}"
+    return client
+
+
+def test_a_teams_retry_reruns_the_stage_its_job_belongs_to_with_the_consoles_inputs(stage_world, failed_team_job):
+    app, key = failed_team_job
+    team = _team_client(stage_world, app, "hanbit")
+    asked = team.post(f"/team/jobs/{key}/retry")
+    assert asked.status_code == 200 and asked.json()["rerun"]["stage"] == "audit", asked.text
+    assert asked.json()["waiting_for_organisers"] is False
+    assert app.state.stages.wait(300)
+    job = next(j for j in team.get("/api/team/jobs").json()["jobs"] if j["key"] == key)
+    assert job["state"] == "done" and not job["retry_requested"], job
+    assert app.state.store.pending_retries("pipeline-challenge") == []
+
+
+def test_a_retry_the_server_cannot_run_waits_visibly_until_the_stage_runs_again(stage_world, failed_team_job):
+    _, key = failed_team_job
+    # Another server process (a fresh app): it never ran the stage, so it has no inputs to rerun it with.
+    other, organiser = console(stage_world)
+    team = _team_client(stage_world, other, "hanbit")
+    asked = team.post(f"/team/jobs/{key}/retry")
+    assert asked.status_code == 200 and asked.json()["rerun"] is None and asked.json()["waiting_for_organisers"]
+    assert other.state.stages.runs("pipeline-challenge") == []
+    assert "Waiting for the organisers" in team.get("/team?lang=en").text
+    assert "운영진을 기다리는 중" in team.get("/team?lang=ko").text
+    console_page = organiser.get("/organiser", headers={"Accept": "text/html"}).text
+    assert 'id="retry-requests"' in console_page and "/organiser/rounds/first/stages/audit/retry" in console_page
+    # The organisers' rerun (the same pipeline as `gauntlet challenge audit`) runs the job and clears the request.
+    assert organiser.post("/api/organiser/rounds/first/stages/audit/retry").status_code == 202
+    assert other.state.stages.wait(300)
+    assert other.state.store.pending_retries("pipeline-challenge") == []
+    assert 'id="retry-requests"' not in organiser.get("/organiser", headers={"Accept": "text/html"}).text

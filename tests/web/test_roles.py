@@ -77,9 +77,11 @@ def test_a_team_retries_only_its_own_failed_jobs(world):
     running = lg.post("/team/jobs/eval-lg/retry")
     assert running.status_code == 400 and "only a failed job" in running.json()["error"]
     assert lg.post("/team/jobs/nope/retry").status_code == 404
-    assert lg.post("/team/jobs/audit-lg/retry").json() == {"job": "audit-lg", "retry_requested": True}
+    # This server never ran the audit stage from its console: the request waits for the organisers.
+    assert lg.post("/team/jobs/audit-lg/retry").json() == {"job": "audit-lg", "retry_requested": True, "rerun": None,
+                                                           "waiting_for_organisers": True}
     assert world.store.pending_retries(world.slug) == ["audit-lg"]
-    # the executor picks it up: running again clears the request
+    # the stage's rerun (the console's or the CLI's) runs it again, which clears the request
     world.store.record_job(world.slug, {"key": "audit-lg", "description": "independence audit", "state": "running",
                                         "attempts": 2}, team="lg", at=world.clock.now)
     assert world.store.pending_retries(world.slug) == []

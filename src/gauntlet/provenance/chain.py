@@ -48,6 +48,7 @@ INDEPENDENT_ABOVE = 1e-3
 # warm-up starts from it, so a stretch may legitimately move almost nothing per step.
 DRIFT_FACTOR = 100.0
 DRIFT_RULE_MESSAGES = [  # the reports translate these; the JSON carries DRIFT_RULES, in English
+    N_("every weight of every checkpoint is a finite number (no NaN, no infinity)"),
     N_("the weights move whenever the declared step advances"),
     N_("no stretch of the run moves more per declared step than %(factor)sx the run's median"),
     N_("tokens seen advance whenever the declared step advances, at a rate per step within "
@@ -67,10 +68,11 @@ class Link:
     tokens: int | None
     drift_per_step: float | None = None
     plausible: bool = True
+    non_finite: tuple = ()  # the keys of the link's ends whose weights hold a NaN or an infinity
 
     def to_dict(self) -> dict:
         return {"from": self.source.key, "to": self.target.key, "verdict": self.verdict, "p_value": self.p_value,
-                "drift": self.drift, "steps": self.steps, "tokens": self.tokens,
+                "drift": self.drift if math.isfinite(self.drift) else None, "steps": self.steps, "tokens": self.tokens,
                 "drift_per_step": self.drift_per_step, "drift_plausible": self.plausible}
 
 
@@ -136,28 +138,43 @@ def _tensor_index(folder) -> dict:
 UPDATE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _walk_tensor(indexes: list[dict], name: str) -> list[tuple[float, float, object]]:
-    """One tensor along the chain: per link, (|delta|^2, |before|^2, sketch of delta or None)."""
+def _norm(x: np.ndarray) -> float:
+    """|x|^2; NaN when x holds a NaN or an infinity (a finite sum that overflows stays inf)."""
+    norm = float(np.dot(x.ravel(), x.ravel()))
+    return norm if math.isfinite(norm) or np.isfinite(x).all() else math.nan
+
+
+def _walk_tensor(indexes: list[dict], name: str) -> tuple[list[tuple[float, float, object]], list[bool]]:
+    """One tensor along the chain: per link, (|delta|^2, |before|^2, sketch of delta or None),
+    NaN for a link whose either end holds a NaN or an infinity; and per checkpoint, whether
+    its copy of the tensor is finite (True where it has none)."""
     n = len(indexes) - 1
     out: list[tuple[float, float, object]] = [(0.0, 0.0, None)] * n
     shape = indexes[0][name][1].shape
     before = read_tensor(indexes[0][name][0], name)
+    norms = [_norm(before)] + [0.0] * n
     for k in range(n):
         entry = indexes[k + 1].get(name)
-        if entry is None or entry[1].shape != shape or before is None:
-            before = read_tensor(entry[0], name) if entry is not None and entry[1].shape == shape else None
+        after = read_tensor(entry[0], name) if entry is not None and entry[1].shape == shape else None
+        if after is not None:
+            norms[k + 1] = _norm(after)
+        if after is None or before is None:
+            before = after
             continue
-        after = read_tensor(entry[0], name)
-        delta = after - before
-        sketch = fingerprint_arrays(name, {name: delta}).tensors[0] if delta.any() else None
-        out[k] = (float(np.dot(delta.ravel(), delta.ravel())), float(np.dot(before.ravel(), before.ravel())), sketch)
+        if math.isnan(norms[k]) or math.isnan(norms[k + 1]):
+            out[k] = (math.nan, math.nan, None)  # no drift and no update to sketch: the finding names the step
+        else:
+            delta = after - before
+            sketch = fingerprint_arrays(name, {name: delta}).tensors[0] if delta.any() else None
+            out[k] = (float(np.dot(delta.ravel(), delta.ravel())), norms[k], sketch)
         before = after
-    return out
+    return out, [not math.isnan(norm) for norm in norms]
 
 
-def updates_along(models: tuple[Checkpoint, ...] | list[Checkpoint]) -> list[tuple[Fingerprint, float]]:
-    """The update between each pair of neighbours as a fingerprint, and its relative size
-    |delta| / |before|. Tensor by tensor along the whole chain, so each checkpoint's tensor
+def updates_along(models: tuple[Checkpoint, ...] | list[Checkpoint]) -> list[tuple[Fingerprint, float, tuple]]:
+    """The update between each pair of neighbours as a fingerprint, its relative size
+    |delta| / |before| (NaN when either holds a NaN or an infinity), and the keys of those of
+    the two that do. Tensor by tensor along the whole chain, so each checkpoint's tensor
     is read once (not once per neighbour); a few tensors are walked at once (numpy and the
     reads release the GIL), each holding two of its versions in memory."""
     from concurrent.futures import ThreadPoolExecutor
@@ -168,17 +185,19 @@ def updates_along(models: tuple[Checkpoint, ...] | list[Checkpoint]) -> list[tup
     names = list(indexes[0])
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(UPDATE_WORKERS) as pool:
         walks = list(pool.map(lambda name: _walk_tensor(indexes, name), names))
+    finite = [all(w[1][k] for w in walks) for k in range(len(models))]
     out = []
     for k, (a, b) in enumerate(zip(models, models[1:])):
-        moved = sum(w[k][0] for w in walks)
-        size = sum(w[k][1] for w in walks)
-        sketches = [w[k][2] for w in walks if w[k][2] is not None]
-        relative = math.sqrt(moved / size) if size > 0 else 0.0
-        out.append((Fingerprint(name=f"update {a.key}->{b.key}", tensors=sketches), relative))
+        moved = sum(w[0][k][0] for w in walks)
+        size = sum(w[0][k][1] for w in walks)
+        sketches = [w[0][k][2] for w in walks if w[0][k][2] is not None]
+        bad = tuple(m.key for m, ok in ((a, finite[k]), (b, finite[k + 1])) if not ok)
+        relative = math.nan if bad else math.sqrt(moved / size) if size > 0 else 0.0
+        out.append((Fingerprint(name=f"update {a.key}->{b.key}", tensors=sketches), relative, bad))
     return out
 
 
-def update_between(source: Checkpoint, target: Checkpoint) -> tuple[Fingerprint, float]:
+def update_between(source: Checkpoint, target: Checkpoint) -> tuple[Fingerprint, float, tuple]:
     return updates_along([source, target])[0]
 
 
@@ -197,7 +216,12 @@ def _check_drift(links: list[Link]) -> list[str]:
     median = float(np.median(rates)) if rates else 0.0
     for link in links:
         where = f"step {link.source.key} -> {link.target.key}"
-        if link.steps and link.drift == 0.0:
+        if link.non_finite:  # NaN compares false with every bound: say so rather than pass it
+            link.plausible = False
+            steps = " and ".join(f"step {key}" for key in link.non_finite)
+            findings.append(f"drift: {where} has no measurable drift: the weights of {steps} are not finite "
+                            "(NaN or infinity)")
+        elif link.steps and link.drift == 0.0:
             link.plausible = False
             findings.append(f"drift: {where} declares {link.steps} steps but the weights did not move")
         elif link.drift_per_step and median > 0 and link.drift_per_step / median > DRIFT_FACTOR:
@@ -241,7 +265,7 @@ def verify_chain(chain_file, references=(), *, alpha: float = DEFAULT_ALPHA, pro
             bar.update(task, description="chain: updates")
         moves = updates_along(models)
         links, updates = [], []
-        for (a, b), fa, fb, (update, drift) in zip(pairs, prints, prints[1:], moves):
+        for (a, b), fa, fb, (update, drift, non_finite) in zip(pairs, prints, prints[1:], moves):
             if bar:
                 bar.update(task, description=f"chain: link {a.key} -> {b.key}")
             p = audit(fb, [fa], alpha=alpha, progress=False).references[0].p_value
@@ -249,7 +273,7 @@ def verify_chain(chain_file, references=(), *, alpha: float = DEFAULT_ALPHA, pro
             steps = b.step - a.step if b.step is not None else None
             tokens = b.tokens - a.tokens if b.tokens is not None else None
             links.append(Link(a, b, _verdict(p, alpha), p, drift, steps, tokens,
-                              drift / steps if steps else None))
+                              drift / steps if steps and not non_finite else None, non_finite=non_finite))
             if bar:
                 bar.advance(task)
     origin = _origin(chain)

@@ -27,9 +27,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from gauntlet.errors import GauntletError, InputError
+from gauntlet.i18n import _, label
 from gauntlet.rounds.workspace import RoundContext
 
 log = logging.getLogger("gauntlet.stages")
@@ -53,9 +55,13 @@ class StageRun:
     inputs: dict
     started_at: datetime
     state: str = "running"  # running, done, failed
-    summary: str = ""
+    describe: Callable[[], str] | None = field(default=None, repr=False)  # the one-line summary, in the reader's language
     error: str = ""
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def summary(self) -> str:
+        return self.describe() if self.describe is not None else ""
 
     def to_dict(self) -> dict:
         return {"round": self.round, "stage": self.stage, "state": self.state, "inputs": self.inputs,
@@ -96,7 +102,7 @@ def prepare(ctx: RoundContext, round_id: str, stage: str, fields: Mapping[str, s
             text = fields.get(f"reference.{ref.id}") or f"{DEFAULT_INPUTS['references']}/{ref.id}"
             references[ref.id] = str(inside(ctx, text, f"reference {ref.id}", kind="any"))
             given[f"reference.{ref.id}"] = text
-        return given, lambda executor: _audit_summary(pipeline.audit_round(
+        return given, lambda executor: partial(_audit_summary, pipeline.audit_round(
             ctx, round_id, references, now=now, executor=executor, progress=False))
     settings, given = _settings(fields)
     if stage == "evaluate":
@@ -104,7 +110,7 @@ def prepare(ctx: RoundContext, round_id: str, stage: str, fields: Mapping[str, s
         tasks = inside(ctx, text, "tasks", kind="dir")
         only = fields.get("only_available", "") in ("yes", "true", "on", "1")
         pipeline.round_suite(ctx, tasks, only_available=only)  # every spec task has its file
-        return {"tasks": text, "only_available": "yes" if only else "", **given}, lambda executor: _evaluate_summary(
+        return {"tasks": text, "only_available": "yes" if only else "", **given}, lambda executor: partial(_evaluate_summary,
             pipeline.evaluate_round(ctx, round_id, tasks, now=now, executor=executor, settings=settings,
                                     only_available=only, progress=False))
     text = fields.get("prompts") or DEFAULT_INPUTS["prompts"]
@@ -114,7 +120,7 @@ def prepare(ctx: RoundContext, round_id: str, stage: str, fields: Mapping[str, s
     if tokens_text and not (tokens_text.isdigit() and 1 <= int(tokens_text) <= MAX_NEW_TOKENS):
         raise InputError(f"max_new_tokens must be a whole number from 1 to {MAX_NEW_TOKENS}")
     tokens = int(tokens_text) if tokens_text else None
-    return {"prompts": text, "max_new_tokens": tokens_text, **given}, lambda executor: _arena_summary(
+    return {"prompts": text, "max_new_tokens": tokens_text, **given}, lambda executor: partial(_arena_summary,
         pipeline.open_arena(ctx, round_id, prompts, now=now, executor=executor, settings=settings,
                             max_new_tokens=tokens, progress=False))
 
@@ -133,17 +139,19 @@ def _settings(fields: Mapping[str, str]):
     return BackendSettings(backend=backend, device=device), {"backend": backend, "device": device}
 
 
+# A stage's summary is written when it is read, so each reader gets it in their language.
 def _audit_summary(verdicts: dict) -> str:
-    return ", ".join(f"{t}: {v}" for t, v in sorted(verdicts.items())) or "every submission was already audited"
+    return ", ".join(f"{t}: {label(v)}" for t, v in sorted(verdicts.items())) or _("every submission was already audited")
 
 
 def _evaluate_summary(scores: dict) -> str:
     return (", ".join(f"{t}: {s.value:.1f}" for t, s in sorted(scores.items()))
-            or "every submission already has its benchmark component")
+            or _("every submission already has its benchmark component"))
 
 
 def _arena_summary(counts: dict) -> str:
-    return f"arena open: {counts['stored']} answers stored, {counts['excluded']} kept out for naming their model"
+    return _("arena open: %(stored)s answers stored, %(excluded)s kept out for naming their model",
+             stored=counts["stored"], excluded=counts["excluded"])
 
 
 class StageRunner:
@@ -165,6 +173,22 @@ class StageRunner:
         threading.Thread(target=self._run, args=(run, work), name=f"stage-{stage}-{round_id}", daemon=True).start()
         return run
 
+    def rerun_for(self, ctx: RoundContext, job: Mapping, now: datetime) -> StageRun | None:
+        """What a team's retry request of a failed `job` asks: run the stage the job belongs to
+        again with the inputs of its last run here (the finished jobs are skipped).  None when
+        this process never ran that stage, or it cannot start now (running already, inputs
+        gone): the request then waits, shown to the organisers, until a console retry or the
+        CLI's stage rerun runs the job, which clears it."""
+        stage = JOB_KINDS.get(job["kind"])
+        last = self.last(ctx.slug, job["round"], stage) if stage and job["round"] else None
+        if last is None:
+            return None
+        try:
+            return self.start(ctx, job["round"], stage, last.inputs, now)
+        except GauntletError as exc:  # running already, or its inputs are gone: the request stays, shown
+            log.info("the retry of job %r waits for the organisers: %s", job["key"], exc)
+            return None
+
     def last(self, slug: str, round_id: str, stage: str) -> StageRun | None:
         return self._runs.get((slug, round_id, stage))
 
@@ -177,7 +201,7 @@ class StageRunner:
 
     def _run(self, run: StageRun, work: Callable) -> None:
         try:
-            run.summary, run.state = work(self._make_executor()), "done"
+            run.describe, run.state = work(self._make_executor()), "done"
         except GauntletError as exc:
             run.error, run.state = str(exc), "failed"
         except Exception:  # a bug: the organisers see that it failed, the log has the traceback

@@ -207,8 +207,10 @@ class TeamVerbs:
 
     def request_retry(self, slug: str, job_key: str, requested_by: str, team: str | None = None, *,
                       at: datetime) -> None:
-        """Ask for a failed job to run again (a team may ask only for its own jobs).
-        The executor that owns the job picks it up through `pending_retries`."""
+        """Ask for a failed job to run again (a team may ask only for its own jobs). The
+        request stands, listed by `pending_retries` (the organisers' console shows them), until
+        the job runs again: the rerun of its stage (`StageRunner.rerun_for`, the console's
+        retry, or the CLI's stage command, each skipping what finished) clears it."""
         with self.sessions.begin() as session:
             challenge = self._challenge(session, slug)
             row = session.scalar(select(JobRecord).where(JobRecord.challenge_id == challenge.id,

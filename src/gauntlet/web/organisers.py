@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gauntlet.errors import GauntletError, InputError
-from gauntlet.i18n import _
+from gauntlet.i18n import STAGES, _, label
 from gauntlet.ratings.panel import PanelAssignment, Submission, rubric_from_dict
 from gauntlet.ratings.panel_scoring import Review, score_panel
 from gauntlet.rounds.arena_desk import voter_alias
@@ -113,7 +113,7 @@ def flagged_items(store, slug: str, rounds: list[dict], panels: list[dict], aren
 def overview(request: Request) -> HTMLResponse:
     """The console. Each store read happens once (the arena's vote review, the heaviest, too);
     the jobs table refreshes itself from /api/organiser/jobs."""
-    from gauntlet.rounds.stage_runs import DEFAULT_INPUTS
+    from gauntlet.rounds.stage_runs import DEFAULT_INPUTS, JOB_KINDS
     from gauntlet.web.organiser_rounds import context, round_phases
 
     who = require_role(request, "organiser")
@@ -122,6 +122,8 @@ def overview(request: Request) -> HTMLResponse:
     panels = [panel_summary(p, request) for p in store.panel_rounds(slug)]
     jobs = store.jobs(slug)
     counts = {s: sum(1 for j in jobs if j["state"] == s) for s in ("queued", "running", "done", "failed")}
+    by_key = {j["key"]: j for j in jobs}
+    retries = [{**by_key[key], "stage": JOB_KINDS.get(by_key[key]["kind"])} for key in store.pending_retries(slug)]
     arena_round = store.arena_round(slug)
     arena = None
     if arena_round is not None:
@@ -132,15 +134,23 @@ def overview(request: Request) -> HTMLResponse:
     assigned = {p["round"] for p in panels}
     return render(request, "organiser.html", {
         "slug": slug, "challenge_name": ctx.spec.name, "rounds": rounds,
-        "phases": round_phases(ctx, now(request)), "jobs": jobs, "job_counts": counts,
+        "phases": round_phases(ctx, now(request)), "jobs": jobs, "job_counts": counts, "retries": retries,
         "stage_runs": request.app.state.stages.runs(slug), "has_workspace": ctx.workspace is not None,
         "references": [r.id for r in ctx.spec.independence.references], "defaults": DEFAULT_INPUTS,
         "drafts": _drafts(store, slug, rounds),
         "flags": flagged_items(store, slug, rounds, panels, arena), "appeals": store.appeals(slug),
         "panels": panels, "unassigned": [r for r in rounds if r["submissions"] and r["key"] not in assigned],
         "arena": arena, "tokens": store.tokens(slug), "experts": store.experts(slug),
-        "teams": store.team_names(slug),
+        "teams": store.team_names(slug), "board_words": board_words(),
     })
+
+
+def board_words() -> dict:
+    """What the job board's script shows for the codes it polls, in the reader's language."""
+    from gauntlet.store.team_records import JOB_STATES
+
+    return {"states": {s: label(s) for s in JOB_STATES}, "kinds": {k: label(k, STAGES) for k in STAGES},
+            "retry": _("Retry"), "retry_requested": _("retry requested")}
 
 
 def _drafts(store, slug: str, rounds: list[dict]) -> list[dict]:

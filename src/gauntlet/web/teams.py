@@ -5,6 +5,7 @@ appeals, filed on the record through the same service as the CLI's."""
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -47,6 +48,7 @@ def team_dashboard(request: Request) -> HTMLResponse:
     jobs = store.jobs(slug, team=team)
     return render(request, "team_dashboard.html", {
         "slug": slug, "team": store.team_profile(slug, team, viewer=who), "jobs": jobs,
+        "retrying": request.query_params.get("retrying"),
         **_submitting(request, slug, team),
         "busy": any(j["state"] in ("queued", "running") for j in jobs),
         "appeals": store.appeals(slug, team=team),
@@ -92,13 +94,24 @@ def team_jobs(request: Request) -> JSONResponse:
 
 @router.post("/team/jobs/{job_key}/retry")
 def retry_job(request: Request, job_key: str, fields: dict = Depends(form_fields)):
+    """Ask for a failed job to run again. Where this server ran the job's stage from the
+    organisers' console, that stage runs again now with the same inputs (only what did not
+    finish); otherwise the request waits, shown on the organisers' console, until they rerun
+    the stage there or with the CLI."""
+    from gauntlet.web.organiser_rounds import context
+
     who = require_role(request, "team")
     check_csrf(request, fields, who)
-    request.app.state.store.request_retry(who["challenge"], job_key, f"team:{who['subject']}", team=who["subject"],
-                                          at=now(request))
+    store = request.app.state.store
+    store.request_retry(who["challenge"], job_key, f"team:{who['subject']}", team=who["subject"], at=now(request))
+    run = None
+    if request.app.state.workspace is not None:
+        job = next(j for j in store.jobs(who["challenge"], team=who["subject"]) if j["key"] == job_key)
+        run = request.app.state.stages.rerun_for(context(request, who), job, now(request))
     if who["via"] == "bearer":
-        return JSONResponse({"job": job_key, "retry_requested": True})
-    return RedirectResponse("/team", status_code=303)
+        return JSONResponse({"job": job_key, "retry_requested": True, "rerun": run.to_dict() if run else None,
+                             "waiting_for_organisers": run is None})
+    return RedirectResponse("/team?retrying=" + quote(job_key) if run else "/team", status_code=303)
 
 
 @router.post("/team/appeals")

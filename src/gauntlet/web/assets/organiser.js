@@ -1,12 +1,15 @@
 // The organisers' job board: polls /api/organiser/jobs and redraws the counts, the stage
 // runs and the job table in place (no reload), with a retry button on each failed job.
-// Built with DOM calls and textContent only: job errors are text, never markup.
+// Built with DOM calls and textContent only: job errors are text, never markup. The words
+// for states, kinds and buttons come from the page (data-words), in the reader's language.
 (function () {
   "use strict";
   var board = document.getElementById("job-board");
   if (!board) return;
   var csrf = (document.querySelector("input[name=csrf]") || {}).value || "";
   var STATES = ["queued", "running", "done", "failed"];
+  var WORDS = JSON.parse(board.dataset.words || "{}");
+  function word(group, code) { return ((WORDS[group] || {})[code]) || code; }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -21,7 +24,7 @@
     form.action = "/organiser/rounds/" + encodeURIComponent(job.round) + "/stages/" + encodeURIComponent(job.stage) + "/retry";
     var token = el("input");
     token.type = "hidden"; token.name = "csrf"; token.value = csrf;
-    var button = el("button", "secondary retry", "재시도 Retry");
+    var button = el("button", "secondary retry", WORDS.retry || "Retry");
     button.type = "submit";
     form.appendChild(token); form.appendChild(button);
     return form;
@@ -30,12 +33,13 @@
   function draw(doc) {
     var counts = document.getElementById("job-counts");
     counts.replaceChildren.apply(counts, STATES.map(function (s) {
-      return el("span", "badge " + s, s + " " + (doc.counts[s] || 0));
+      return el("span", "badge " + s, word("states", s) + " " + (doc.counts[s] || 0));
     }));
     var runs = document.getElementById("stage-runs");
     runs.replaceChildren.apply(runs, doc.stages.map(function (s) {
       var p = el("p", "stage-run " + s.state);
-      p.appendChild(el("span", "badge " + s.state, s.stage + " · " + s.round + " · " + s.state));
+      p.dataset.stage = s.stage;
+      p.appendChild(el("span", "badge " + s.state, word("kinds", s.stage) + " · " + s.round + " · " + word("states", s.state)));
       p.appendChild(document.createTextNode(" "));
       p.appendChild(el("span", "ci", s.summary || s.error));
       return p;
@@ -45,12 +49,16 @@
     rows.replaceChildren.apply(rows, doc.jobs.slice().reverse().map(function (j) {
       var tr = el("tr", "job " + j.state);
       var what = el("td", null, j.description + " ");
-      what.appendChild(el("span", "muted", j.kind));
+      what.appendChild(el("span", "muted", word("kinds", j.kind)));
       tr.appendChild(what);
       tr.appendChild(el("td", null, j.team || "—"));
       var state = el("td");
-      state.appendChild(el("span", "badge " + j.state, j.state));
+      state.appendChild(el("span", "badge " + j.state, word("states", j.state)));
       if (j.attempts > 1) state.appendChild(el("span", "muted", " ×" + j.attempts));
+      if (j.retry_requested) {
+        state.appendChild(document.createTextNode(" "));
+        state.appendChild(el("span", "badge pending", WORDS.retry_requested || "retry requested"));
+      }
       tr.appendChild(state);
       tr.appendChild(el("td", "num", j.total ? (j.completed || 0) + "/" + j.total : ""));
       tr.appendChild(el("td", "ci", j.error || ""));
