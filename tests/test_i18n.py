@@ -97,3 +97,15 @@ def _singular(msgid) -> str:
 
 def _forms(text) -> tuple[str, ...]:
     return tuple(text) if isinstance(text, (tuple, list)) else (text or "",)
+
+
+@pytest.mark.parametrize("code", [code for code in i18n.LANGUAGES if code != i18n.SOURCE_LANGUAGE])
+def test_each_message_is_in_the_catalogue_once(code):
+    """Babel's reader keeps the last of two entries for one msgid without a word, so a
+    catalogue merged by hand could silently change a translation: each msgid appears once."""
+    import re
+    from collections import Counter
+
+    text = i18n.catalogue_path(code).read_text(encoding="utf-8")
+    entries = Counter(re.findall(r'^msgid ((?:".*"\n)+)', text, re.M))
+    assert not [m for m, n in entries.items() if n > 1 and m != '""\n']
