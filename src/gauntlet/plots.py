@@ -58,7 +58,9 @@ def inline_svg(fig) -> str:
     return svg[svg.index("<svg"):]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot for drawing off screen, with the Hangul fonts behind its own: what
+    every figure of pages and reports starts from."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +100,7 @@ def leaderboard_svg(ranking: Sequence[dict], intervals: Mapping[str, tuple[float
     """Each team's total with its interval (dot and whisker), best at the top, coloured by its
     outcome, with the elimination cut as a dashed line.  Narrow on purpose: it reads at a
     phone's width without shrinking its text below the page's."""
-    plt = _pyplot()
+    plt = pyplot()
     out = {e["team"]: e.get("reason") for e in eliminated}
     rows = list(reversed(ranking))
     with plt.rc_context({"svg.fonttype": "none", "font.size": 9}):
@@ -129,7 +131,7 @@ def team_rounds_svg(rounds: Sequence[str], series: Mapping[str, Sequence[tuple[f
     """A team's scores over rounds: one line per series (each component, and the total),
     each point with its interval; None where a round has no value (not taken part, or not
     published yet)."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context({"svg.fonttype": "none", "font.size": 9}):
         fig, ax = plt.subplots(figsize=(4.2, 2.8))
         xs = range(len(rounds))

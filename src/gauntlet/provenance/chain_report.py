@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gauntlet import i18n
 from gauntlet.i18n import _
-from gauntlet.plots import inline_svg, use_fonts
+from gauntlet.plots import inline_svg, pyplot
 
 
 COLOURS = {"derived": "#1b5e20", "inconclusive": "#e65100", "independent": "#b00020"}
@@ -17,12 +17,7 @@ def chain_plot(document: dict) -> str:
     """Two panels over the links: -log10 p of each link (and the strongest reference
     evidence at each step), and drift per declared step. Drawn from the report's JSON
     document (`ChainReport.to_dict()`), so a stored verification draws the same plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    use_fonts()
+    plt = pyplot()
     links = document["links"]
     labels = [f"{link['from']}→{link['to']}" for link in links]
     x = range(len(labels))

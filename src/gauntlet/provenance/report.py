@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gauntlet import i18n
 from gauntlet.i18n import _
-from gauntlet.plots import inline_svg, use_fonts
+from gauntlet.plots import inline_svg, pyplot
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -26,12 +26,7 @@ def _get(thing, key: str, default=None):
 
 
 def _plot(ref, alpha: float) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    use_fonts()
+    plt = pyplot()
     modules = _get(ref, "modules", ())
     names = [_get(m, "name") for m in modules]
     heights = [min(300.0, -math.log10(max(_get(m, "p_value"), 1e-300))) for m in modules]
