@@ -117,8 +117,10 @@ class RecordVerbs:
         (so a row altered in the database is exported as it is and caught there): all of it
         (the organisers' copy, `gauntlet ledger export`), or the public record (`drafts=False`),
         which is a prefix of it."""
+        from gauntlet.store.team_records import public_prefix
+
         with self.sessions() as session:
             bodies = _bodies(session, self._challenge(session, slug))
-        if not drafts:
-            bodies = bodies[:len(self.public_records(slug))]
+        if not drafts:  # the prefix of the rows just read, not a second read of the record
+            bodies = bodies[:len(public_prefix([_parsed(body) for body in bodies]))]
         return "".join(body + "\n" for body in bodies)
