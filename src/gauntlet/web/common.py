@@ -152,3 +152,18 @@ async def form_fields(request: Request) -> dict[str, str]:
     if kind in ("application/x-www-form-urlencoded", ""):
         return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
     raise InputError(_("unsupported content type %(kind)s; send a form or JSON", kind=repr(kind)))
+
+
+def round_context(request: Request, slug: str, *, workspace_needed: bool = False):
+    """The challenge as the CLI sees it (`gauntlet.rounds.workspace.RoundContext`): its spec,
+    the store and the server's workspace; `workspace_needed` refuses a server without one."""
+    from gauntlet import spec as spec_module
+    from gauntlet.rounds.workspace import RoundContext
+
+    workspace = request.app.state.workspace
+    if workspace is None and workspace_needed:
+        raise InputError("this server has no workspace (start it with `gauntlet serve --workspace DIR`), so it "
+                         "cannot run stages or build report folders")
+    store = request.app.state.store
+    text = store.spec_text(slug)
+    return RoundContext(spec_module.loads(text, source=f"the spec of {slug!r}"), text, store, workspace)

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from gauntlet.errors import InputError
 from gauntlet.rounds.workspace import RoundContext
-from gauntlet.web.common import form_fields, now, render, whole_number
+from gauntlet.web.common import form_fields, now, render, round_context, whole_number
 from gauntlet.web.security import check_csrf, require_role
 
 router = APIRouter()
@@ -40,16 +40,8 @@ CONSOLE_JS = Path(__file__).parent / "assets" / "organiser.js"
 
 
 def context(request: Request, who: dict, *, workspace_needed: bool = True) -> RoundContext:
-    """The challenge as the CLI sees it: its spec, the store and the server's workspace."""
-    from gauntlet import spec as spec_module
-
-    workspace = request.app.state.workspace
-    if workspace is None and workspace_needed:
-        raise InputError("this server has no workspace (start it with `gauntlet serve --workspace DIR`), so it "
-                         "cannot run stages or build report folders")
-    store = request.app.state.store
-    text = store.spec_text(who["challenge"])
-    return RoundContext(spec_module.loads(text, source=f"the spec of {who['challenge']!r}"), text, store, workspace)
+    """The organiser's challenge as the CLI sees it (`common.round_context`)."""
+    return round_context(request, who["challenge"], workspace_needed=workspace_needed)
 
 
 def _organiser(request: Request, fields: dict) -> dict:

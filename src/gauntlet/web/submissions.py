@@ -38,7 +38,7 @@ from gauntlet.artifacts.intakes import DeclaredMismatch, IntakeBusy, Intakes, Of
 from gauntlet.artifacts.locations import OutsideRoots, copy_url, resolve
 from gauntlet.errors import InputError, IntakeError, StoreError, UnsafeArtifactError
 from gauntlet.store.access import AccessDenied
-from gauntlet.web.common import form_fields, now
+from gauntlet.web.common import form_fields, now, round_context
 from gauntlet.web.hardening import UPLOAD_CHUNK_BYTES
 from gauntlet.web.security import check_csrf, require_role
 
@@ -89,15 +89,6 @@ def _desk(request: Request) -> Intakes:
         raise StoreError("this server takes no submissions over the web; its operator starts it with "
                          "`gauntlet serve --workspace DIR`")
     return Intakes(Path(root))
-
-
-def round_context(request: Request, slug: str):
-    from gauntlet.rounds import service
-    from gauntlet.rounds.workspace import RoundContext
-
-    store = request.app.state.store
-    return RoundContext(service.spec_of(store, slug), store.spec_text(slug), store,
-                        request.app.state.workspace)
 
 
 def _limits(ctx) -> IntakeLimits:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gauntlet.errors import StoreError
 from gauntlet.store.access import AccessDenied
-from gauntlet.web.common import challenge_slug, form_fields, now, render
+from gauntlet.web.common import challenge_slug, form_fields, now, render, round_context
 from gauntlet.web.security import check_csrf, identify, require_role
 
 router = APIRouter()
@@ -30,7 +30,7 @@ def _rounds_open_for_appeal(store, slug: str, team: str, at) -> list[dict]:
 def _submitting(request: Request, slug: str, team: str) -> dict:
     """What the page's submission forms need: the rounds taking submissions, and the team's tries."""
     from gauntlet.artifacts.intakes import Intakes
-    from gauntlet.web.submissions import open_rounds, round_context
+    from gauntlet.web.submissions import open_rounds
 
     root = request.app.state.workspace and request.app.state.workspace.root
     if root is None:
