@@ -1,6 +1,7 @@
 """The arena under a crowd: `gauntlet serve` next to the floor of its stack, in one run.
 
 Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres] [--client lean|httpx]
+       [--pg-client wrk|lean|httpx]
 
 A bounded loopback crowd (8, 32 and 64 concurrent voters, each with its own
 cookies) takes a battle and votes on it, again and again, against a real
@@ -15,9 +16,15 @@ tests/support/postgres.py) the looping crowd of 32 runs again against
 every acknowledged vote must be there.  Each row shows the CPU time the server
 and the crowd (one process, on the same cores) spent per acknowledged vote.
 
+The PostgreSQL curve's crowd is wrk (a C load generator, `make bench-tools`,
+driven by benchmarks/arena_crowd.lua) where it is installed: a Python crowd
+spends 3-4 ms of CPU per vote, as much as the server, and on a small machine
+would take the cores the extra workers need.
+
 Goals (issue 13): Gauntlet >= 0.5x the floor's votes/s with 32 looping voters;
 vote p99 <= 100 ms with 32 pausing voters (or <= 2x the floor's p99 when the
-floor's is above 50 ms).
+floor's is above 50 ms); with PostgreSQL, votes/s growing with --workers
+(each step the machine has the cores to show).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -221,9 +229,30 @@ async def httpx_voter(kind: str, base: str, deadline: float, pause: float, stats
 
 
 VOTERS = {"lean": one_voter, "httpx": httpx_voter}
+CROWD_LUA = Path(__file__).with_name("arena_crowd.lua")
+
+
+def wrk_crowd(port: int, voters: int, seconds: float) -> dict:
+    """The looping crowd run by wrk (benchmarks/arena_crowd.lua): one wrk thread per voter.
+    wrk times every request (battle and vote alike), so its p50/p99 stand in the vote
+    columns; the crowd's CPU is wrk's own (a child of this process)."""
+    before = os.times()
+    out = subprocess.run(["wrk", f"-t{voters}", f"-c{voters}", f"-d{seconds:g}s", "--timeout", "30s", "-s",
+                          str(CROWD_LUA), f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+    after = os.times()
+    line = next(line for line in out.stdout.splitlines() if line.startswith("GAUNTLET "))
+    fields = dict(item.split("=") for item in line.split()[1:])
+    acked = int(fields["acked"])
+    client_cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    return {"kind": "gauntlet", "voters": voters, "pause": 0.0, "acked": acked, "errors": int(fields["errors"]),
+            "per_s": acked / float(fields["seconds"]), "vote_p50": int(fields["p50_us"]) / 1000.0,
+            "vote_p99": int(fields["p99_us"]) / 1000.0, "battle_p99": float("nan"),
+            "client_ms": client_cpu * 1000.0 / max(1, acked)}
 
 
 def crowd(kind: str, port: int, voters: int, seconds: float, pause: float = 0.0, client: str = "lean") -> dict:
+    if client == "wrk":
+        return wrk_crowd(port, voters, seconds)
     stats = {"vote": [], "battle": [], "acked": 0, "errors": 0}
     rng = random.Random(voters)
     voter = VOTERS[client]
@@ -307,6 +336,8 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--client", choices=sorted(VOTERS), default="lean",
                     help="the crowd's HTTP client: httpcore with cookies kept by hand, or httpx's Client")
+    ap.add_argument("--pg-client", choices=[*sorted(VOTERS), "wrk"], default="wrk" if shutil.which("wrk") else "lean",
+                    help="the crowd of the PostgreSQL curve (default wrk where installed: `make bench-tools`)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks"),
                                                         os.environ.get("PYTHONPATH", "")])}
@@ -351,7 +382,7 @@ def main() -> None:
     print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the crowd, both servers and "
           "anything else running share them; CPU/vote is the server's own time per acknowledged vote)")
     if not args.no_postgres:
-        postgres_curve(gauntlet, env, args.seconds, args.client)
+        postgres_curve(gauntlet, env, args.seconds, args.pg_client)
 
 
 def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) -> None:
@@ -379,8 +410,28 @@ def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) 
                 stop(serve)
     finally:
         server.stop()
-    show(rows, f"PostgreSQL (throwaway server, fsync off), 32 looping voters, {os.cpu_count()} cores shared "
-               "with the crowd")
+    show(rows, f"PostgreSQL (throwaway server, fsync off), 32 looping voters ({client} crowd), {os.cpu_count()} "
+               "cores shared by the workers, PostgreSQL and the crowd" +
+         ("\n(wrk times battles and votes alike: its p50/p99 stand in the vote columns)" if client == "wrk" else ""))
+    print(scaling_verdict(rows, os.cpu_count() or 1))
+
+
+def scaling_verdict(rows: list[dict], cores: int) -> str:
+    """Does throughput grow with --workers as far as this machine can show it?  A worker is one
+    Python process and uses one core at most, so workers beyond the machine's cores can add
+    nothing (they take turns, and PostgreSQL and the crowd need some of those cores too): a
+    step to w workers is judged only where the machine has at least w cores."""
+    lines = []
+    for before, after in zip(rows, rows[1:]):
+        workers = int(after["label"].split()[-1])
+        ratio = after["per_s"] / before["per_s"]
+        step = f"{before['label']} -> {after['label']}: votes/s x{ratio:.2f}"
+        if workers > cores:
+            lines.append(f"{step}: not measurable here ({workers} workers need {workers} cores; "
+                         f"this machine has {cores})")
+        else:
+            lines.append(f"{step} (goal > 1): {'MET' if ratio > 1.0 else 'NOT MET'}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
