@@ -40,7 +40,7 @@ def test_unknown_challenge_is_404_with_one_line_message(url):
 
 
 def test_the_arena_says_plainly_when_it_is_not_open(url):
-    client = TestClient(create_app(url))
+    client = TestClient(create_app(url), headers={"Accept-Language": "en"})
     empty = client.get("/arena", headers={"accept": "application/json"})
     assert empty.status_code == 404 and empty.json() == {"error": "this store holds no challenge yet"}
     Store(url).register_challenge("k", "K", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
@@ -67,23 +67,41 @@ def test_pages_without_a_decision_show_the_components_the_spec_weighs(url):
 
 
 def test_the_challenges_are_held_and_one_registered_elsewhere_is_found_at_once(url):
-    from gauntlet.web.common import Challenges
+    from gauntlet.rounds.challenge_list import Challenges
 
     store = Store(url)
     store.register_challenge("first", "First", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    reads = []
+    reads, later = [], []
     counted = type("CountingStore", (), {"challenges": lambda self: reads.append(1) or store.challenges()})()
     clock = [0.0]
-    held = Challenges(counted, max_age=5.0, clock=lambda: clock[0])
+    held = Challenges(counted, max_age=5.0, clock=lambda: clock[0], in_background=later.append)
     assert [held.find(None) for _ in range(20)] == ["first"] * 20 and len(reads) == 1  # held, not re-read
     # Another process (a second `serve` worker, the CLI) registers a challenge: a miss reads again once.
     Store(url).register_challenge("second", "Second", "x = 2\n", at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assert held.held("second") is None  # the held list alone cannot tell (an event loop asks a thread)
     assert held.find("second") == "second" and len(reads) == 2
     with pytest.raises(StoreError, match="no challenge 'nope'"):
         held.find("nope")
     assert len(reads) == 3 and held.find("second") == "second" and len(reads) == 3
-    clock[0] = 6.0  # past max_age: read again
-    assert held.find(None) == "first" and len(reads) == 4
+    # Past max_age the caller goes on with the held list; one read is started behind it.
+    clock[0] = 6.0
+    assert [held.find(None), held.held("second")] == ["first", "second"] and len(reads) == 3 and len(later) == 1
+    later.pop()()
+    assert len(reads) == 4 and held.find(None) == "first" and not later
+
+
+def test_the_arena_knows_a_challenge_registered_elsewhere_at_once(url):
+    """The arena's hot routes ask the app's one list of challenges (no second list held apart)."""
+    store = Store(url)
+    store.register_challenge("first", "First", "x = 1\n", at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    client = TestClient(create_app(url), headers={"Accept-Language": "en"})
+    assert client.get("/api/arena/battle", params={"challenge": "first"}).status_code == 404  # no arena round yet
+    Store(url).register_challenge("later", "Later", "x = 2\n", at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    reply = client.get("/api/arena/battle", params={"challenge": "later"})
+    assert reply.status_code == 404 and reply.json()["error"].startswith("the arena is not open")
+    reply = client.get("/api/arena/battle", params={"challenge": "nope"})
+    assert reply.status_code == 404 and reply.json()["error"] == "no challenge 'nope' in the store"
+    assert client.app.state.arena.challenges is client.app.state.challenges
 
 
 def test_a_challenge_registered_by_another_process_is_served_not_404(url):

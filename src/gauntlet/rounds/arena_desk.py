@@ -41,6 +41,7 @@ from gauntlet.ratings.arena import CHOICES, Vote
 from gauntlet.ratings.sampling import make_sampler
 from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, VoteScreen, filter_votes
 from gauntlet.rounds.battle_tickets import BattleTickets, ServedBattle, new_battle_id
+from gauntlet.rounds.challenge_list import Challenges
 from gauntlet.rounds.vote_gate import OriginKeys
 from gauntlet.store.arena_records import ArenaClosedForVotes, ArenaPool, ServedVote
 from gauntlet.store.spec_view import parsed_spec
@@ -144,10 +145,12 @@ class _OpenRound:
 
 class ArenaDesk:
     def __init__(self, store, *, seed: int | None = None, daily_cap: int | None = None, sampling: str = "active",
-                 refresh_seconds: float = 1.0):
+                 refresh_seconds: float = 1.0, challenges: Challenges | None = None):
         """`refresh_seconds`: how often the desk looks in the store for new answers, the arena's
-        state and votes taken by other server processes."""
+        state and votes taken by other server processes; `challenges`: the store's list of
+        challenges as the process holds it (the web app shares its own)."""
         self.store = store
+        self.challenges = challenges or Challenges(store)
         self.seed = seed
         self.daily_cap = daily_cap
         self.sampling = sampling
@@ -206,18 +209,12 @@ class ArenaDesk:
         return held[0]
 
     def challenge(self, asked: str | None) -> str:
-        """The challenge named (it must exist), else the store's first; the store's list is
-        read at most once per `refresh_seconds` (every vote would read it otherwise)."""
-        known = self._recent(("challenges",), lambda: [c["slug"] for c in self.store.challenges()])
-        if not known:  # an empty store: look again at once (nothing is served meanwhile)
-            self._read.pop(("challenges",), None)
-        if asked is not None:
-            if asked not in known:
-                raise StoreError(f"no challenge {asked!r} in the store")
-            return asked
-        if not known:
-            raise StoreError("this store holds no challenge yet")
-        return known[0]
+        """The challenge named (it must exist), else the store's first (`Challenges.find`)."""
+        return self.challenges.find(asked)
+
+    async def challenge_async(self, asked: str | None) -> str:
+        """`challenge` on an event loop: the store is read, when it must be, in a worker thread."""
+        return self.challenges.held(asked) or await asyncio.to_thread(self.challenges.find, asked)
 
     def rules(self, slug: str) -> ArenaRules:
         # A stored spec never changes (register_challenge refuses another), so parse it once.

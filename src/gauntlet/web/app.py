@@ -29,6 +29,7 @@ from gauntlet import __version__
 from gauntlet.errors import GauntletError, StorageUnavailable, StoreError
 from gauntlet.i18n import _, using
 from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
+from gauntlet.rounds.challenge_list import Challenges
 from gauntlet.rounds.stage_runs import StageBusy, StageRunner
 from gauntlet.rounds.workspace import Workspace
 from gauntlet.store.access import AccessDenied
@@ -45,7 +46,7 @@ from gauntlet.web import (
     submissions,
     teams,
 )
-from gauntlet.web.common import Challenges, make_templates, utc_now
+from gauntlet.web.common import make_templates, utc_now
 from gauntlet.web.hardening import BodyTooLarge, Hardening, security_headers
 from gauntlet.web.language import Language, SpecLanguages
 from gauntlet.web.security import NotSignedIn, Signer, VisitorCookie
@@ -122,7 +123,8 @@ def create_app(url: str, *, clock: Callable[[], datetime] | None = None, arena_s
     # Added before the visitor middleware, so it sits inside it: its body limit then raises
     # where the routes' exception handlers see it (not inside that middleware's task group).
     app.add_middleware(Hardening)
-    app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling)
+    app.state.arena = ArenaDesk(store, seed=arena_seed, daily_cap=daily_cap, sampling=sampling,
+                                challenges=app.state.challenges)
 
     app.add_middleware(VisitorCookie)
     app.state.spec_languages = SpecLanguages(store)

@@ -32,7 +32,7 @@ from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached, voter_alias
 from gauntlet.rounds.vote_gate import check_proof_of_work, client_address
 from gauntlet.store.access import AccessDenied
 from gauntlet.store.arena_records import ArenaClosedForVotes
-from gauntlet.web.common import form_fields, now, render
+from gauntlet.web.common import challenge_slug, form_fields, now, render
 from gauntlet.web.security import SESSION_COOKIE, NotSignedIn, bearer_token, check_csrf, identify, require_role
 
 CHOICE_LABELS = {"a": N_("A is better"), "b": N_("B is better"), "tie": N_("Tie"), "both_bad": N_("Both are bad")}
@@ -65,10 +65,6 @@ def _query(*names: str) -> dict:
 
 def _desk(request: Request) -> ArenaDesk:
     return request.app.state.arena
-
-
-def challenge_slug(request: Request, challenge: str | None) -> str:
-    return _desk(request).challenge(challenge)
 
 
 def _voter(request: Request, desk: ArenaDesk, slug: str, identity: dict | None) -> dict:
@@ -146,7 +142,7 @@ async def api_battle(request: Request) -> JSONResponse:
     given here, and `pow` when `proof_of_work_bits` is above 0; the cookie set by this
     response identifies the voter)."""
     desk, query = _desk(request), request.query_params
-    slug = desk.challenge(query.get("challenge"))
+    slug = await desk.challenge_async(query.get("challenge"))
     round_key = desk.open_round(slug, query.get("round"))
     who = _voter(request, desk, slug, await _identity(request))
     battle = await desk.serve_async(slug, round_key, who["voter_id"], now(request), **who["origin"])
@@ -166,7 +162,7 @@ async def api_vote(request: Request) -> JSONResponse:
     """Vote on a served battle; the answer names both models and says whether the vote counts."""
     fields = await form_fields(request)
     desk = _desk(request)
-    slug = desk.challenge(request.query_params.get("challenge") or fields.get("challenge"))
+    slug = await desk.challenge_async(request.query_params.get("challenge") or fields.get("challenge"))
     who = _ballot(request, desk, slug, fields, await _identity(request))
     result = await desk.vote_async(slug, fields.get("battle_id", ""), who["voter_id"], fields.get("choice", ""),
                                    now(request), **who["origin"])

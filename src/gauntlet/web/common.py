@@ -4,8 +4,6 @@ the challenge asked for, and form bodies."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from gauntlet import i18n
-from gauntlet.errors import InputError, StoreError
+from gauntlet.errors import InputError
 from gauntlet.files import parse_json
 from gauntlet.i18n import _
 from gauntlet.store.spec_view import parsed_spec
@@ -89,39 +87,6 @@ def spec_components(request: Request, slug: str) -> list[str]:
         spec = parsed_spec(request.app.state.store.spec_text(slug))
         held[slug] = list(spec.scoring.weights) if spec is not None else []
     return held[slug]
-
-
-class Challenges:
-    """The store's challenges, held by the app instead of read on every request: read again
-    after `max_age` seconds, while the store holds none, and once on a miss before the
-    answer is "no such challenge" (with `gauntlet serve --workers N`, or the CLI, another
-    process may have registered it since)."""
-
-    def __init__(self, store, *, max_age: float = 5.0, clock=time.monotonic) -> None:
-        self.store = store
-        self.max_age = max_age
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._slugs: list[str] = []
-        self._read_at: float | None = None
-
-    def slugs(self, *, fresh: bool = False) -> list[str]:
-        with self._lock:
-            if fresh or not self._slugs or self._read_at is None or self.clock() - self._read_at > self.max_age:
-                self._slugs = [c["slug"] for c in self.store.challenges()]
-                self._read_at = self.clock()
-            return self._slugs
-
-    def find(self, asked: str | None) -> str:
-        """The challenge named (it must exist), else the store's first one."""
-        known = self.slugs()
-        if asked is not None:
-            if asked not in known and asked not in self.slugs(fresh=True):
-                raise StoreError(_("no challenge %(name)s in the store", name=repr(asked[:100])))
-            return asked
-        if not known:
-            raise StoreError(_("this store holds no challenge yet"))
-        return known[0]
 
 
 def challenge_slug(request: Request, challenge: str | None) -> str:
