@@ -56,6 +56,12 @@ RAY = typer.Option(None, "--ray", help="Run the jobs on Ray instead: 'auto' (thi
                                        "HOST:PORT, ray://HOST:PORT, or 'local'. Model and store paths must be "
                                        "visible to every node.")
 RAY_GPUS = typer.Option(0.0, "--ray-gpus", min=0.0, help="GPUs each Ray job asks for (e.g. 1 for vLLM).")
+# The options every stage and record command shares, declared once.
+ROUND = typer.Option(..., "--round", help="Round id.")
+NOW = typer.Option(None, "--now", help=NOW_HELP)
+DB = typer.Option(None, "--db", help=DB_HELP)
+WORKERS = typer.Option(None, "--workers", help=WORKERS_HELP)
+QUIET = typer.Option(False, "--quiet", help="No progress display.")
 
 
 def _store_option():
@@ -108,8 +114,8 @@ SERVED = typer.Option(None, "--served-model", help="local-completions: model nam
 
 @challenge_app.command("init")
 def init_command(spec: Path = SPEC, store: Path = _store_option(),
-                 db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-                 now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP)) -> None:
+                 db: Optional[str] = DB,
+                 now: Optional[str] = NOW) -> None:
     """Register the challenge, its teams and experts, and print their sign-in tokens.
 
     Validates the spec first. One token per role (organiser, each team, each
@@ -135,8 +141,8 @@ def submit_command(
     team: str = typer.Argument(..., help="The team's id in the spec."),
     model_dir: Path = typer.Argument(..., help="Model folder: config.json + *.safetensors (+ tokenizer, LICENSE)."),
     round_id: Optional[str] = typer.Option(None, "--round", help="Round id (default: the current round)."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Submit a team's model for a round (refused after the round's deadline).
@@ -164,16 +170,16 @@ def submit_command(
 @challenge_app.command("audit")
 def audit_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     reference: List[str] = typer.Option([], "--reference", help="NAME=PATH: a spec reference's model folder or "
                                                                  "fingerprint file (repeatable)."),
     library: Optional[Path] = typer.Option(None, "--library", help="Folder of reference fingerprints with origins."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level for 'derived' (default 1e-4)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    workers: Optional[int] = WORKERS,
     ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
+    quiet: bool = QUIET,
 ) -> None:
     """Audit every submission of a closed round against the references and each other.
 
@@ -196,7 +202,7 @@ def audit_command(
 @challenge_app.command("evaluate")
 def evaluate_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     tasks: Path = typer.Option(..., "--tasks", help="Folder of lm-eval task YAMLs named by the spec's benchmark ids."),
     target: List[str] = typer.Option([], "--target", help="NAME=MODEL_DIR for tasks scored relative to a target."),
     only_available: bool = typer.Option(False, "--only-available", help="Score the spec's tasks found in --tasks "
@@ -204,11 +210,11 @@ def evaluate_command(
     backend: str = BACKEND, device: str = DEVICE, batch_size: Optional[str] = BATCH,
     base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
     seed: int = typer.Option(0, "--seed", help="Seed for lm-eval and the item bootstrap."),
-    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    workers: Optional[int] = WORKERS,
     ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
+    quiet: bool = QUIET,
 ) -> None:
     """Run the spec's benchmark suite on every submission of a closed round.
 
@@ -231,18 +237,18 @@ def evaluate_command(
 @challenge_app.command("own-work")
 def own_work_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     chain: List[str] = typer.Option([], "--chain", help="TEAM=CHAIN.json: a team's training-run chain (repeatable)."),
     reference: List[str] = typer.Option([], "--reference", help="NAME=PATH: a spec reference's model folder or "
                                                                  "fingerprint file (repeatable)."),
     tasks: Optional[Path] = typer.Option(None, "--tasks", help="Folder of lm-eval task YAMLs whose items are marked "
                                                                "published or held out (runs the contamination test)."),
     seed: int = typer.Option(0, "--seed", help="Seed for lm-eval and the item bootstrap."),
-    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    workers: Optional[int] = WORKERS,
     ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
+    quiet: bool = QUIET,
 ) -> None:
     """Verify the teams' training-run chains and test their benchmarks for contamination.
 
@@ -279,17 +285,17 @@ def own_work_command(
 @arena_app.command("open")
 def arena_open_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     prompts: Path = typer.Option(..., "--prompts", help="Prompts (JSON, JSONL or TOML; each id, language, text)."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="Answer length cap."),
     backend: str = BACKEND, device: str = DEVICE, batch_size: Optional[str] = BATCH,
     base_url: Optional[str] = BASE_URL, served_model: Optional[str] = SERVED,
     seed: int = typer.Option(0, "--seed", help="Seed for generation."),
-    workers: Optional[int] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    workers: Optional[int] = WORKERS,
     ray: Optional[str] = RAY, ray_gpus: float = RAY_GPUS,
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
+    quiet: bool = QUIET,
 ) -> None:
     """Generate every submission's answers to the prompts and open the blind arena.
 
@@ -310,10 +316,10 @@ def arena_open_command(
 def _arena_state_command(state: str):
     def command(
         spec: Path = SPEC,
-        round_id: str = typer.Option(..., "--round", help="Round id."),
+        round_id: str = ROUND,
         reason: str = typer.Option(..., "--reason", help="Why, kept on record."),
-        now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-        store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        now: Optional[str] = NOW,
+        store: Path = _store_option(), db: Optional[str] = DB,
     ) -> None:
         from gauntlet.rounds import service
 
@@ -333,10 +339,10 @@ arena_app.command("close", help="Close a round's arena by hand, with the reason 
 @panel_app.command("open")
 def panel_open_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     seed: int = typer.Option(0, "--seed", help="Seed for the assignment and the anonymous codes."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Assign each submission an anonymous code and k conflict-free reviewers.
 
@@ -354,8 +360,8 @@ def panel_open_command(
 @challenge_app.command("status")
 def status_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    round_id: str = ROUND,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Each team's standing, GPUs and dataset grants for the period before a round, what the
     store holds for each submission, and what is still missing to decide it."""

@@ -9,21 +9,21 @@ from typing import Optional
 
 import typer
 
-from gauntlet.cli.challenge import (DB_HELP, LANG_HELP, NOW_HELP, SPEC, _context, _now, _store_option, challenge_app,
+from gauntlet.cli.challenge import (DB, LANG_HELP, NOW, ROUND, SPEC, _context, _now, _store_option, challenge_app,
                                     report_language)
 
 
 @challenge_app.command("decide")
 def decide_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     seed: int = typer.Option(0, "--seed", help="Seed for the arena and panel bootstraps and the survival draws."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Decide despite gaps: a missing component "
                                                                        "scores 0, a missing audit is inconclusive; "
                                                                        "the gaps are written into the ledger record."),
     as_json: bool = typer.Option(False, "--json", help="Print the draft as JSON."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Draft a closed round's decision from what the store holds (organisers only see it).
 
@@ -54,10 +54,10 @@ def decide_command(
 @challenge_app.command("publish")
 def publish_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     as_json: bool = typer.Option(False, "--json", help="Print the publication as JSON."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
     lang: Optional[str] = typer.Option(None, "--lang", help=LANG_HELP),
 ) -> None:
     """Publish a round's draft decision: it becomes public and its appeal window opens.
@@ -84,14 +84,14 @@ def publish_command(
 @challenge_app.command("redecide")
 def redecide_command(
     spec: Path = SPEC,
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     appeal: int = typer.Option(..., "--appeal", help="The upheld appeal this re-decision answers."),
     correct: list[str] = typer.Option(..., "--correct", help="What the panel corrected, as TEAM.FIELD=VALUE "
                                                                "(FIELD: independence or a spec component); "
                                                                "repeat for several."),
     as_json: bool = typer.Option(False, "--json", help="Print the draft re-decision as JSON."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Draft a new decision after an upheld appeal; the original decision is never erased.
 
@@ -116,8 +116,8 @@ def redecide_command(
 @challenge_app.command("join")
 def join_command(
     spec: Path = SPEC, team: str = typer.Argument(..., help="The entrant's id in the spec."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """An entrant declared in the spec joins at its round, bringing its own allotment."""
     from gauntlet.rounds import service
@@ -129,9 +129,9 @@ def join_command(
 
 @challenge_app.command("lock")
 def lock_command(
-    spec: Path = SPEC, round_id: str = typer.Option(..., "--round", help="Round id."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    spec: Path = SPEC, round_id: str = ROUND,
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Freeze a round's submissions after its deadline (the first stage run after it does this too)."""
     from gauntlet.rounds import service
@@ -144,10 +144,10 @@ def lock_command(
 @challenge_app.command("appeal")
 def appeal_command(
     spec: Path = SPEC, team: str = typer.Argument(..., help="The appealing team's id."),
-    round_id: str = typer.Option(..., "--round", help="Round id."),
+    round_id: str = ROUND,
     grounds: str = typer.Option(..., "--grounds", help="Why the decision should change."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """File a team's appeal against a round's published decision (as the team page does)."""
     from gauntlet.rounds import service
@@ -161,8 +161,8 @@ def answer_command(
     spec: Path = SPEC, appeal: int = typer.Argument(..., help="The appeal's number."),
     upheld: bool = typer.Option(..., "--upheld/--rejected", help="Whether the appeal is upheld."),
     reasons: str = typer.Option(..., "--reasons", help="The organisers' reasons."),
-    now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
-    store: Path = _store_option(), db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    now: Optional[str] = NOW,
+    store: Path = _store_option(), db: Optional[str] = DB,
 ) -> None:
     """Answer an appeal, once (as the organiser page does)."""
     from gauntlet.rounds import service
