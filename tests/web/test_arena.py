@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from typer.testing import CliRunner
 
+from gauntlet.web.security import VISITOR_COOKIE
 
 SLUG, ROUND = "k-sovereign-2026", "first"
 TEAMS = ("lg", "skt", "upstage", "naver", "nc")
@@ -125,6 +126,15 @@ def test_voting_needs_the_visitors_csrf_token_and_its_own_battle(world):
     page = client.get("/arena").text
     forged = client.post("/arena/vote", data={"csrf": "forged", "battle_id": _battle_id(page), "choice": "a"})
     assert forged.status_code == 403 and "CSRF" in forged.text
+    # Characters a signature never holds are a refusal like any other forgery, not a 500.
+    for token in ("위조", "at\u00e9"):
+        for post in (lambda: client.post("/arena/vote", data={"csrf": token, "battle_id": _battle_id(page),
+                                                               "choice": "a"}),
+                     lambda: client.post("/api/arena/votes", json={"battle_id": _battle_id(page), "choice": "a"},
+                                         headers={"X-CSRF-Token": token.encode()})):
+            assert post().status_code == 403
+    forged_cookie = {"Cookie": f"{VISITOR_COOKIE}=someone.s\u00ecgn".encode()}
+    assert world.client().get("/arena", headers=forged_cookie).status_code == 200  # it does not verify: a new visitor
     stranger = world.client()  # another browser: another visitor cookie
     stranger.get("/")
     stolen = stranger.post("/arena/vote", data={"csrf": csrf_of(stranger.get("/login").text),

@@ -62,13 +62,19 @@ class Signer:
         if not signed or "." not in signed:
             return None
         value, mac = signed.rsplit(".", 1)
-        return value if hmac.compare_digest(mac, self._mac(purpose, value)) else None
+        return value if _same(mac, self._mac(purpose, value)) else None
 
     def csrf_token(self, visitor: str) -> str:
         return self._mac("csrf", visitor)
 
     def csrf_ok(self, visitor: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token, self.csrf_token(visitor))
+        return bool(token) and _same(token, self.csrf_token(visitor))
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of what a client sent with what we computed, as bytes:
+    `hmac.compare_digest` refuses a str with non-ASCII characters (a TypeError, a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def cookie_secure(request: Request) -> bool:
