@@ -15,6 +15,12 @@ end
 
 function init(args)
   cookie, battle, csrf, acked, errors, voting = nil, nil, nil, 0, 0, false
+  pause_ms = tonumber(args[1]) or 0  -- `-- MS`: the voter pauses about this long before each battle
+end
+
+function delay()
+  if voting or pause_ms == 0 then return 0 end
+  return math.floor(pause_ms * (0.8 + 0.4 * math.random()))
 end
 
 function request()

@@ -1,6 +1,6 @@
 """The arena under a crowd: `gauntlet serve` next to the floor of its stack, in one run.
 
-Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres] [--client lean|httpx]
+Usage: python benchmarks/bench_arena_load.py [--seconds 8] [--no-postgres|--no-sqlite] [--client lean|httpx]
        [--pg-client wrk|lean|httpx]
 
 A bounded loopback crowd (8, 32 and 64 concurrent voters, each with its own
@@ -230,21 +230,23 @@ async def httpx_voter(kind: str, base: str, deadline: float, pause: float, stats
 
 VOTERS = {"lean": one_voter, "httpx": httpx_voter}
 CROWD_LUA = Path(__file__).with_name("arena_crowd.lua")
+PACED = 0.25  # seconds a paced voter of the PostgreSQL curve waits before each battle
 
 
-def wrk_crowd(port: int, voters: int, seconds: float) -> dict:
+def wrk_crowd(port: int, voters: int, seconds: float, pause: float = 0.0) -> dict:
     """The looping crowd run by wrk (benchmarks/arena_crowd.lua): one wrk thread per voter.
     wrk times every request (battle and vote alike), so its p50/p99 stand in the vote
     columns; the crowd's CPU is wrk's own (a child of this process)."""
     before = os.times()
     out = subprocess.run(["wrk", f"-t{voters}", f"-c{voters}", f"-d{seconds:g}s", "--timeout", "30s", "-s",
-                          str(CROWD_LUA), f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True)
+                          str(CROWD_LUA), f"http://127.0.0.1:{port}", "--", str(int(pause * 1000))],
+                         capture_output=True, text=True, check=True)
     after = os.times()
     line = next(line for line in out.stdout.splitlines() if line.startswith("GAUNTLET "))
     fields = dict(item.split("=") for item in line.split()[1:])
     acked = int(fields["acked"])
     client_cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
-    return {"kind": "gauntlet", "voters": voters, "pause": 0.0, "acked": acked, "errors": int(fields["errors"]),
+    return {"kind": "gauntlet", "voters": voters, "pause": pause, "acked": acked, "errors": int(fields["errors"]),
             "per_s": acked / float(fields["seconds"]), "vote_p50": int(fields["p50_us"]) / 1000.0,
             "vote_p99": int(fields["p99_us"]) / 1000.0, "battle_p99": float("nan"),
             "client_ms": client_cpu * 1000.0 / max(1, acked)}
@@ -252,7 +254,7 @@ def wrk_crowd(port: int, voters: int, seconds: float) -> dict:
 
 def crowd(kind: str, port: int, voters: int, seconds: float, pause: float = 0.0, client: str = "lean") -> dict:
     if client == "wrk":
-        return wrk_crowd(port, voters, seconds)
+        return wrk_crowd(port, voters, seconds, pause)
     stats = {"vote": [], "battle": [], "acked": 0, "errors": 0}
     rng = random.Random(voters)
     voter = VOTERS[client]
@@ -334,6 +336,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each crowd run")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL curve")
     ap.add_argument("--client", choices=sorted(VOTERS), default="lean",
                     help="the crowd's HTTP client: httpcore with cookies kept by hand, or httpx's Client")
     ap.add_argument("--pg-client", choices=[*sorted(VOTERS), "wrk"], default="wrk" if shutil.which("wrk") else "lean",
@@ -342,6 +345,13 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks"),
                                                         os.environ.get("PYTHONPATH", "")])}
     gauntlet = [sys.executable, "-m", "gauntlet.cli"]
+    if not args.no_sqlite:
+        sqlite_tables(gauntlet, env, args.seconds, args.client)
+    if not args.no_postgres:
+        postgres_curve(gauntlet, env, args.seconds, args.pg_client)
+
+
+def sqlite_tables(gauntlet: list[str], env: dict, seconds: float, client: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-arena-"))
     floor_db = work / "floor.sqlite"
     with sqlite3.connect(floor_db) as db:
@@ -357,19 +367,19 @@ def main() -> None:
                ("gauntlet", serve_port, url, "gauntlet serve", serve.pid))
     rows = []
     try:
-        crowd("gauntlet", serve_port, 8, 2.0, client=args.client)  # warm both (imports, the desk's first load)
-        crowd("floor", floor_port, 8, 1.0, client=args.client)
+        crowd("gauntlet", serve_port, 8, 2.0, client=client)  # warm both (imports, the desk's first load)
+        crowd("floor", floor_port, 8, 1.0, client=client)
         for voters in (8, 32, 64):
             for kind, port, where, label, pid in servers:
-                rows.append({**measured(kind, where, port, voters, args.seconds, pid=pid, client=args.client),
+                rows.append({**measured(kind, where, port, voters, seconds, pid=pid, client=client),
                              "label": label})
         for kind, port, where, label, pid in servers:
-            rows.append({**measured(kind, where, port, 32, max(args.seconds, 10.0), pause=1.0, pid=pid,
-                                    client=args.client), "label": label})
+            rows.append({**measured(kind, where, port, 32, max(seconds, 10.0), pause=1.0, pid=pid,
+                                    client=client), "label": label})
     finally:
         stop(serve)
         stop(floor)
-    show(rows, f"SQLite, one process (a Gauntlet vote = battle + vote; a floor vote = one insert; {args.client} client)")
+    show(rows, f"SQLite, one process (a Gauntlet vote = battle + vote; a floor vote = one insert; {client} client)")
     loop32 = {r["kind"]: r for r in rows if r["voters"] == 32 and not r["pause"]}
     paced = {r["kind"]: r for r in rows if r["pause"]}
     ratio = loop32["gauntlet"]["per_s"] / loop32["floor"]["per_s"]
@@ -381,8 +391,6 @@ def main() -> None:
     print("every acknowledged vote was found in its store after each run")
     print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: the crowd, both servers and "
           "anything else running share them; CPU/vote is the server's own time per acknowledged vote)")
-    if not args.no_postgres:
-        postgres_curve(gauntlet, env, args.seconds, args.pg_client)
 
 
 def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) -> None:
@@ -394,7 +402,7 @@ def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) 
     if why:
         print(f"\nPostgreSQL: skipped ({why})")
         return
-    rows = []
+    rows, paced = [], []
     try:
         for workers in (1, 2, 4):
             url = server.database()
@@ -404,16 +412,24 @@ def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) 
                           env)
             try:
                 crowd("gauntlet", port, 8, 2.0, client=client)
+                label = f"--workers {workers}"
                 rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid, client=client),
-                             "label": f"--workers {workers}"})
+                             "label": label})
+                paced.append({**measured("gauntlet", url, port, 32, seconds, pause=PACED, pid=serve.pid,
+                                         client=client), "label": label})
             finally:
                 stop(serve)
     finally:
         server.stop()
+    note = "\n(wrk times battles and votes alike: its p50/p99 stand in the vote columns)" if client == "wrk" else ""
     show(rows, f"PostgreSQL (throwaway server, fsync off), 32 looping voters ({client} crowd), {os.cpu_count()} "
-               "cores shared by the workers, PostgreSQL and the crowd" +
-         ("\n(wrk times battles and votes alike: its p50/p99 stand in the vote columns)" if client == "wrk" else ""))
+               "cores shared by the workers, PostgreSQL and the crowd" + note)
     print(scaling_verdict(rows, os.cpu_count() or 1))
+    show(paced, f"The same, 32 voters pausing ~{PACED:g} s before each battle: a load one worker takes, so the "
+                "CPU per vote is the cost of the processes, not of their taking turns on the cores" + note)
+    print("server CPU per vote, --workers 2 and 4 against 1: " +
+          ", ".join(f"x{r['cpu_ms'] / paced[0]['cpu_ms']:.2f}" for r in paced[1:]) +
+          " (each process also screens the votes the others took, and commits in smaller batches)")
 
 
 def scaling_verdict(rows: list[dict], cores: int) -> str:
