@@ -72,6 +72,45 @@ def test_a_vote_is_cast_once_by_the_voter_it_was_served_to(store):
         ("v1", "b", "model_b", revealed["model_b"])]
 
 
+def test_a_vote_another_process_commits_late_under_an_earlier_id_still_reaches_the_desk(store):
+    """With PostgreSQL a batch of votes can commit after a later id was read (ids are drawn
+    at insert); the desk's screen must still learn of it, or a voter's cap is never reached."""
+    import time
+
+    from sqlalchemy import insert
+
+    from gauntlet.rounds.arena_desk import ArenaDesk, DailyCapReached
+    from gauntlet.store.models_activity import ArenaBattle, ArenaVote
+
+    store.add_arena_answers("k", "r1", {"lg": {"p1": "좋은 하루입니다."}, "nc": {"p1": "네, 안녕하세요."}})
+    desk = ArenaDesk(store, seed=1, daily_cap=1, refresh_seconds=0.0)
+    desk.serve("k", "r1", "someone", T)  # the round is loaded; later reads run in the background
+    pool = store.arena_pool("k", "r1")
+
+    def committed_elsewhere(vote_id: int, voter: str) -> None:
+        with store.sessions.kw["bind"].begin() as conn:
+            conn.execute(insert(ArenaBattle).values(
+                id=vote_id, public_id=f"battle-{vote_id}", challenge_id=pool.challenge_id, round_key="r1",
+                voter_id=voter, prompt_key="p1", team_a_id=pool.team_ids["lg"], team_b_id=pool.team_ids["nc"],
+                served_at=T))
+            conn.execute(insert(ArenaVote).values(id=vote_id, battle_id=vote_id, voter_id=voter, choice="a",
+                                                  day=T.date().isoformat(), voted_at=T))
+
+    def refused_soon(voter: str) -> bool:
+        for _ in range(200):  # the desk reads the store again behind the requests that notice
+            try:
+                desk.serve("k", "r1", voter, T)
+            except DailyCapReached:
+                return True
+            time.sleep(0.02)
+        return False
+
+    committed_elsewhere(50, "early")
+    assert refused_soon("early")  # the desk read votes up to id 50
+    committed_elsewhere(40, "late")  # committed after id 50 was read
+    assert refused_soon("late")
+
+
 def test_experts_declarations_are_fixed_and_the_panel_assigned_once(store, tmp_path):
     from gauntlet.artifacts.content_store import FileEntry, Manifest, StoredModel
 

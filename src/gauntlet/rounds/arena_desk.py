@@ -122,6 +122,7 @@ class _OpenRound:
     names: dict[str, dict]
     texts: dict[str, str]
     synced_id: int = 0  # votes up to here were read back from the store
+    reread_from: int = 0  # the next read starts here: where the previous one started
     decided: dict = field(default_factory=dict)  # vote id -> reason: each vote is admitted once
     checked: float = 0.0
     state: dict = field(default_factory=lambda: {"state": "open", "reason": ""})
@@ -255,9 +256,13 @@ class ArenaDesk:
             if self.store.arena_version(slug, round_key) != current.pool.version:
                 fresh = self._load(slug, round_key)
             else:
-                # (With PostgreSQL a vote committed late under an earlier id is missed here; the
-                # decision still counts it.)
-                recent = self.store.arena_votes(slug, round_key, after=current.synced_id)
+                # With PostgreSQL another process's batch can commit after a later id was read
+                # (ids are drawn at insert, not at commit), so every read starts where the
+                # previous one did: each id is looked for twice, `refresh_seconds` apart, and
+                # `admit` decides a vote once.  (A batch held open longer than that is missed
+                # here; the decision, which replays the whole log, still counts it.)
+                after, current.reread_from = current.reread_from, current.synced_id
+                recent = self.store.arena_votes(slug, round_key, after=after)
                 with current.lock:
                     current.read_back(recent)
                 fresh = current
@@ -287,6 +292,7 @@ class ArenaDesk:
                             VoteScreen(rules.policy, pool.revealing), shared, self.store.team_names(slug),
                             {p.id: p.text for p in pool.prompts.prompts})
         opened.read_back(self.store.arena_votes(slug, round_key))  # the screen and sampler learn the log so far
+        opened.reread_from = opened.synced_id
         return opened
 
     def state(self, slug: str, round_key: str) -> dict:
