@@ -83,8 +83,9 @@ def test_a_vote_another_process_commits_late_under_an_earlier_id_still_reaches_t
     from gauntlet.store.models_activity import ArenaBattle, ArenaVote
 
     store.add_arena_answers("k", "r1", {"lg": {"p1": "좋은 하루입니다."}, "nc": {"p1": "네, 안녕하세요."}})
-    desk = ArenaDesk(store, seed=1, daily_cap=1, refresh_seconds=0.0)
-    desk.serve("k", "r1", "someone", T)  # the round is loaded; later reads run in the background
+    # The desk reads the store again once a second, behind a request that notices (the default).
+    desk = ArenaDesk(store, seed=1, daily_cap=1, refresh_seconds=1.0)
+    desk.serve("k", "r1", "someone", T)
     pool = store.arena_pool("k", "r1")
 
     def committed_elsewhere(vote_id: int, voter: str) -> None:
@@ -97,7 +98,7 @@ def test_a_vote_another_process_commits_late_under_an_earlier_id_still_reaches_t
                                                   day=T.date().isoformat(), voted_at=T))
 
     def refused_soon(voter: str) -> bool:
-        for _ in range(200):  # the desk reads the store again behind the requests that notice
+        for _ in range(300):
             try:
                 desk.serve("k", "r1", voter, T)
             except DailyCapReached:
@@ -106,8 +107,8 @@ def test_a_vote_another_process_commits_late_under_an_earlier_id_still_reaches_t
         return False
 
     committed_elsewhere(50, "early")
-    assert refused_soon("early")  # the desk read votes up to id 50
-    committed_elsewhere(40, "late")  # committed after id 50 was read
+    assert refused_soon("early")  # a read has just seen the votes up to id 50...
+    committed_elsewhere(40, "late")  # ...and this one commits before the next read
     assert refused_soon("late")
 
 
