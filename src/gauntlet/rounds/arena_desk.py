@@ -261,9 +261,9 @@ class ArenaDesk:
                 # previous one did: each id is looked for twice, `refresh_seconds` apart, and
                 # `admit` decides a vote once.  (A batch held open longer than that is missed
                 # here; the decision, which replays the whole log, still counts it.)
-                after, current.reread_from = current.reread_from, current.synced_id
-                recent = self.store.arena_votes(slug, round_key, after=after)
+                recent = self.store.arena_votes(slug, round_key, after=current.reread_from)
                 with current.lock:
+                    current.reread_from = current.synced_id  # (moved only once a read succeeded)
                     current.read_back(recent)
                 fresh = current
             fresh.state = self.store.arena_state(slug, round_key)
