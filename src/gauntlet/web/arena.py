@@ -159,7 +159,8 @@ VOTE_BODY = {"requestBody": {"required": True, "content": {
 
 @hot_router.post("/api/arena/votes", openapi_extra={**_query("challenge"), **VOTE_BODY})
 async def api_vote(request: Request) -> JSONResponse:
-    """Vote on a served battle; the answer names both models and says whether the vote counts."""
+    """Vote on a served battle; the answer names both models and says whether the vote counts
+    for now (`counted`, else the `reason`): the round's decision checks every vote again."""
     fields = await form_fields(request)
     desk = _desk(request)
     slug = await desk.challenge_async(request.query_params.get("challenge") or fields.get("challenge"))
