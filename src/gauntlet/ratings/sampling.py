@@ -4,9 +4,9 @@
 spends votes where the ranking is still uncertain: every `refit_every` votes
 (or every `refit_share` of the votes so far, when that is more: an estimate
 from 20,000 votes hardly moves with 25 more, and every server process refits
-on every vote it learns of) it refits Bradley-Terry on the votes so far, takes the covariance of the
-log-strengths from the Fisher information, and draws pair (i, j) with
-probability proportional to the chance that their current order is wrong,
+on every vote it learns of) it refits Bradley-Terry on the votes so far,
+takes the covariance of the log-strengths from the Fisher information, and
+draws pair (i, j) with probability proportional to the chance that their current order is wrong,
 Phi(-|theta_i - theta_j| / sd(theta_i - theta_j)), mixed with a uniform
 share (`exploration`) so that no pair is ever starved.  Pairs that are
 clearly ordered stop consuming votes; close pairs get them.  This follows
@@ -66,7 +66,7 @@ class ActivePairSampler(UniformPairSampler):
         self._pair_index = {p: k for k, p in enumerate(self.pairs)}
         self.w = np.zeros(len(self.pairs))
         self.s = np.zeros(len(self.pairs))
-        self._since_refit = self._votes = 0
+        self._since_refit = 0
         self._set(super().pair_probabilities())
 
     def _set(self, probabilities: np.ndarray) -> None:
@@ -86,9 +86,8 @@ class ActivePairSampler(UniformPairSampler):
         k = self._pair_index[(i, j)]
         self.w[k] += 1.0
         self.s[k] += score_a
-        self._votes += 1
         self._since_refit += 1
-        if self._since_refit >= max(self.refit_every, self.refit_share * self._votes):
+        if self._since_refit >= max(self.refit_every, self.refit_share * self.w.sum()):
             self._since_refit = 0
             self._set(self._misorder_probabilities())
 
