@@ -74,7 +74,7 @@ def test_the_challenges_are_held_and_one_registered_elsewhere_is_found_at_once(u
     reads, later = [], []
     counted = type("CountingStore", (), {"challenges": lambda self: reads.append(1) or store.challenges()})()
     clock = [0.0]
-    held = Challenges(counted, max_age=5.0, clock=lambda: clock[0], in_background=later.append)
+    held = Challenges(counted, max_age=5.0, clock=lambda: clock[0], start=lambda work, what: later.append(work))
     assert [held.find(None) for _ in range(20)] == ["first"] * 20 and len(reads) == 1  # held, not re-read
     # Another process (a second `serve` worker, the CLI) registers a challenge: a miss reads again once.
     Store(url).register_challenge("second", "Second", "x = 2\n", at=datetime(2026, 1, 2, tzinfo=timezone.utc))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import secrets
 import threading
 import time
@@ -42,11 +41,11 @@ from gauntlet.ratings.sampling import make_sampler
 from gauntlet.ratings.vote_quality import VoteFilterResult, VotePolicy, VoteScreen, filter_votes
 from gauntlet.rounds.battle_tickets import BattleTickets, ServedBattle, new_battle_id
 from gauntlet.rounds.challenge_list import Challenges
+from gauntlet.rounds.held import Held, in_background
 from gauntlet.rounds.vote_gate import OriginKeys
 from gauntlet.store.arena_records import ArenaClosedForVotes, ArenaPool, ServedVote
 from gauntlet.store.spec_view import parsed_spec
 
-log = logging.getLogger("gauntlet.arena")
 DEFAULT_DAILY_CAP = VotePolicy().daily_cap
 REDRAWS = 20
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
@@ -161,16 +160,16 @@ class ArenaDesk:
         self.origins = OriginKeys(secret)
         self._open: dict[tuple[str, str], _OpenRound] = {}
         self._rules: dict[str, ArenaRules] = {}
-        self._read: dict[tuple, tuple[object, float]] = {}  # what `_recent` read, and when
-        self._rereading: set[tuple] = set()  # what is being read again now
+        self._rounds: dict[str, Held] = {}  # slug -> the round its arena is open in
+        self._rereading: set[tuple] = set()  # open rounds being read again now
         self._lock = threading.Lock()
         self._loading = threading.Lock()
 
     # A request never waits for the store to be read again: past `refresh_seconds`, the first
     # request to notice starts a background read and goes on (like every request meanwhile)
-    # with what the desk holds.  Only what the desk has never held is read on the spot.  So
-    # serving a battle and preparing a vote never wait for the store once a round is open,
-    # and the web app can do both on its event loop.
+    # with what the desk holds (`gauntlet.rounds.held`).  Only what the desk has never held
+    # is read on the spot.  So serving a battle and preparing a vote never wait for the store
+    # once a round is open, and the web app can do both on its event loop.
     def _claim(self, key: tuple) -> bool:
         with self._lock:
             if key in self._rereading:
@@ -182,32 +181,11 @@ class ArenaDesk:
         def run() -> None:
             try:
                 work()
-            except Exception:  # the store is unreachable for now: go on with what is held, try again later
-                log.warning("the arena desk could not read the store again (%s); serving what it holds",
-                            key, exc_info=True)
             finally:
                 with self._lock:
                     self._rereading.discard(key)
 
-        threading.Thread(target=run, name=f"arena-desk-read-{key[0]}", daemon=True).start()
-
-    def _recent(self, key: tuple, read):
-        """`read()`, held and read again (in the background) at most once per `refresh_seconds`."""
-        held = self._read.get(key)
-        if held is None:
-            value = read()
-            self._read[key] = (value, time.monotonic())
-            return value
-        if time.monotonic() - held[1] > self.refresh_seconds and self._claim(key):
-            def reread() -> None:
-                try:
-                    self._read[key] = (read(), time.monotonic())
-                except Exception:
-                    self._read[key] = (held[0], time.monotonic())  # try again in `refresh_seconds`
-                    raise
-
-            self._in_background(key, reread)
-        return held[0]
+        in_background(run, f"the arena of {key[1:]}")
 
     def challenge(self, asked: str | None) -> str:
         """The challenge named (it must exist), else the store's first (`Challenges.find`)."""
@@ -228,7 +206,10 @@ class ArenaDesk:
 
     def open_round(self, slug: str, round_key: str | None) -> str:
         if round_key is None:
-            round_key = self._recent(("round", slug), lambda: self.store.arena_round(slug))
+            if slug not in self._rounds:
+                self._rounds[slug] = Held(lambda: self.store.arena_round(slug), f"the arena round of {slug}",
+                                          max_age=self.refresh_seconds)
+            round_key = self._rounds[slug].get()
         if round_key is None:
             raise ArenaClosed("the arena is not open: no round has arena prompts yet")
         return round_key
