@@ -412,11 +412,10 @@ def postgres_curve(gauntlet: list[str], env: dict, seconds: float, client: str) 
                           env)
             try:
                 crowd("gauntlet", port, 8, 2.0, client=client)
-                label = f"--workers {workers}"
-                rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid, client=client),
-                             "label": label})
+                named = {"label": f"--workers {workers}", "workers": workers}
+                rows.append({**measured("gauntlet", url, port, 32, seconds, pid=serve.pid, client=client), **named})
                 paced.append({**measured("gauntlet", url, port, 32, seconds, pause=PACED, pid=serve.pid,
-                                         client=client), "label": label})
+                                         client=client), **named})
             finally:
                 stop(serve)
     finally:
@@ -439,7 +438,7 @@ def scaling_verdict(rows: list[dict], cores: int) -> str:
     step to w workers is judged only where the machine has at least w cores."""
     lines = []
     for before, after in zip(rows, rows[1:]):
-        workers = int(after["label"].split()[-1])
+        workers = after["workers"]
         ratio = after["per_s"] / before["per_s"]
         step = f"{before['label']} -> {after['label']}: votes/s x{ratio:.2f}"
         if workers > cores:
